@@ -1,0 +1,56 @@
+// gemmactl's shared command-line plumbing: exit codes (DESIGN.md contract), the global
+// options, JSON/error output, and self-registration of verbs (one verb_*.cpp file each).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/result.h"
+
+namespace gemmad::ctl {
+
+// Exit codes are part of the command-line contract (shared/DESIGN.md).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,        // reported by the daemon or engine
+  kExitUsage = 2,        // bad command line
+  kExitNoDaemon = 3,     // cannot reach the daemon
+  kExitBadModel = 4,     // bad model file
+  kExitInterrupted = 130,
+};
+
+struct Globals {
+  bool json = false;
+  std::string socket;  // --socket; empty = $GEMMAD_SOCKET, user path, system path
+};
+
+// Error output: `{"error": {"code", "message"}}` on stderr with --json, else "gemmactl: msg".
+// Returns the exit code for the error (bad_model_file -> 4, others -> 1 unless given).
+int report_error(const Globals& g, const Error& e);
+int report_error(const Globals& g, const std::string& code, const std::string& message,
+                 int exit_code);
+int exit_code_for(const Error& e);
+
+// One JSON document on stdout.
+void print_json(const nlohmann::json& doc);
+
+// Returns the subcommand `name` of `parent`, creating it (with `description`) if needed, so
+// that verbs of one group ("model inspect", "model synth") can live in separate files.
+CLI::App* group(CLI::App& parent, const std::string& name, const std::string& description);
+
+// A verb adds its subcommand(s) to the root app; its callback sets `exit_code`.
+struct VerbContext {
+  CLI::App& root;
+  Globals& globals;
+  int& exit_code;
+};
+using VerbRegistrar = void (*)(VerbContext&);
+bool register_verb(int order, VerbRegistrar fn);
+
+}  // namespace gemmad::ctl
+
+// In a verb_*.cpp: GEMMACTL_VERB(30, add_tokenize_verb). Order sets --help listing order.
+#define GEMMACTL_VERB(order, fn) \
+  static const bool gemmactl_verb_registered_##fn = ::gemmad::ctl::register_verb(order, fn)

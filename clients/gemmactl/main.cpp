@@ -1,0 +1,36 @@
+// gemmactl: the shell client of gemmad. Verbs live in verb_*.cpp and register themselves.
+#include <iostream>
+
+#include "cli.h"
+
+namespace gemmad::ctl {
+void install_verbs(VerbContext& ctx);
+}
+
+int main(int argc, char** argv) {
+  using namespace gemmad::ctl;
+  CLI::App app{"gemmactl: talk to the gemmad inference service, or run a verb offline with --model"};
+  app.name("gemmactl");
+  app.set_version_flag("--version", std::string(GEMMAD_VERSION));
+  app.require_subcommand(1);
+  Globals globals;
+  int exit_code = kExitOk;
+  app.add_option("--socket", globals.socket, "daemon socket (default: $GEMMAD_SOCKET, then "
+                                             "$XDG_RUNTIME_DIR/gemmad.sock, then /run/gemmad/gemmad.sock)")
+      ->envname("GEMMAD_SOCKET");
+  VerbContext ctx{app, globals, exit_code};
+  install_verbs(ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return exit_code;
+}

@@ -1,0 +1,73 @@
+// Streaming GGUF v3 writer: metadata and tensor infos are collected first (small), then tensor
+// data is streamed to the file one tensor at a time in the declared order, so a multi-GB file
+// is never held in memory. Used by `gemmactl model synth`, `model import-vocab` and tests
+// (including deliberately hostile files, via the raw_* helpers).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "gguf/gguf_file.h"
+#include "quant/ggml_type.h"
+
+namespace gemmad::gguf {
+
+class GgufWriter {
+ public:
+  explicit GgufWriter(uint32_t alignment = 32) : alignment_(alignment) {}
+
+  // Metadata, kept in insertion order; setting a key again replaces its value.
+  void set_u32(std::string_view key, uint32_t v);
+  void set_i32(std::string_view key, int32_t v);
+  void set_u64(std::string_view key, uint64_t v);
+  void set_f32(std::string_view key, float v);
+  void set_bool(std::string_view key, bool v);
+  void set_string(std::string_view key, std::string_view v);
+  void set_i32_array(std::string_view key, std::span<const int32_t> v);
+  void set_u32_array(std::string_view key, std::span<const uint32_t> v);
+  void set_f32_array(std::string_view key, std::span<const float> v);
+  void set_bool_array(std::string_view key, std::span<const bool> v);
+  void set_string_array(std::string_view key, std::span<const std::string> v);
+  // Copy one key/value from a file being read (e.g. the tokenizer keys of a vocab GGUF).
+  void copy_kv(const KeyValue& kv);
+
+  // Declare a tensor: ne in ggml order. Its bytes are produced later by `fill`, which is
+  // called once with a buffer of exactly the tensor's byte size when write() reaches it.
+  using FillFn = std::function<void(std::span<uint8_t> out)>;
+  void add_tensor(std::string name, quant::GgmlType type, std::vector<uint64_t> ne, FillFn fill);
+
+  // Writes the file (to `path`.tmp, then rename). `progress(done_bytes, total_bytes)` is
+  // called after each tensor if set.
+  Status write(const std::string& path,
+               const std::function<void(uint64_t, uint64_t)>& progress = nullptr) const;
+
+ private:
+  struct Entry {
+    std::string key;
+    ValueType type;
+    ValueType array_type;
+    uint64_t array_count;
+    std::vector<uint8_t> raw;  // value bytes as they appear in the file
+  };
+  struct Tensor {
+    std::string name;
+    quant::GgmlType type;
+    std::vector<uint64_t> ne;
+    uint64_t n_bytes;
+    FillFn fill;
+  };
+  void put(std::string_view key, ValueType type, ValueType array_type, uint64_t count,
+           std::vector<uint8_t> raw);
+
+  uint32_t alignment_;
+  std::vector<Entry> kvs_;
+  std::vector<Tensor> tensors_;
+};
+
+}  // namespace gemmad::gguf

@@ -1,0 +1,37 @@
+// y = W x for the weight types found in Gemma 4 files, batched over tokens.
+//
+// W is a view of a GGUF tensor {n_in, n_out} (ggml order: each of the n_out rows holds n_in
+// contiguous elements in `type`'s block layout). X is [n_tok][n_in] f32 row-major and Y is
+// [n_tok][n_out]. The kernel set (scalar reference, AVX2, AVX-512, NEON) is picked once at
+// start-up from the CPU's features (cpu_features.h); every fast path is tested against the
+// scalar reference. Numerics: Q4_0 and Q8_0 weights multiply activations quantised to Q8_0
+// blocks per token (ggml's quantize_row_q8_0 semantics), all other types dequantise to f32;
+// accumulation in f32.
+#pragma once
+
+#include <cstdint>
+
+#include "quant/ggml_type.h"
+
+namespace gemmad::kernels {
+
+class ThreadPool;
+
+struct WeightView {
+  quant::GgmlType type = quant::GgmlType::kF32;
+  int64_t n_in = 0;   // ne[0]
+  int64_t n_out = 0;  // ne[1]
+  const uint8_t* data = nullptr;
+  uint64_t row_bytes = 0;
+};
+
+// Y[t][o] = sum_i W[o][i] * X[t][i] for t < n_tok, o < n_out. Multi-threaded over output rows.
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool);
+
+// Same, scalar reference only, single thread (tests, reference for fast paths).
+void matmul_ref(const WeightView& w, const float* x, int64_t n_tok, float* y);
+
+// Name of the kernel set in use ("avx512", "avx2", "neon", "scalar"), for status/bench.
+const char* kernel_set_name();
+
+}  // namespace gemmad::kernels

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs every Debian package gemmad needs to build, test, fuzz and package (Debian 12).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git ca-certificates \
+  libboost1.81-dev libprotobuf-dev protobuf-compiler \
+  libsqlite3-dev sqlite3 libopenblas-dev libspdlog-dev libfmt-dev \
+  libgtest-dev libgmock-dev libsystemd-dev libseccomp-dev \
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev \
+  clang-14 libclang-rt-14-dev clang-format \
+  python3 python3-numpy python3-protobuf \
+  nodejs npm
