@@ -24,6 +24,7 @@ enum ExitCode : int {
 struct Globals {
   bool json = false;
   std::string socket;  // --socket; empty = $GEMMAD_SOCKET, user path, system path
+  std::string app;     // --app; empty = $GEMMAD_APP, else "gemmactl"
 };
 
 // Error output: `{"error": {"code", "message"}}` on stderr with --json, else "gemmactl: msg".

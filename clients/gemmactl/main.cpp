@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   app.add_option("--socket", globals.socket, "daemon socket (default: $GEMMAD_SOCKET, then "
                                              "$XDG_RUNTIME_DIR/gemmad.sock, then /run/gemmad/gemmad.sock)")
       ->envname("GEMMAD_SOCKET");
+  app.add_option("--app", globals.app,
+                 "app name announced to the daemon; an app sees only its own sessions "
+                 "(default: $GEMMAD_APP, else gemmactl)");
   VerbContext ctx{app, globals, exit_code};
   install_verbs(ctx);
   try {

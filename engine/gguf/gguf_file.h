@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -38,6 +39,8 @@ enum class ValueType : uint32_t {
 std::string_view value_type_name(ValueType t);
 
 // One metadata entry. Scalars and arrays are views into the mapping, validated at open().
+// `raw` layout: a scalar's little-endian bytes; a string's bytes without its u64 length; an
+// array's elements as stored (string elements each keep their u64 length prefix).
 struct KeyValue {
   std::string key;
   ValueType type = ValueType::kU8;
@@ -107,6 +110,10 @@ class GgufFile {
   uint64_t data_offset_ = 0;
   std::vector<KeyValue> kvs_;
   std::vector<TensorInfo> tensors_;
+  // Name -> index; the views point into bytes_ (the key/name bytes in the file), so they stay
+  // valid for the object's life.
+  std::unordered_map<std::string_view, size_t> kv_index_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;
 };
 
 // Render a value for display (inspect): scalars in full, arrays as "[type; count]" plus the

@@ -4,13 +4,16 @@
 // contiguous elements in `type`'s block layout). X is [n_tok][n_in] f32 row-major and Y is
 // [n_tok][n_out]. The kernel set (scalar reference, AVX2, AVX-512, NEON) is picked once at
 // start-up from the CPU's features (cpu_features.h); every fast path is tested against the
-// scalar reference. Numerics: Q4_0 and Q8_0 weights multiply activations quantised to Q8_0
-// blocks per token (ggml's quantize_row_q8_0 semantics), all other types dequantise to f32;
-// accumulation in f32.
+// scalar reference. Numerics: Q4_0, Q8_0, Q2_0, Q4_K and Q6_K weights multiply activations
+// quantised to Q8_0 blocks per token (ggml's quantize_row_q8_0 semantics, act_q8.h) with exact
+// integer block sums; F32, F16 and BF16 weights multiply the f32 activations; other computable
+// types are dequantised row by row (quant::dequantize_row_ref). Accumulation in f32. A token's
+// output does not depend on the other tokens of the batch nor on the thread count.
 #pragma once
 
 #include <cstdint>
 
+#include "kernels/cpu_features.h"
 #include "quant/ggml_type.h"
 
 namespace gemmad::kernels {
@@ -28,7 +31,13 @@ struct WeightView {
 // Y[t][o] = sum_i W[o][i] * X[t][i] for t < n_tok, o < n_out. Multi-threaded over output rows.
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool);
 
-// Same, scalar reference only, single thread (tests, reference for fast paths).
+// Same with an explicit kernel set, which must be usable (kernel_set_usable): tests and
+// benchmarks compare the sets.
+void matmul_with(KernelSet set, const WeightView& w, const float* x, int64_t n_tok, float* y,
+                 ThreadPool& pool);
+
+// Same, scalar reference kernels only (same numerics), single thread: the reference the fast
+// paths are tested against.
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tok, float* y);
 
 // Name of the kernel set in use ("avx512", "avx2", "neon", "scalar"), for status/bench.

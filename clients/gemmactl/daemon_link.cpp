@@ -1,0 +1,71 @@
+// Connecting gemmactl to gemmad; see daemon_link.h.
+#include "daemon_link.h"
+
+#include <csignal>
+#include <cstdlib>
+
+#include "clients/cpp/socket_path.h"
+
+namespace gemmad::ctl {
+namespace {
+client::Interrupter g_interrupter;
+volatile std::sig_atomic_t g_interrupted = 0;
+struct sigaction g_old_action;
+
+void on_sigint(int) {
+  g_interrupted = 1;
+  g_interrupter.trigger();  // a single write(2): async-signal-safe
+}
+}  // namespace
+
+std::string app_name(const Globals& g) {
+  if (!g.app.empty()) return g.app;
+  const char* env = std::getenv("GEMMAD_APP");
+  return env && *env ? env : "gemmactl";
+}
+
+std::optional<client::Client> connect_daemon(const Globals& g, int& exit_code) {
+  const std::string path = client::resolve_socket_path(g.socket);
+  auto c = client::Client::connect(path);
+  if (!c.ok()) {
+    exit_code = report_error(g, "unreachable",
+                             "cannot reach gemmad: " + c.error().message +
+                                 " (start it with `gemmad --model FILE`, or pass --socket / "
+                                 "--model for an offline run)",
+                             kExitNoDaemon);
+    return std::nullopt;
+  }
+  auto hello = c->hello(app_name(g));
+  if (!hello.ok()) {
+    exit_code = report_client_error(g, hello.error());
+    return std::nullopt;
+  }
+  return std::move(c).value();
+}
+
+InterruptScope::InterruptScope(const client::Client& client) {
+  g_interrupter = client.interrupter();
+  g_interrupted = 0;
+  struct sigaction sa = {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &g_old_action);
+}
+
+InterruptScope::~InterruptScope() {
+  sigaction(SIGINT, &g_old_action, nullptr);
+  g_interrupter = client::Interrupter();
+}
+
+bool InterruptScope::interrupted() { return g_interrupted != 0; }
+void InterruptScope::clear() { g_interrupted = 0; }
+
+int report_client_error(const Globals& g, const Error& e) {
+  if (e.code == ErrorCode::kIo) {
+    return report_error(g, "unreachable", "lost the connection to gemmad: " + e.message,
+                        kExitNoDaemon);
+  }
+  return report_error(g, e);
+}
+
+}  // namespace gemmad::ctl

@@ -1,0 +1,35 @@
+// How gemmactl's online verbs reach the daemon: socket resolution (DESIGN.md contract),
+// connect + Hello with this app's name, and Ctrl-C wiring to the client's interrupter.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "cli.h"
+#include "clients/cpp/client.h"
+
+namespace gemmad::ctl {
+
+// The app name gemmactl announces in Hello: --app, else $GEMMAD_APP, else "gemmactl".
+std::string app_name(const Globals& g);
+
+// Connects and says Hello. On failure reports the error (exit 3 for "cannot reach") and
+// returns nullopt with `exit_code` set.
+std::optional<client::Client> connect_daemon(const Globals& g, int& exit_code);
+
+// While alive, SIGINT triggers `client`'s interrupter (cancel the running turn) instead of
+// killing gemmactl; interrupted() tells whether it fired.
+class InterruptScope {
+ public:
+  explicit InterruptScope(const client::Client& client);
+  ~InterruptScope();
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+  static bool interrupted();
+  static void clear();
+};
+
+// Reports a daemon/client error; kIo (the daemon went away) exits 3, others by code.
+int report_client_error(const Globals& g, const Error& e);
+
+}  // namespace gemmad::ctl

@@ -1,0 +1,165 @@
+// gemmad: loads one Gemma 4 model, listens on a Unix socket and serves local apps until
+// SIGTERM, then drains (running turns finish or are stored as interrupted).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "daemon/config.h"
+#include "daemon/lifecycle.h"
+#include "daemon/router.h"
+#include "daemon/scheduler.h"
+#include "ipc/server.h"
+#include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
+#include "runtime/model.h"
+#include "store/session_store.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+using namespace gemmad;
+
+// Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or config, 4 bad model.
+int fail(const Error& e, int code) {
+  spdlog::error("{}", e.message);
+  return code;
+}
+
+void schedule_watchdog(boost::asio::steady_timer& timer, std::chrono::milliseconds every) {
+  timer.expires_after(every);
+  timer.async_wait([&timer, every](const boost::system::error_code& ec) {
+    if (ec) return;
+    daemon::notify_watchdog();
+    schedule_watchdog(timer, every);
+  });
+}
+
+int run(const daemon::Config& cfg) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto model_r = runtime::Model::load(cfg.model_path);
+  if (!model_r.ok()) return fail(model_r.error(), 4);
+  std::unique_ptr<runtime::Model> model = std::move(model_r).value();
+  for (const auto& note : model->shape_notes()) spdlog::warn("model: {}", note);
+  auto tok_r = tokenizer::Tokenizer::from_gguf(model->file());
+  if (!tok_r.ok()) return fail(std::move(tok_r).error().with_context(cfg.model_path), 4);
+  std::unique_ptr<tokenizer::Tokenizer> tok = std::move(tok_r).value();
+
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(cfg.database_path).parent_path(), ec);
+  store::StoreOptions sopts;
+  sopts.limits.max_sessions_per_app = cfg.max_sessions_per_app;
+  sopts.limits.max_message_bytes = std::max<size_t>(cfg.max_message_bytes, 1u << 20);
+  auto store_r = store::SessionStore::open(cfg.database_path, sopts);
+  if (!store_r.ok()) return fail(store_r.error(), 1);
+  std::unique_ptr<store::SessionStore> store = std::move(store_r).value();
+
+  kernels::ThreadPool pool(cfg.threads);
+  daemon::SchedulerOptions so;
+  so.max_active = cfg.max_sequences;
+  so.session_cache = cfg.session_cache;
+  so.prefill_chunk = cfg.prefill_chunk;
+  so.max_queued = cfg.max_queued_requests;
+  so.n_ctx = std::min(cfg.context_length, model->config().n_ctx_train);
+  so.kv_type = cfg.kv_type == "f32" ? runtime::KvType::kF32 : runtime::KvType::kF16;
+  daemon::Scheduler scheduler(model->config(), model->weights(), *tok, pool, so);
+
+  boost::asio::io_context io;
+  daemon::Router router(io, cfg, *model, *tok, *store, scheduler, kernels::kernel_set_name());
+  ipc::ServerOptions io_opts;
+  io_opts.max_frame_bytes = cfg.max_frame_bytes;
+  io_opts.max_clients = cfg.max_clients;
+  io_opts.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
+  io_opts.socket_mode = static_cast<mode_t>(cfg.socket_mode);
+  io_opts.send_queue_soft_frames = cfg.stream_queue_frames;
+  io_opts.send_queue_hard_frames = cfg.stream_queue_frames * 16;
+  ipc::ServerHandlers handlers = router.handlers();
+  handlers.log = [](std::string_view line) { spdlog::warn("ipc: {}", line); };
+
+  Result<std::unique_ptr<ipc::Server>> server_r = make_error(ErrorCode::kInternal, "unset");
+  if (auto fd = daemon::activated_socket()) {
+    server_r = ipc::Server::adopt(io, *fd, io_opts, handlers);
+  } else {
+    std::filesystem::create_directories(std::filesystem::path(cfg.socket_path).parent_path(), ec);
+    server_r = ipc::Server::listen(io, cfg.socket_path, io_opts, handlers);
+  }
+  if (!server_r.ok()) return fail(server_r.error(), 1);
+  std::unique_ptr<ipc::Server> server = std::move(server_r).value();
+  router.set_server(server.get());
+  server->start();
+
+  const double ready_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("ready in {:.0f} ms: model {} ({}), socket {}, kernels {}, threads {}", ready_ms,
+               cfg.model_path, model->config().variant.empty() ? "custom" : model->config().variant,
+               cfg.socket_path, kernels::kernel_set_name(), pool.size());
+  daemon::notify_ready("serving " + cfg.model_path);
+
+  boost::asio::steady_timer watchdog(io);
+  if (auto every = daemon::watchdog_interval()) schedule_watchdog(watchdog, *every);
+
+  // SIGTERM/SIGINT: stop admitting, let running turns finish (bounded), store what was
+  // produced, flush the replies, then stop.
+  std::thread drainer;
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& e, int signo) {
+    if (e) return;
+    spdlog::info("signal {}: draining {} running request(s)", signo, router.in_flight());
+    daemon::notify_stopping();
+    drainer = std::thread([&] {
+      scheduler.stop(10000);
+      boost::asio::post(io, [&] {
+        watchdog.cancel();
+        server->stop([&] { io.stop(); });
+      });
+    });
+  });
+  io.run();
+  if (drainer.joinable()) drainer.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gemmad: on-device Gemma 4 inference service"};
+  app.name("gemmad");
+  daemon::FlagOverrides flags;
+  bool print_config = false;
+  app.add_option("--config", flags.config_file, "config file (default: " +
+                                                    daemon::default_config_path() + ")");
+  app.add_option("--socket", flags.socket_path, "Unix socket path");
+  app.add_option("--model", flags.model_path, "GGUF model file");
+  app.add_option("--state-dir", flags.state_dir, "directory of the session database");
+  app.add_flag("--print-config", print_config, "print the effective config and exit");
+  app.set_version_flag("--version", std::string(GEMMAD_VERSION));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto console = spdlog::stderr_color_mt("gemmad");
+  spdlog::set_default_logger(console);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  auto cfg = daemon::load_config(flags);
+  if (!cfg.ok()) {
+    if (print_config) std::cerr << "gemmad: " << cfg.error().message << "\n";
+    return fail(cfg.error(), 2);
+  }
+  if (print_config) {
+    std::cout << daemon::print_config(*cfg);
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+  return run(*cfg);
+}

@@ -1,0 +1,16 @@
+// Memory figures of this process for Status: resident set, and how much of the model mapping
+// is resident (the weights actually touched; the PLE table should stay mostly on disk).
+#pragma once
+
+#include <cstdint>
+
+namespace gemmad::daemon {
+
+// VmRSS from /proc/self/status, in bytes (0 if unreadable).
+uint64_t resident_set_bytes();
+// VmHWM (peak RSS), in bytes.
+uint64_t peak_resident_set_bytes();
+// Bytes of [data, data + size) resident in memory (mincore), page granular.
+uint64_t resident_bytes_of(const void* data, uint64_t size);
+
+}  // namespace gemmad::daemon

@@ -1,0 +1,76 @@
+// Request routing: turns each ClientMessage of a connection into store, tokenizer and
+// scheduler calls, and every outcome into exactly one reply stream. One error boundary per
+// request (STYLE.md): whatever a handler returns or throws becomes an Error frame for that
+// request, and the connection and the daemon stay up.
+//
+// Threads: every public method runs on the io thread, except JobSink callbacks (inference
+// thread), which only send frames (Connection::send is thread-safe) and post completions
+// back to the io thread, where turns are committed to the store before Done is sent.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "daemon/config.h"
+#include "daemon/scheduler.h"
+#include "ipc/server.h"
+#include "runtime/model.h"
+#include "store/session_store.h"
+#include "tokenizer/tokenizer.h"
+
+namespace gemmad::daemon {
+
+class Router {
+ public:
+  Router(boost::asio::io_context& io, const Config& config, const runtime::Model& model,
+         const tokenizer::Tokenizer& tokenizer, store::SessionStore& store, Scheduler& scheduler,
+         const char* kernel_set);
+
+  // Handlers for ipc::Server.
+  ipc::ServerHandlers handlers();
+  void set_server(ipc::Server* server) { server_ = server; }
+  // Requests still streaming (for drain).
+  size_t in_flight() const { return in_flight_; }
+
+ private:
+  struct Client {
+    bool hello = false;
+    uint32_t uid = 0;
+    std::string app_name;
+    store::AppId app;
+    std::map<uint64_t, uint64_t> jobs;  // request_id -> scheduler job id
+  };
+  using ConnPtr = std::shared_ptr<ipc::Connection>;
+
+  void on_message(const ConnPtr& conn, ipc::v1::ClientMessage msg);
+  Status dispatch(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
+  Status on_hello(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
+  Status on_chat(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
+  Status on_generate(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
+  Status on_sessions(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
+  Status on_status(const ConnPtr& conn, const ipc::v1::ClientMessage& msg);
+  Status start_job(const ConnPtr& conn, Client& client, uint64_t request_id, JobSpec job,
+                   std::function<Status(const JobResult&, ipc::v1::Done&)> on_complete);
+  void on_close(const ConnPtr& conn);
+  bool is_admin(uint32_t uid) const;
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  const runtime::Model& model_;
+  const tokenizer::Tokenizer& tokenizer_;
+  store::SessionStore& store_;
+  Scheduler& scheduler_;
+  const char* kernel_set_;
+  ipc::Server* server_ = nullptr;
+  std::map<uint64_t, Client> clients_;  // by connection id
+  uint64_t next_job_ = 1;
+  size_t in_flight_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace gemmad::daemon

@@ -1,0 +1,33 @@
+// Q4_0 weights x activations quantised to Q8_0 (act_q8.h): the scalar reference and the SIMD
+// kernels, one file per instruction set. Signatures are QDotFn (kernel_table.h).
+//
+// What "reference" means here: for weight block b (scale dw, nibbles c) and activation block b
+// (scale da, codes q), every kernel computes the exact integer block sum
+//   isum_b = sum_j (c_j - 8) * q_j            (|isum_b| <= 32 * 8 * 127, exact in int32)
+// and y = sum_b isum_b * dw_b * da_b in f32. The reference does the block sum in one int and
+// accumulates in block order; SIMD kernels split isum_b over lanes (the -8 folded in through
+// ActQ8::bias) and accumulate lanes separately. So fast and reference agree exactly on the
+// integer sums and differ only by f32 rounding of the final sum (the tests' tolerance), and
+// both differ from dequantize_row_ref . x only by the activation quantisation.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/act_q8.h"
+
+namespace gemmad::kernels {
+
+void dot_q4_0_ref(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
+                  int64_t ldy);
+void dot_q4_0_avx2(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
+                   int64_t ldy);
+void dot_q4_0_avx512(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
+                     int64_t ldy);
+void dot_q4_0_neon(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
+                   int64_t ldy);
+
+// Reference sum over weight blocks [b0, b1) of one row times token t; the SIMD kernels call
+// it for their tail blocks.
+float dot_q4_0_ref_blocks(const uint8_t* row, const ActQ8& a, int64_t t, int64_t b0, int64_t b1);
+
+}  // namespace gemmad::kernels

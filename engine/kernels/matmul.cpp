@@ -1,0 +1,99 @@
+// matmul(): quantise the activations once, then split the output rows over the thread pool;
+// each chunk of rows is read once for every token of the batch (spec/gemma4.md §4: decode is
+// memory-bound, so a batch of sequences shares one pass over the weights).
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <cassert>
+#include <vector>
+
+#include "kernels/kernel_table.h"
+#include "kernels/thread_pool.h"
+
+namespace gemmad::kernels {
+namespace {
+
+// Rows per chunk: at least ~32 KiB of weights so dispatch cost stays small against the work,
+// in multiples of 4 rows (the kernels' row tiles).
+int64_t row_grain(const WeightView& w) {
+  const int64_t rows = static_cast<int64_t>(32768 / std::max<uint64_t>(w.row_bytes, 1)) + 1;
+  return (rows + 3) / 4 * 4;
+}
+
+// Rows of a type without a kernel: dequantise each row with the reference, then the set's f32
+// kernel. Slow, but correct for every computable type.
+void dequant_rows(const KernelTable& table, const WeightView& w, const float* x, int64_t n_tok,
+                  float* y, int64_t begin, int64_t end) {
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(w.n_in));
+  for (int64_t o = begin; o < end; ++o) {
+    quant::dequantize_row_ref(w.type, w.data + o * w.row_bytes, row.data(), w.n_in);
+    table.f32.fdot(reinterpret_cast<const uint8_t*>(row.data()), 0, 1, x, w.n_in, n_tok, y + o,
+                   w.n_out);
+  }
+}
+
+void run(const KernelTable& table, const WeightView& w, const float* x, int64_t n_tok, float* y,
+         ThreadPool* pool) {
+  if (n_tok <= 0 || w.n_out <= 0) return;
+  assert(w.n_in > 0 && w.data != nullptr);
+  auto for_rows = [&](const std::function<void(int64_t, int64_t)>& fn) {
+    if (pool == nullptr) {
+      fn(0, w.n_out);
+    } else {
+      pool->parallel_for(w.n_out, row_grain(w),
+                         [&](int64_t begin, int64_t end, int) { fn(begin, end); });
+    }
+  };
+  const TypeKernel* k = find_kernel(table, w.type);
+  if (k == nullptr) {
+    for_rows([&](int64_t begin, int64_t end) { dequant_rows(table, w, x, n_tok, y, begin, end); });
+    return;
+  }
+  if (k->fdot != nullptr) {
+    for_rows([&](int64_t begin, int64_t end) {
+      k->fdot(w.data + begin * w.row_bytes, w.row_bytes, end - begin, x, w.n_in, n_tok, y + begin,
+              w.n_out);
+    });
+    return;
+  }
+  // One activation buffer per calling thread (matmul may be called from several engines).
+  thread_local ActQ8Buffer act;
+  act.reserve(w.n_in, n_tok);
+  auto quantize = [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      table.quantize_act(x + t * w.n_in, w.n_in, k->act_offset, act.qs(t), act.d(t), act.ds(t),
+                         act.bias(t));
+    }
+  };
+  if (pool != nullptr && n_tok > 1) {
+    pool->parallel_for(n_tok, 1, [&](int64_t begin, int64_t end, int) { quantize(begin, end); });
+  } else {
+    quantize(0, n_tok);
+  }
+  const ActQ8 view = act.view();
+  for_rows([&](int64_t begin, int64_t end) {
+    k->qdot(w.data + begin * w.row_bytes, w.row_bytes, end - begin, view, y + begin, w.n_out);
+  });
+}
+
+}  // namespace
+
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
+  run(kernel_table(active_kernel_set()), w, x, n_tok, y, &pool);
+}
+
+void matmul_with(KernelSet set, const WeightView& w, const float* x, int64_t n_tok, float* y,
+                 ThreadPool& pool) {
+  run(kernel_table(set), w, x, n_tok, y, &pool);
+}
+
+void matmul_ref(const WeightView& w, const float* x, int64_t n_tok, float* y) {
+  run(kernel_table(KernelSet::kScalar), w, x, n_tok, y, nullptr);
+}
+
+const char* kernel_set_name() {
+  return kernel_set_name(active_kernel_set());
+}
+
+}  // namespace gemmad::kernels

@@ -1,0 +1,140 @@
+// Attention of the Gemma 4 forward pass (spec/gemma4.md §1.3 step 4, §1.5-1.7): the in-flight
+// K/V of a pass, the key range each row sees, and the parallel driver over (row, head group).
+//
+// In-flight rows: the K/V a pass computes are kept, in the cache's element type, in a
+// per-pass store ordered by (sequence, position), and committed to the sequences' caches after
+// the last layer. Attention of a row at position p of sequence s reads cached positions below
+// the pass's first position of s from the cache, and the rest from the store. So a sliding
+// ring of W positions suffices even when a prompt chunk is longer than W, KV-shared layers
+// see the in-flight rows of their source layer, and batch and step runs read identical
+// (equally rounded) values in the same order.
+#include <algorithm>
+#include <cstring>
+
+#include "models/gemma4_impl.h"
+
+namespace gemmad::engine {
+
+void Gemma4Forward::Impl::plan_inflight(const runtime::KvCachePool& kv) {
+  PassState& ps = pass;
+  const size_t n_seq = kv.n_seq();
+  ps.seq_first_slot.assign(n_seq, 0);
+  ps.seq_pos0.assign(n_seq, 0);
+  ps.seq_count.assign(n_seq, 0);
+  ps.seq_ids.clear();
+  for (int r = 0; r < ps.n; ++r) {
+    const int32_t s = ps.rows[r].seq;
+    if (ps.seq_count[s]++ == 0) {
+      ps.seq_ids.push_back(s);
+      ps.seq_pos0[s] = ps.rows[r].pos;
+    }
+  }
+  int32_t offset = 0;
+  for (int32_t s : ps.seq_ids) {
+    ps.seq_first_slot[s] = offset;
+    offset += ps.seq_count[s];
+  }
+  // Rows of a sequence have consecutive positions (validated), so slot = first + pos - pos0.
+  ps.slot.resize(ps.n);
+  for (int r = 0; r < ps.n; ++r) {
+    const int32_t s = ps.rows[r].seq;
+    ps.slot[r] = ps.seq_first_slot[s] + ps.rows[r].pos - ps.seq_pos0[s];
+  }
+  const size_t eb = runtime::kv_type_bytes(kv_type);
+  inflight_k.resize(kv_specs.size());
+  inflight_v.resize(kv_specs.size());
+  for (size_t l = 0; l < kv_specs.size(); ++l) {
+    inflight_k[l].ensure(size_t(ps.n) * kv_specs[l].kv_dim * eb);
+    inflight_v[l].ensure(size_t(ps.n) * kv_specs[l].kv_dim * eb);
+  }
+}
+
+void Gemma4Forward::Impl::store_inflight(int kv_layer, const float* kr, const float* vr) {
+  const int64_t kv_dim = kv_specs[kv_layer].kv_dim;
+  for (int64_t kk = 0; kk < n_act(); ++kk) {
+    const int64_t slot = pass.slot[pass.act[kk]];
+    switch (kv_type) {
+      case runtime::KvType::kF16: {
+        auto* kd = reinterpret_cast<uint16_t*>(inflight_k[kv_layer].get()) + slot * kv_dim;
+        auto* vd = reinterpret_cast<uint16_t*>(inflight_v[kv_layer].get()) + slot * kv_dim;
+        ops::f32_to_f16_row(kr + kk * kv_dim, kd, kv_dim);
+        ops::f32_to_f16_row(vr + kk * kv_dim, vd, kv_dim);
+        break;
+      }
+      case runtime::KvType::kF32: {
+        auto* kd = reinterpret_cast<float*>(inflight_k[kv_layer].get()) + slot * kv_dim;
+        auto* vd = reinterpret_cast<float*>(inflight_v[kv_layer].get()) + slot * kv_dim;
+        std::memcpy(kd, kr + kk * kv_dim, sizeof(float) * kv_dim);
+        std::memcpy(vd, vr + kk * kv_dim, sizeof(float) * kv_dim);
+        break;
+      }
+    }
+  }
+}
+
+void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
+  const int kvl = kv_of_layer[il];
+  const int64_t hd = c.head_dim(il);
+  const int64_t nh = c.n_head, nkv = c.n_head_kv;
+  const int64_t q_dim = nh * hd, kv_dim = nkv * hd;
+  const int64_t group = nh / nkv;  // GQA: query head j uses KV head j / group
+  const bool swa = c.is_swa[il];
+  const int32_t window = static_cast<int32_t>(c.n_swa);
+  const size_t eb = runtime::kv_type_bytes(kv_type);
+  // Split a KV head's query group only as far as needed to give every thread work: each
+  // task widens its K/V blocks once for all of its heads.
+  int64_t split = 1;
+  while (n_act() * nkv * split < pool.size() && split < group && group % (split * 2) == 0) {
+    split *= 2;
+  }
+  const int64_t heads_per_task = group / split;
+  const int64_t n_tasks = n_act() * nkv * split;
+  pool.parallel_for(n_tasks, 1, [&](int64_t b, int64_t e, int thread) {
+    std::vector<ops::KvSegment>& segs = attn_segs[thread];
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t kk = t / (nkv * split);
+      const int64_t j = (t / split) % nkv;
+      const int64_t part = t % split;
+      const runtime::BatchRow& row = pass.rows[pass.act[kk]];
+      const int32_t p = row.pos;
+      const int32_t s = row.seq;
+      // §1.5: full layers see [0, p]; sliding layers (p - W, p].
+      const int32_t lo = swa ? std::max(0, p - window + 1) : 0;
+      const int32_t pos0 = pass.seq_pos0[s];
+      segs.clear();
+      if (lo < pos0) kv.seq(s).segments(kvl, lo, std::min(p + 1, pos0), segs);
+      const int32_t a0 = std::max(lo, pos0);
+      if (a0 <= p) {
+        const int64_t first = pass.seq_first_slot[s] + (a0 - pos0);
+        segs.push_back(ops::KvSegment{inflight_k[kvl].get() + first * kv_dim * eb,
+                                      inflight_v[kvl].get() + first * kv_dim * eb, p - a0 + 1});
+      }
+      const int64_t head0 = j * group + part * heads_per_task;
+      ops::AttentionArgs args;
+      args.q = q.get() + kk * q_dim + head0 * hd;
+      args.out = attn.get() + kk * q_dim + head0 * hd;
+      args.n_heads = static_cast<int>(heads_per_task);
+      args.head_dim = static_cast<int>(hd);
+      args.elem = runtime::kv_elem(kv_type);
+      args.row_stride = kv_dim;
+      args.kv_offset = j * hd;
+      args.scale = 1.0f;  // §1.3 step 4: no 1/sqrt(hd)
+      ops::attend(args, segs, attn_scratch[thread]);
+    }
+  });
+}
+
+Status Gemma4Forward::Impl::commit_inflight(runtime::KvCachePool& kv) {
+  const size_t eb = runtime::kv_type_bytes(kv_type);
+  std::vector<runtime::KvRows> rows(kv_specs.size());
+  for (int32_t s : pass.seq_ids) {
+    for (size_t l = 0; l < kv_specs.size(); ++l) {
+      const size_t off = size_t(pass.seq_first_slot[s]) * kv_specs[l].kv_dim * eb;
+      rows[l] = runtime::KvRows{inflight_k[l].get() + off, inflight_v[l].get() + off};
+    }
+    GEMMAD_TRY(kv.seq(static_cast<uint32_t>(s)).append(pass.seq_count[s], rows));
+  }
+  return {};
+}
+
+}  // namespace gemmad::engine

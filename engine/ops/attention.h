@@ -1,0 +1,54 @@
+// Scaled dot-product attention of a group of query heads that share one KV head (GQA), over
+// keys/values stored as runs of consecutive positions (spec/gemma4.md §1.3 step 4): scores
+// q·k times `scale` (Gemma 4: 1.0), softmax in f32, weighted sum of v. The caller decides
+// which positions are visible (causal + sliding window) by the runs it passes.
+//
+// K/V rows are f16 or f32 (the KV cache element type); f16 rows are widened to f32 a block at
+// a time with a branch-free loop the compiler vectorises, once per block for all heads of
+// the group. Softmax is two-pass in position order (all scores, then weights, then V), so
+// the result is the same however the positions are split into runs; the scores take
+// n_heads x positions floats of scratch.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace gemmad::ops {
+
+enum class KvElem { kF16, kF32 };
+
+// n consecutive positions. Row r of K is at k + r * row_stride elements (likewise V); the
+// head's values start at the attention call's kv_offset inside each row.
+struct KvSegment {
+  const void* k = nullptr;
+  const void* v = nullptr;
+  int32_t n = 0;
+};
+
+// Scratch for one thread; reused across calls.
+struct AttentionScratch {
+  std::vector<float> k_block, v_block, scores, acc, row_max, row_sum;
+};
+
+struct AttentionArgs {
+  const float* q = nullptr;  // [n_heads][head_dim]
+  float* out = nullptr;      // [n_heads][head_dim]
+  int n_heads = 1;           // query heads of the group
+  int head_dim = 0;
+  KvElem elem = KvElem::kF16;
+  int64_t row_stride = 0;  // elements per K/V row (Hkv * head_dim)
+  int64_t kv_offset = 0;   // element offset of the KV head inside a row
+  float scale = 1.0f;
+};
+
+// Attends the heads of `a` over all positions of `segments`, in order. With no positions the
+// output is zero.
+void attend(const AttentionArgs& a, std::span<const KvSegment> segments, AttentionScratch& s);
+
+// dst[0..n) = the f16 values at src, widened exactly (subnormals, inf and NaN included).
+void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
+// dst[0..n) = src rounded to f16 (nearest even).
+void f32_to_f16_row(const float* src, uint16_t* dst, int64_t n);
+
+}  // namespace gemmad::ops

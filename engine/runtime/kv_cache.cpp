@@ -1,0 +1,175 @@
+// KV cache: sliding rings and chunked full-layer storage per sequence, and the slot pool.
+#include "runtime/kv_cache.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace gemmad::runtime {
+
+SequenceKv::SequenceKv(std::span<const KvLayerSpec> layers, uint32_t window,
+                       const KvCacheOptions& opts)
+    : window_(window), n_ctx_(opts.n_ctx), type_(opts.type) {
+  const uint32_t ring = std::max(1u, std::min(std::max(window, opts.swa_capacity), opts.n_ctx));
+  layers_.resize(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    layers_[i].spec = layers[i];
+    layers_[i].capacity = layers[i].sliding ? static_cast<int32_t>(ring) : 0;
+  }
+}
+
+SequenceKv::SequenceKv(SequenceKv&&) noexcept = default;
+SequenceKv& SequenceKv::operator=(SequenceKv&&) noexcept = default;
+SequenceKv::~SequenceKv() = default;
+
+void SequenceKv::clear() {
+  for (Layer& l : layers_) {
+    l.k_chunks.clear();
+    l.v_chunks.clear();
+  }
+  n_pos_ = 0;
+  swa_valid_from_ = 0;
+}
+
+bool SequenceKv::can_truncate(int32_t n) const {
+  if (n < 0 || n > n_pos_) return false;
+  if (n == 0 || n == n_pos_) return true;
+  const bool any_sliding =
+      std::any_of(layers_.begin(), layers_.end(), [](const Layer& l) { return l.spec.sliding; });
+  if (!any_sliding) return true;
+  // Position n will attend to (n - window, n]; positions below n must still be in the ring.
+  const int32_t needed_from = std::max<int32_t>(0, n - static_cast<int32_t>(window_) + 1);
+  return needed_from >= swa_valid_from_;
+}
+
+Status SequenceKv::truncate(int32_t n) {
+  if (!can_truncate(n)) {
+    if (n < 0 || n > n_pos_) {
+      return make_error(ErrorCode::kOutOfRange, "KV truncate to " + std::to_string(n) +
+                                                    " positions: outside [0, " +
+                                                    std::to_string(n_pos_) + "]");
+    }
+    return make_error(ErrorCode::kOutOfRange,
+                      "KV truncate to " + std::to_string(n) +
+                          " positions: sliding-window layers only hold positions >= " +
+                          std::to_string(swa_valid_from_) + " (ring capacity too small)");
+  }
+  if (n == 0) {
+    clear();
+    return {};
+  }
+  n_pos_ = n;
+  const size_t keep_chunks = (static_cast<size_t>(n) + kChunkPositions - 1) / kChunkPositions;
+  for (Layer& l : layers_) {
+    if (!l.spec.sliding && l.k_chunks.size() > keep_chunks) {
+      l.k_chunks.resize(keep_chunks);
+      l.v_chunks.resize(keep_chunks);
+    }
+  }
+  return {};
+}
+
+int32_t SequenceKv::oldest_retained(size_t layer) const {
+  return layers_[layer].spec.sliding ? swa_valid_from_ : 0;
+}
+
+uint64_t SequenceKv::bytes_used() const {
+  uint64_t total = 0;
+  for (const Layer& l : layers_) {
+    const uint64_t rows = l.spec.sliding ? static_cast<uint64_t>(l.capacity) : kChunkPositions;
+    total += 2 * l.k_chunks.size() * rows * row_bytes(l);
+  }
+  return total;
+}
+
+Status SequenceKv::append(int32_t n_rows, std::span<const KvRows> rows) {
+  if (rows.size() != layers_.size()) {
+    return make_error(ErrorCode::kInternal, "KV append: " + std::to_string(rows.size()) +
+                                                " layers given; cache has " +
+                                                std::to_string(layers_.size()));
+  }
+  if (n_rows < 0 || static_cast<int64_t>(n_pos_) + n_rows > static_cast<int64_t>(n_ctx_)) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "context full: " + std::to_string(n_pos_) + " + " + std::to_string(n_rows) +
+                          " positions exceed the KV cache limit of " + std::to_string(n_ctx_));
+  }
+  const int32_t end = n_pos_ + n_rows;
+  try {
+    for (Layer& l : layers_) {
+      const size_t want = l.spec.sliding
+                              ? 1
+                              : (static_cast<size_t>(end) + kChunkPositions - 1) / kChunkPositions;
+      const uint64_t chunk_rows = l.spec.sliding ? l.capacity : kChunkPositions;
+      while (l.k_chunks.size() < want) {
+        l.k_chunks.emplace_back(new uint8_t[chunk_rows * row_bytes(l)]);
+        l.v_chunks.emplace_back(new uint8_t[chunk_rows * row_bytes(l)]);
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "KV cache: out of memory growing to " + std::to_string(end) + " positions");
+  }
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    Layer& l = layers_[li];
+    const uint64_t rb = row_bytes(l);
+    const auto* k = static_cast<const uint8_t*>(rows[li].k);
+    const auto* v = static_cast<const uint8_t*>(rows[li].v);
+    // A ring keeps only the last `capacity` rows; earlier rows of the same append would be
+    // overwritten anyway.
+    const int32_t first = l.spec.sliding ? std::max(0, n_rows - l.capacity) : 0;
+    for (int32_t r = first; r < n_rows; ++r) {
+      const int32_t pos = n_pos_ + r;
+      uint8_t* kd;
+      uint8_t* vd;
+      if (l.spec.sliding) {
+        const uint64_t slot = static_cast<uint64_t>(pos % l.capacity);
+        kd = l.k_chunks[0].get() + slot * rb;
+        vd = l.v_chunks[0].get() + slot * rb;
+      } else {
+        const uint64_t slot = static_cast<uint64_t>(pos % kChunkPositions);
+        kd = l.k_chunks[pos / kChunkPositions].get() + slot * rb;
+        vd = l.v_chunks[pos / kChunkPositions].get() + slot * rb;
+      }
+      std::memcpy(kd, k + r * rb, rb);
+      std::memcpy(vd, v + r * rb, rb);
+    }
+  }
+  n_pos_ = end;
+  for (const Layer& l : layers_) {
+    if (l.spec.sliding) swa_valid_from_ = std::max(swa_valid_from_, n_pos_ - l.capacity);
+  }
+  return {};
+}
+
+void SequenceKv::segments(size_t layer, int32_t lo, int32_t hi,
+                          std::vector<ops::KvSegment>& out) const {
+  const Layer& l = layers_[layer];
+  assert(lo >= oldest_retained(layer) && lo <= hi && hi <= n_pos_);
+  const uint64_t rb = row_bytes(l);
+  const int32_t run = l.spec.sliding ? l.capacity : kChunkPositions;
+  for (int32_t p = lo; p < hi;) {
+    const int32_t slot = p % run;
+    const size_t chunk = l.spec.sliding ? 0 : static_cast<size_t>(p / kChunkPositions);
+    const int32_t n = std::min(hi - p, run - slot);
+    out.push_back(ops::KvSegment{l.k_chunks[chunk].get() + slot * rb,
+                                 l.v_chunks[chunk].get() + slot * rb, n});
+    p += n;
+  }
+}
+
+KvCachePool::KvCachePool(std::vector<KvLayerSpec> layers, uint32_t window,
+                         const KvCacheOptions& opts)
+    : opts_(opts) {
+  seqs_.reserve(opts.n_seq);
+  for (uint32_t i = 0; i < opts.n_seq; ++i) seqs_.emplace_back(layers, window, opts);
+}
+
+uint64_t KvCachePool::bytes_used() const {
+  uint64_t total = 0;
+  for (const SequenceKv& s : seqs_) total += s.bytes_used();
+  return total;
+}
+
+}  // namespace gemmad::runtime

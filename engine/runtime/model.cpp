@@ -1,0 +1,42 @@
+// Model loading facade: GGUF file + Gemma 4 config + bound weights.
+#include "runtime/model.h"
+
+#include <algorithm>
+
+#include "models/gemma4.h"
+
+namespace gemmad::runtime {
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+  auto file = gguf::GgufFile::open(path);
+  if (!file.ok()) return std::move(file).error();
+  auto model = from_file(std::move(file).value());
+  if (!model.ok()) return std::move(model).error().with_context(path);
+  return model;
+}
+
+Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::GgufFile> file) {
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = std::move(file);
+  GEMMAD_ASSIGN_OR_RETURN(m->config_, engine::Gemma4Config::from_gguf(*m->file_));
+  GEMMAD_ASSIGN_OR_RETURN(m->weights_, engine::Gemma4Weights::bind(*m->file_, m->config_));
+  // A file "looks like" a variant when its depth or its width matches one.
+  for (const char* name : {"e2b", "e4b"}) {
+    const auto canon = engine::Gemma4Config::preset(name);
+    if (!canon || (canon->n_layer != m->config_.n_layer && canon->n_embd != m->config_.n_embd)) {
+      continue;
+    }
+    for (std::string& d : m->config_.differences_from(*canon)) {
+      m->shape_notes_.push_back(std::move(d));
+    }
+  }
+  return m;
+}
+
+KvCachePool Model::new_kv_pool(KvCacheOptions opts) const {
+  opts.n_ctx = std::max(1u, std::min(opts.n_ctx, config_.n_ctx_train));
+  opts.n_seq = std::max(1u, opts.n_seq);
+  return KvCachePool(engine::gemma4_kv_layers(config_), config_.n_swa, opts);
+}
+
+}  // namespace gemmad::runtime

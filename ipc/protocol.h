@@ -1,0 +1,42 @@
+// Protocol-level helpers shared by the server transport, the daemon and the clients: the
+// protocol version, parsing of frame payloads into envelopes, error-code mapping and Error
+// replies (ipc/proto/gemmad.proto).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "ipc/proto/gemmad.pb.h"
+
+namespace gemmad::ipc {
+
+// The version this build speaks (Hello.protocol_version / HelloReply.protocol_version).
+inline constexpr std::uint32_t kProtocolVersion = v1::PROTOCOL_VERSION_CURRENT;
+
+// A frame payload as an envelope. Error kInvalidArgument naming the payload size when the
+// bytes are not a valid message (truncated, bad wire type, invalid UTF-8 in a string).
+Result<v1::ClientMessage> parse_client_message(std::string_view payload);
+Result<v1::ServerMessage> parse_server_message(std::string_view payload);
+
+// Message names of the oneof cases ("Hello", "ChatRequest", ...; "no body" when unset), for
+// error messages and logs.
+const char* body_name(v1::ClientMessage::BodyCase body);
+const char* body_name(v1::ServerMessage::BodyCase body);
+
+// gemmad::ErrorCode <-> wire ErrorCode. kIo and kInternal both become INTERNAL; PROTOCOL
+// becomes kInvalidArgument (the peer sent something malformed); unknown wire values (a newer
+// daemon) become kInternal.
+v1::ErrorCode to_wire_error_code(ErrorCode code);
+ErrorCode from_wire_error_code(v1::ErrorCode code);
+
+// A ServerMessage carrying Error{code, message} for `request_id`.
+v1::ServerMessage make_error_reply(std::uint64_t request_id, v1::ErrorCode code,
+                                   std::string message);
+v1::ServerMessage make_error_reply(std::uint64_t request_id, const Error& error);
+
+// The wire Error as a gemmad::Error (code mapped, message kept).
+Error from_wire_error(const v1::Error& error);
+
+}  // namespace gemmad::ipc

@@ -1,0 +1,418 @@
+// SessionStore: opening and configuring the database, and the app-scoped session queries.
+#include "store/session_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "store/migrations.h"
+#include "store/session_id.h"
+#include "store/sqlite_db.h"
+
+namespace gemmad::store {
+namespace {
+
+constexpr std::string_view kSessionColumns =
+    "id, app_id, title, system_prompt, options, created, updated, turns";
+
+Status check_size(std::string_view what, size_t size, size_t limit, std::string_view limit_name) {
+  if (size <= limit) return {};
+  return make_error(ErrorCode::kOutOfRange, std::string(what) + " of " + std::to_string(size) +
+                                                " bytes exceeds " + std::string(limit_name) + " (" +
+                                                std::to_string(limit) + ")");
+}
+
+Status check_tokens(std::string_view what, int64_t tokens) {
+  if (tokens >= 0) return {};
+  return make_error(ErrorCode::kInvalidArgument,
+                    std::string(what) + " is " + std::to_string(tokens) + "; must be >= 0");
+}
+
+// The caller's id is outside input (a request field): malformed is a usage error, while a
+// well-formed id of another app is "not found" with the very message a missing one gets.
+Status check_session_id(std::string_view id) {
+  if (is_valid_session_id(id)) return {};
+  return make_error(ErrorCode::kInvalidArgument, "session id '" + std::string(id.substr(0, 64)) +
+                                                     "' is not " + std::to_string(kSessionIdChars) +
+                                                     " lowercase hex digits");
+}
+
+Error session_not_found(std::string_view id) {
+  return make_error(ErrorCode::kNotFound, "session '" + std::string(id) + "' not found");
+}
+
+int64_t clamp_limit(size_t limit) {
+  return static_cast<int64_t>(
+      std::min<size_t>(limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
+}
+
+Session read_session(const Statement& row) {
+  Session session;
+  session.id = row.column_text(0);
+  session.app = AppId{row.column_int64(1)};
+  session.title = row.column_text(2);
+  session.system_prompt = row.column_text(3);
+  session.options_json = row.column_text(4);
+  session.created_ms = row.column_int64(5);
+  session.updated_ms = row.column_int64(6);
+  session.turns = row.column_int64(7);
+  return session;
+}
+
+// The file is not trusted to hold only what the CHECK constraints allow (it may have been
+// edited by hand): an unknown spelling is an error, not a crash.
+Result<Role> parse_role(const std::string& text) {
+  if (text == "system") return Role::kSystem;
+  if (text == "user") return Role::kUser;
+  if (text == "model") return Role::kModel;
+  return make_error(ErrorCode::kIo, "messages.role '" + text + "' is not system|user|model");
+}
+
+Result<MessageStatus> parse_status(const std::string& text) {
+  if (text == "complete") return MessageStatus::kComplete;
+  if (text == "interrupted") return MessageStatus::kInterrupted;
+  return make_error(ErrorCode::kIo, "messages.status '" + text + "' is not complete|interrupted");
+}
+
+// Creates the file 0600 before sqlite does (sqlite would use 0644 minus umask); sqlite then
+// creates -wal and -shm with the database file's mode. An existing file keeps its mode.
+Status create_private_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return make_error(ErrorCode::kIo,
+                      "cannot create database '" + path + "': " + std::strerror(errno));
+  }
+  ::close(fd);
+  return {};
+}
+
+// Per-connection settings; see session_store.h "Durability" for why synchronous=FULL.
+Status configure(Database& db, int busy_timeout_ms) {
+  // First, so that the journal_mode switch below already waits for another process's lock.
+  GEMMAD_TRY(db.exec("PRAGMA busy_timeout = " + std::to_string(std::max(0, busy_timeout_ms))));
+  GEMMAD_ASSIGN_OR_RETURN(const std::string mode, db.query_text("PRAGMA journal_mode = WAL"));
+  if (mode != "wal") {
+    return make_error(ErrorCode::kUnsupported, "journal_mode is '" + mode +
+                                                   "' after asking for WAL (a filesystem "
+                                                   "without shared memory, or an in-memory "
+                                                   "database?)");
+  }
+  GEMMAD_TRY(db.exec("PRAGMA synchronous = FULL"));
+  GEMMAD_TRY(db.exec("PRAGMA foreign_keys = ON"));
+  GEMMAD_TRY(db.exec("PRAGMA secure_delete = ON"));
+  // A sqlite built without foreign keys ignores the PRAGMA; ON DELETE CASCADE would then
+  // silently leave messages behind, so check it took.
+  GEMMAD_ASSIGN_OR_RETURN(const int64_t fk, db.query_int64("PRAGMA foreign_keys"));
+  if (fk != 1) return make_error(ErrorCode::kUnsupported, "sqlite ignores foreign_keys = ON");
+  return {};
+}
+
+}  // namespace
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::kSystem:
+      return "system";
+    case Role::kUser:
+      return "user";
+    case Role::kModel:
+      return "model";
+  }
+  return "unknown";
+}
+
+const char* message_status_name(MessageStatus status) {
+  switch (status) {
+    case MessageStatus::kComplete:
+      return "complete";
+    case MessageStatus::kInterrupted:
+      return "interrupted";
+  }
+  return "unknown";
+}
+
+SessionStore::SessionStore(std::unique_ptr<Database> db, StoreOptions options)
+    : db_(std::move(db)), options_(std::move(options)) {}
+
+SessionStore::~SessionStore() = default;
+
+Result<std::unique_ptr<SessionStore>> SessionStore::open(const std::string& path,
+                                                         StoreOptions options) {
+  const std::string where = "database '" + path + "'";
+  // The daemon calls us from several threads on one connection behind our mutex; that still
+  // needs a sqlite built thread-safe (its allocator and global state are shared).
+  if (sqlite3_threadsafe() == 0) {
+    return make_error(ErrorCode::kUnsupported, where + ": sqlite was built without threads");
+  }
+  GEMMAD_TRY(create_private_file(path));
+  GEMMAD_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::open(path));
+  if (Status s = configure(*db, options.busy_timeout_ms); !s.ok()) {
+    return std::move(s).error().with_context(where);
+  }
+  GEMMAD_TRY(migrate(*db, schema_migrations()));
+  return std::unique_ptr<SessionStore>(new SessionStore(std::move(db), std::move(options)));
+}
+
+int64_t SessionStore::now_ms() const {
+  if (options_.now_ms) return options_.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<AppId> SessionStore::ensure_app(uint32_t uid, std::string_view name) {
+  if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "app name is empty");
+  GEMMAD_TRY(check_size("app name", name.size(), options_.limits.max_app_name_bytes,
+                        "max_app_name_bytes"));
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(Statement find,
+                          db_->prepare("SELECT id FROM apps WHERE uid = ?1 AND name = ?2"));
+  GEMMAD_TRY(find.bind_all(int64_t{uid}, name));
+  GEMMAD_ASSIGN_OR_RETURN(bool row, find.step());
+  if (row) return AppId{find.column_int64(0)};
+  // Not there yet. DO NOTHING covers another process inserting it in between; re-read after.
+  GEMMAD_ASSIGN_OR_RETURN(Statement insert,
+                          db_->prepare("INSERT INTO apps (uid, name, created) VALUES (?1, ?2, ?3) "
+                                       "ON CONFLICT (uid, name) DO NOTHING"));
+  GEMMAD_TRY(insert.bind_all(int64_t{uid}, name, now_ms()));
+  GEMMAD_TRY(insert.run());
+  GEMMAD_TRY(find.reset());
+  GEMMAD_ASSIGN_OR_RETURN(row, find.step());
+  if (!row) return make_error(ErrorCode::kInternal, "app row missing right after insert");
+  return AppId{find.column_int64(0)};
+}
+
+Result<Session> SessionStore::create_session(AppId app, std::string_view title,
+                                             std::string_view system_prompt,
+                                             std::string_view options_json) {
+  const Limits& limits = options_.limits;
+  GEMMAD_TRY(check_size("title", title.size(), limits.max_title_bytes, "max_title_bytes"));
+  GEMMAD_TRY(check_size("system prompt", system_prompt.size(), limits.max_message_bytes,
+                        "max_message_bytes"));
+  GEMMAD_TRY(check_size("options_json", options_json.size(), limits.max_options_bytes,
+                        "max_options_bytes"));
+  if (options_json.empty()) options_json = "{}";
+  const nlohmann::json parsed = nlohmann::json::parse(options_json, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return make_error(ErrorCode::kInvalidArgument, "options_json is not a JSON object");
+  }
+
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kImmediate));
+  GEMMAD_ASSIGN_OR_RETURN(Statement find_app,
+                          db_->prepare("SELECT uid, name, (SELECT COUNT(*) FROM sessions WHERE "
+                                       "app_id = ?1) FROM apps WHERE id = ?1"));
+  GEMMAD_TRY(find_app.bind_all(app.value));
+  GEMMAD_ASSIGN_OR_RETURN(const bool found, find_app.step());
+  if (!found) {
+    return make_error(ErrorCode::kNotFound, "app id " + std::to_string(app.value) + " not found");
+  }
+  const int64_t count = find_app.column_int64(2);
+  if (count >= limits.max_sessions_per_app) {
+    return make_error(ErrorCode::kOutOfRange, "app '" + find_app.column_text(1) + "' (uid " +
+                                                  std::to_string(find_app.column_int64(0)) +
+                                                  ") has " + std::to_string(count) +
+                                                  " sessions; max_sessions_per_app is " +
+                                                  std::to_string(limits.max_sessions_per_app));
+  }
+
+  Session session;
+  GEMMAD_ASSIGN_OR_RETURN(session.id, new_session_id());
+  session.app = app;
+  session.title = std::string(title);
+  session.system_prompt = std::string(system_prompt);
+  session.options_json = std::string(options_json);
+  session.created_ms = session.updated_ms = now_ms();
+  GEMMAD_ASSIGN_OR_RETURN(Statement insert,
+                          db_->prepare("INSERT INTO sessions (id, app_id, title, system_prompt, "
+                                       "options, created, updated, turns) "
+                                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0)"));
+  GEMMAD_TRY(insert.bind_all(session.id, app.value, session.title, session.system_prompt,
+                             session.options_json, session.created_ms));
+  GEMMAD_TRY(insert.run());
+  GEMMAD_TRY(txn.commit());
+  return session;
+}
+
+Result<Session> SessionStore::load_session(AppId app, std::string_view id) {
+  GEMMAD_TRY(check_session_id(id));
+  GEMMAD_ASSIGN_OR_RETURN(Statement query,
+                          db_->prepare("SELECT " + std::string(kSessionColumns) +
+                                       " FROM sessions WHERE id = ?1 AND app_id = ?2"));
+  GEMMAD_TRY(query.bind_all(id, app.value));
+  GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+  if (!row) return session_not_found(id);
+  return read_session(query);
+}
+
+Result<std::vector<Message>> SessionStore::load_messages(std::string_view session_id) {
+  GEMMAD_ASSIGN_OR_RETURN(Statement query,
+                          db_->prepare("SELECT seq, role, text, tokens, created, status FROM "
+                                       "messages WHERE session_id = ?1 ORDER BY seq"));
+  GEMMAD_TRY(query.bind_all(session_id));
+  std::vector<Message> out;
+  while (true) {
+    GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) break;
+    Message message;
+    message.seq = query.column_int64(0);
+    GEMMAD_ASSIGN_OR_RETURN(message.role, parse_role(query.column_text(1)));
+    message.text = query.column_text(2);
+    message.tokens = query.column_int64(3);
+    message.created_ms = query.column_int64(4);
+    GEMMAD_ASSIGN_OR_RETURN(message.status, parse_status(query.column_text(5)));
+    out.push_back(std::move(message));
+  }
+  return out;
+}
+
+Result<Session> SessionStore::get_session(AppId app, std::string_view id) {
+  std::lock_guard lock(mutex_);
+  return load_session(app, id);
+}
+
+Result<std::vector<Session>> SessionStore::list_sessions(AppId app, size_t limit) {
+  std::lock_guard lock(mutex_);
+  // rowid breaks ties between sessions updated in the same millisecond: newest created first.
+  GEMMAD_ASSIGN_OR_RETURN(Statement query,
+                          db_->prepare("SELECT " + std::string(kSessionColumns) +
+                                       " FROM sessions WHERE app_id = ?1 "
+                                       "ORDER BY updated DESC, rowid DESC LIMIT ?2"));
+  GEMMAD_TRY(query.bind_all(app.value, clamp_limit(limit)));
+  std::vector<Session> out;
+  while (true) {
+    GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) break;
+    out.push_back(read_session(query));
+  }
+  return out;
+}
+
+Result<int64_t> SessionStore::count_sessions(AppId app) {
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(Statement query,
+                          db_->prepare("SELECT COUNT(*) FROM sessions WHERE app_id = ?1"));
+  GEMMAD_TRY(query.bind_all(app.value));
+  GEMMAD_TRY(query.step());
+  return query.column_int64(0);
+}
+
+Result<std::vector<AdminSessionInfo>> SessionStore::list_all_sessions(size_t limit) {
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(
+      Statement query,
+      db_->prepare("SELECT s.id, s.app_id, s.title, s.system_prompt, s.options, s.created, "
+                   "s.updated, s.turns, a.uid, a.name FROM sessions s JOIN apps a "
+                   "ON a.id = s.app_id ORDER BY s.updated DESC, s.rowid DESC LIMIT ?1"));
+  GEMMAD_TRY(query.bind_all(clamp_limit(limit)));
+  std::vector<AdminSessionInfo> out;
+  while (true) {
+    GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) break;
+    AdminSessionInfo info;
+    info.session = read_session(query);
+    info.uid = static_cast<uint32_t>(query.column_int64(8));
+    info.app_name = query.column_text(9);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<std::vector<Message>> SessionStore::messages(AppId app, std::string_view session_id) {
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kDeferred));
+  GEMMAD_TRY(load_session(app, session_id));
+  return load_messages(session_id);  // txn (read only) ends on return
+}
+
+Result<Session> SessionStore::append_turn(AppId app, std::string_view session_id,
+                                          const NewTurn& turn) {
+  const size_t max_bytes = options_.limits.max_message_bytes;
+  GEMMAD_TRY(check_size("user message", turn.user_text.size(), max_bytes, "max_message_bytes"));
+  GEMMAD_TRY(check_size("model message", turn.model_text.size(), max_bytes, "max_message_bytes"));
+  GEMMAD_TRY(check_tokens("user_tokens", turn.user_tokens));
+  GEMMAD_TRY(check_tokens("model_tokens", turn.model_tokens));
+
+  std::lock_guard lock(mutex_);
+  // DESIGN.md "Data flow" step 6: both messages and the session bump in one transaction; any
+  // early return below rolls all of it back (Transaction's destructor).
+  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kImmediate));
+  GEMMAD_ASSIGN_OR_RETURN(Session session, load_session(app, session_id));
+
+  GEMMAD_ASSIGN_OR_RETURN(
+      Statement last,
+      db_->prepare("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?1"));
+  GEMMAD_TRY(last.bind_all(session_id));
+  GEMMAD_TRY(last.step());
+  const int64_t user_seq = last.column_int64(0) + 1;
+  const int64_t now = now_ms();
+
+  GEMMAD_ASSIGN_OR_RETURN(Statement insert,
+                          db_->prepare("INSERT INTO messages (session_id, seq, role, text, "
+                                       "tokens, created, status) "
+                                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  GEMMAD_TRY(insert.bind_all(session_id, user_seq, role_name(Role::kUser), turn.user_text,
+                             turn.user_tokens, now, message_status_name(MessageStatus::kComplete)));
+  GEMMAD_TRY(insert.run());
+  if (options_.between_turn_inserts) GEMMAD_TRY(options_.between_turn_inserts());
+  GEMMAD_TRY(insert.reset());
+  GEMMAD_TRY(insert.bind_all(session_id, user_seq + 1, role_name(Role::kModel), turn.model_text,
+                             turn.model_tokens, now, message_status_name(turn.model_status)));
+  GEMMAD_TRY(insert.run());
+
+  // MAX keeps `updated` monotonic if the wall clock steps back.
+  GEMMAD_ASSIGN_OR_RETURN(Statement bump,
+                          db_->prepare("UPDATE sessions SET turns = turns + 1, "
+                                       "updated = MAX(updated, ?3) WHERE id = ?1 AND app_id = ?2"));
+  GEMMAD_TRY(bump.bind_all(session_id, app.value, now));
+  GEMMAD_TRY(bump.run());
+  if (db_->changes() != 1) return make_error(ErrorCode::kInternal, "session bump changed no row");
+  GEMMAD_TRY(txn.commit());
+
+  session.turns += 1;
+  session.updated_ms = std::max(session.updated_ms, now);
+  return session;
+}
+
+Status SessionStore::set_title(AppId app, std::string_view session_id, std::string_view title) {
+  GEMMAD_TRY(check_session_id(session_id));
+  GEMMAD_TRY(check_size("title", title.size(), options_.limits.max_title_bytes, "max_title_bytes"));
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(Statement update,
+                          db_->prepare("UPDATE sessions SET title = ?3 WHERE id = ?1 AND "
+                                       "app_id = ?2"));
+  GEMMAD_TRY(update.bind_all(session_id, app.value, title));
+  GEMMAD_TRY(update.run());
+  if (db_->changes() == 0) return session_not_found(session_id);
+  return {};
+}
+
+Status SessionStore::delete_session(AppId app, std::string_view session_id) {
+  GEMMAD_TRY(check_session_id(session_id));
+  std::lock_guard lock(mutex_);
+  // Messages go by ON DELETE CASCADE (foreign_keys is checked ON at open).
+  GEMMAD_ASSIGN_OR_RETURN(Statement erase,
+                          db_->prepare("DELETE FROM sessions WHERE id = ?1 AND app_id = ?2"));
+  GEMMAD_TRY(erase.bind_all(session_id, app.value));
+  GEMMAD_TRY(erase.run());
+  if (db_->changes() == 0) return session_not_found(session_id);
+  return {};
+}
+
+Result<SessionExport> SessionStore::export_session(AppId app, std::string_view session_id) {
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kDeferred));
+  SessionExport out;
+  GEMMAD_ASSIGN_OR_RETURN(out.session, load_session(app, session_id));
+  GEMMAD_ASSIGN_OR_RETURN(out.messages, load_messages(session_id));
+  return out;
+}
+
+}  // namespace gemmad::store

@@ -1,0 +1,103 @@
+// Config: precedence, validation messages that name the key and line, --print-config sources.
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace gemmad::daemon {
+namespace {
+
+std::string write_temp(const std::string& text) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("gemmad-config-" + std::to_string(::getpid()) + "-" +
+              std::to_string(std::rand()));
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "gemmad.toml").string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Config, UnknownKeyIsAnErrorNamingKeyAndLine) {
+  Config c;
+  Status s = apply_toml(c, "[model]\nthreads = 2\nthredas = 3\n", "g.toml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("g.toml:3"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("model.thredas"), std::string::npos);
+  EXPECT_NE(s.error().message.find("unknown key"), std::string::npos);
+}
+
+TEST(Config, OutOfRangeValueNamesTheRange) {
+  Config c;
+  Status s = apply_toml(c, "[server]\nmax_clients = 0\n", "g.toml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("server.max_clients"), std::string::npos);
+  EXPECT_NE(s.error().message.find("outside [1, 4096]"), std::string::npos) << s.error().message;
+}
+
+TEST(Config, WrongTypeAndEnumValuesAreRejected) {
+  Config c;
+  EXPECT_FALSE(apply_toml(c, "[model]\nthreads = \"two\"\n", "g.toml").ok());
+  Status s = apply_toml(c, "[model]\nkv_type = \"q4\"\n", "g.toml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("f16, f32"), std::string::npos) << s.error().message;
+  EXPECT_FALSE(apply_toml(c, "threads = 2\n", "g.toml").ok());  // outside a section
+}
+
+TEST(Config, SyntaxErrorsNameTheLine) {
+  Config c;
+  Status s = apply_toml(c, "[model]\nthreads = = 2\n", "g.toml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("g.toml:2"), std::string::npos) << s.error().message;
+}
+
+TEST(Config, FlagsOverrideFileOverrideDefaults) {
+  const std::string path =
+      write_temp("[model]\npath = \"/file/model.gguf\"\nthreads = 3\n[server]\nsocket = \"/f.sock\"\n");
+  FlagOverrides flags;
+  flags.config_file = path;
+  flags.model_path = "/flag/model.gguf";
+  auto c = load_config(flags);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->model_path, "/flag/model.gguf");
+  EXPECT_EQ(c->threads, 3);
+  EXPECT_EQ(c->socket_path, "/f.sock");
+  EXPECT_EQ(c->max_sequences, 4u);
+  const std::string printed = print_config(*c);
+  EXPECT_NE(printed.find("path = \"/flag/model.gguf\"  # --model"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("threads = 3  # " + path + ":3"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("max_sequences = 4  # default"), std::string::npos) << printed;
+}
+
+TEST(Config, MissingExplicitFileAndMissingModelAreErrors) {
+  FlagOverrides flags;
+  flags.config_file = "/nonexistent/gemmad.toml";
+  flags.model_path = "/m.gguf";
+  EXPECT_FALSE(load_config(flags).ok());
+  FlagOverrides no_model;
+  no_model.config_file = write_temp("[model]\nthreads = 1\n");
+  auto c = load_config(no_model);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("--model"), std::string::npos);
+}
+
+TEST(Config, ShippedDefaultConfigParses) {
+  std::ifstream in(std::string(GEMMAD_SOURCE_DIR) + "/config/gemmad.toml");
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Config c;
+  Status s = apply_toml(c, ss.str(), "config/gemmad.toml");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(c.socket_mode, 0660u);
+  Config defaults;
+  EXPECT_EQ(c.context_length, defaults.context_length);
+  EXPECT_EQ(c.max_frame_bytes, defaults.max_frame_bytes);
+}
+
+}  // namespace
+}  // namespace gemmad::daemon

@@ -1,0 +1,22 @@
+// Test helper: the real 262,144-entry Gemma 4 vocabulary, built from models/tokenizer.json
+// through the import-vocab code path (import -> vocabulary-only GGUF -> Tokenizer::load).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tokenizer/tokenizer.h"
+
+namespace gemmad::tokenizer::testing {
+
+// $GEMMAD_TOKENIZER_JSON, else <repo>/models/tokenizer.json.
+std::string tokenizer_json_path();
+// $GEMMAD_SHARED_DIR/data/gemma4-tokenizer-reference.jsonl (default: <repo>/../shared).
+std::string reference_jsonl_path();
+
+// Imports tokenizer.json into a vocabulary-only GGUF in a fresh temporary directory and
+// loads it. On failure (e.g. the file was never fetched) returns nullptr and sets `error`
+// to a message saying to run scripts/fetch-tokenizer.sh.
+std::unique_ptr<Tokenizer> load_real_vocab(std::string* error, std::string* gguf_path = nullptr);
+
+}  // namespace gemmad::tokenizer::testing

@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+"""Independent NumPy reference of the Gemma 4 text forward pass (spec/gemma4.md §1).
+
+Written from the spec only (own GGUF parser and dequantisation); it shares no code with the
+C++ engine, so agreement between the two is evidence that both follow the spec.
+
+Numerics (the contract with engine/kernels/matmul.h):
+  * Matmuls whose weight is Q4_0 or Q8_0 first quantise each activation row to Q8_0 blocks
+    (dequant.quantize_act_q8_0: d = max|x|/127, q = round-half-away(x / d), scale kept as
+    fp16), as ggml and the engine do. Every other weight type (F32, F16, BF16, Q6_K, Q4_K)
+    is dequantised to float32 and multiplies float32 activations.
+  * All other arithmetic (norms, RoPE, softmax, residuals) and every matmul accumulation is
+    done in float64; activations are rounded to float32 at the input of every matmul (so the
+    activation quantisation sees the same float32 values the engine would).
+  * The KV cache holds float32 values, or float16 values with --kv-type f16 (K after
+    norm + RoPE and V after its norm are rounded to fp16 when stored).
+
+Usage:
+  gemma4_ref.py --model M.gguf --ids "2 5 9" --out logits.f32   # float32 [pos][vocab]
+  gemma4_ref.py --model M.gguf --ids "2 5 9" --greedy 32         # prints generated ids
+"""
+import argparse
+import math
+import sys
+
+import numpy as np
+
+from dequant import dequantize, quantize_act_q8_0
+from gguf_read import GgufFile
+
+ACT_QUANT_TYPES = ("q4_0", "q8_0")
+LARGE_WEIGHT = 1 << 24  # elements; bigger matrices are decoded per call, in chunks
+NO_ROTATE_FACTOR = 1e20  # rope_freqs divisors >= this mean "pair does not rotate" (§1.4)
+
+
+def rms_norm(x, w=None, eps=1e-6):
+    """§1.2: x * (mean(x^2) + eps)^-1/2 over the last axis, times w (no +1 offset)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
+    return y if w is None else y * w
+
+
+def gelu_tanh(z):
+    """§1.3 step 7: 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))."""
+    return 0.5 * z * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+
+
+def rope_neox(x, positions, base, n_rot, freq_factors=None):
+    """§1.4: rotate element j with j + n_rot/2 (rotate-half pairing) by angle
+    pos * base^(-2j/n_rot) / factor[j]; pairs whose factor is >= 1e20 stay unchanged.
+    x: [n_tok, n_head, hd]; dims >= n_rot pass through."""
+    half = n_rot // 2
+    j = np.arange(half, dtype=np.float64)
+    inv = base ** (-2.0 * j / n_rot)
+    keep = np.ones(half, dtype=bool)
+    if freq_factors is not None:
+        ff = np.asarray(freq_factors, dtype=np.float64)
+        keep = ff < NO_ROTATE_FACTOR
+        inv = np.where(keep, inv / np.where(keep, ff, 1.0), 0.0)
+    ang = np.asarray(positions, dtype=np.float64)[:, None] * inv[None, :]  # [n_tok, half]
+    cos = np.where(keep, np.cos(ang), 1.0)[:, None, :]
+    sin = np.where(keep, np.sin(ang), 0.0)[:, None, :]
+    out = np.array(x, dtype=np.float64, copy=True)
+    a = x[..., :half]
+    b = x[..., half:n_rot]
+    out[..., :half] = a * cos - b * sin
+    out[..., half:n_rot] = b * cos + a * sin
+    return out
+
+
+def softcap(z, cap):
+    return z if cap <= 0 else cap * np.tanh(z / cap)
+
+
+class Config:
+    """Hyperparameters from the §3.2 keys."""
+
+    def __init__(self, f):
+        kv = f.kv
+        if kv.get("general.architecture") != "gemma4":
+            raise ValueError("general.architecture is not gemma4")
+        a = "gemma4."
+        self.n_embd = int(kv[a + "embedding_length"])
+        self.n_layer = L = int(kv[a + "block_count"])
+        self.n_head = int(kv[a + "attention.head_count"])
+        hkv = kv[a + "attention.head_count_kv"]
+        self.n_head_kv = int(hkv[0] if isinstance(hkv, list) else hkv)
+        self.hd_full = int(kv[a + "attention.key_length"])
+        self.hd_swa = int(kv[a + "attention.key_length_swa"])
+        self.eps = float(kv[a + "attention.layer_norm_rms_epsilon"])
+        self.window = int(kv[a + "attention.sliding_window"])
+        self.is_swa = [bool(v) for v in kv[a + "attention.sliding_window_pattern"]]
+        self.n_shared = int(kv.get(a + "attention.shared_kv_layers", 0))
+        self.p = int(kv[a + "embedding_length_per_layer_input"])
+        self.base_full = float(kv.get(a + "rope.freq_base", 1e6))
+        self.base_swa = float(kv.get(a + "rope.freq_base_swa", 1e4))
+        self.n_rot_full = int(kv.get(a + "rope.dimension_count", self.hd_full))
+        self.n_rot_swa = int(kv.get(a + "rope.dimension_count_swa", self.hd_swa))
+        self.softcap = float(kv.get(a + "final_logit_softcapping", 30.0))
+        ff = kv[a + "feed_forward_length"]
+        self.n_ff = list(ff) if isinstance(ff, list) else [int(ff)] * L
+        self.f0 = L - self.n_shared
+
+    def head_dim(self, il):
+        return self.hd_swa if self.is_swa[il] else self.hd_full
+
+    def kv_source(self, il):
+        """§1.6: a KV-shared layer reads the last layer before F0 of the same type."""
+        if il < self.f0:
+            return il
+        for j in range(self.f0 - 1, -1, -1):
+            if self.is_swa[j] == self.is_swa[il]:
+                return j
+        raise ValueError(f"layer {il} has no KV source")
+
+
+class Gemma4Ref:
+    def __init__(self, path, kv_type="f32", round_inputs=True):
+        """round_inputs=False keeps matmul inputs in float64 (tests of the math alone)."""
+        self.f = GgufFile(path)
+        self.c = Config(self.f)
+        self.kv_type = kv_type
+        self.round_inputs = round_inputs
+        self._w = {}
+        te = self.f.tensors["token_embd.weight"]
+        self.n_vocab = te.ne[1]
+        rf = self.f.tensors.get("rope_freqs.weight")
+        self.rope_factors = None if rf is None else dequantize(rf).reshape(-1)
+        self.reset()
+
+    def reset(self):
+        self.k_cache = {}
+        self.v_cache = {}
+        self.n_past = 0
+
+    # -- weights -----------------------------------------------------------------------------
+    def weight(self, name):
+        """Float32 values of a vector tensor, or [n_out, n_in] of a small matrix, decoded
+        once and kept."""
+        if name not in self._w:
+            t = self.f.tensors[name]
+            m = dequantize(t)
+            self._w[name] = m.reshape(-1) if len(t.ne) == 1 else m
+        return self._w[name]
+
+    def linear(self, name, x):
+        """y = W x for each row of x [n, n_in] -> [n, n_out] (float64). Matrices larger than
+        LARGE_WEIGHT elements are decoded in row chunks on every call instead of kept, so
+        that E2B-sized files fit in memory (slowly)."""
+        t = self.f.tensors[name]
+        if t.type_name in ACT_QUANT_TYPES:
+            x = quantize_act_q8_0(np.asarray(x, dtype=np.float32))
+        elif self.round_inputs:
+            x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x, dtype=np.float64)
+        if t.n_elements() <= LARGE_WEIGHT:
+            return x @ self.weight(name).astype(np.float64).T
+        n_out = t.ne[1]
+        chunk = max(1, LARGE_WEIGHT // t.ne[0])
+        parts = []
+        for r0 in range(0, n_out, chunk):
+            w = dequantize(t, rows=range(r0, min(n_out, r0 + chunk)))
+            parts.append(x @ w.astype(np.float64).T)
+        return np.concatenate(parts, axis=1)
+
+    def embed_rows(self, name, ids):
+        return dequantize(self.f.tensors[name], rows=ids).astype(np.float64)
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(self, ids):
+        """Runs tokens `ids` at positions n_past.. (one batch); returns float32 logits
+        [len(ids), n_vocab] and appends to the KV cache (§1.7)."""
+        c = self.c
+        ids = [int(t) for t in ids]
+        n = len(ids)
+        pos = np.arange(self.n_past, self.n_past + n)
+        d, L, p = c.n_embd, c.n_layer, c.p
+        # §1.3 step 1: x = token_embd[t] * sqrt(d) (sqrt computed in float32, as llama.cpp)
+        x = self.embed_rows("token_embd.weight", ids) * (float(np.sqrt(np.float32(d))) if self.round_inputs else math.sqrt(d))
+        ple = None
+        if p > 0:
+            # steps 2-4: PLE token part, context part, combine
+            e = self.embed_rows("per_layer_token_embd.weight", ids) * math.sqrt(p)
+            cp = self.linear("per_layer_model_proj.weight", x) * (1.0 / math.sqrt(d))
+            cp = rms_norm(cp.reshape(n, L, p), self.weight("per_layer_proj_norm.weight"), c.eps)
+            ple = (cp + e.reshape(n, L, p)) * (2.0 ** -0.5)
+        h = x
+        for il in range(L):
+            h = self.layer(il, h, pos, None if ple is None else ple[:, il, :])
+        y = rms_norm(h, self.weight("output_norm.weight"), c.eps)
+        lm = "output.weight" if "output.weight" in self.f.tensors else "token_embd.weight"
+        z = softcap(self.linear(lm, y), c.softcap)
+        self.n_past += n
+        return z.astype(np.float32)
+
+    def layer(self, il, h, pos, ple_i):
+        c = self.c
+        b = f"blk.{il}."
+        n = h.shape[0]
+        hd = c.head_dim(il)
+        H, Hkv = c.n_head, c.n_head_kv
+        swa = c.is_swa[il]
+        base = c.base_swa if swa else c.base_full
+        n_rot = c.n_rot_swa if swa else c.n_rot_full
+        factors = None if swa else self.rope_factors
+        # step 5.1-5.2
+        a = rms_norm(h, self.weight(b + "attn_norm.weight"), c.eps)
+        q = self.linear(b + "attn_q.weight", a).reshape(n, H, hd)
+        q = rms_norm(q, self.weight(b + "attn_q_norm.weight"), c.eps)
+        q = rope_neox(q, pos, base, n_rot, factors)
+        # step 5.3: own K/V, or the source layer's cache (§1.6); shared-layer K/V tensors,
+        # if present in the file, are never read.
+        if il < c.f0:
+            k = self.linear(b + "attn_k.weight", a).reshape(n, Hkv, hd)
+            vname = b + "attn_v.weight"
+            v = self.linear(vname, a).reshape(n, Hkv, hd) if vname in self.f.tensors else k
+            k = rms_norm(k, self.weight(b + "attn_k_norm.weight"), c.eps)
+            k = rope_neox(k, pos, base, n_rot, factors)
+            v = rms_norm(v, None, c.eps)
+            if self.kv_type == "f16":
+                k = k.astype(np.float16).astype(np.float64)
+                v = v.astype(np.float16).astype(np.float64)
+            if il in self.k_cache:
+                self.k_cache[il] = np.concatenate([self.k_cache[il], k])
+                self.v_cache[il] = np.concatenate([self.v_cache[il], v])
+            else:
+                self.k_cache[il], self.v_cache[il] = k, v
+        src = c.kv_source(il)
+        K, V = self.k_cache[src], self.v_cache[src]  # [T, Hkv, hd]
+        T = K.shape[0]
+        # step 5.4: scale 1.0, causal (+ sliding window i - W < j <= i) mask, fp softmax
+        group = H // Hkv
+        kh = np.repeat(K, group, axis=1)  # [T, H, hd]: query head j uses KV head j // group
+        vh = np.repeat(V, group, axis=1)
+        scores = np.einsum("nhd,thd->nht", q, kh)
+        kpos = np.arange(T)
+        visible = kpos[None, :] <= pos[:, None]
+        if swa:
+            visible &= kpos[None, :] > pos[:, None] - c.window
+        scores = np.where(visible[:, None, :], scores, -np.inf)
+        scores -= scores.max(axis=-1, keepdims=True)
+        pr = np.exp(scores)
+        pr /= pr.sum(axis=-1, keepdims=True)
+        att = np.einsum("nht,thd->nhd", pr, vh).reshape(n, H * hd)
+        # steps 5.5-5.6
+        o = self.linear(b + "attn_output.weight", att)
+        h = h + rms_norm(o, self.weight(b + "post_attention_norm.weight"), c.eps)
+        # steps 5.7-5.8
+        f = rms_norm(h, self.weight(b + "ffn_norm.weight"), c.eps)
+        g = self.linear(b + "ffn_gate.weight", f)
+        u = self.linear(b + "ffn_up.weight", f)
+        f = self.linear(b + "ffn_down.weight", gelu_tanh(g) * u)
+        h = h + rms_norm(f, self.weight(b + "post_ffw_norm.weight"), c.eps)
+        # step 5.9: PLE injection
+        if ple_i is not None:
+            gp = gelu_tanh(self.linear(b + "inp_gate.weight", h)) * ple_i
+            up = self.linear(b + "proj.weight", gp)
+            h = h + rms_norm(up, self.weight(b + "post_norm.weight"), c.eps)
+        # step 5.10: layer scalar (optional tensor; default 1.0)
+        sname = b + "layer_output_scale.weight"
+        if sname in self.f.tensors:
+            h = h * float(self.weight(sname)[0])
+        return h
+
+
+def logits_for(model, ids, mode):
+    """Logits of every position: one batch, or one token at a time ("step")."""
+    model.reset()
+    if mode == "batch":
+        return model.forward(ids)
+    return np.concatenate([model.forward([t]) for t in ids])
+
+
+def greedy(model, ids, n):
+    """Extends ids by n argmax tokens (ties -> lowest id); prompt as one batch."""
+    model.reset()
+    z = model.forward(ids)
+    out = []
+    for _ in range(n):
+        t = int(np.argmax(z[-1]))
+        out.append(t)
+        z = model.forward([t])
+    return out
+
+
+def parse_ids(s):
+    return [int(t) for t in s.replace(",", " ").split()]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--ids", required=True, help='token ids, e.g. "2 5 9"')
+    ap.add_argument("--out", help="write float32 logits [positions][vocab] here")
+    ap.add_argument("--mode", choices=["batch", "step"], default="batch")
+    ap.add_argument("--kv-type", choices=["f32", "f16"], default="f32")
+    ap.add_argument("--greedy", type=int, default=0, help="generate N tokens greedily")
+    args = ap.parse_args(argv)
+    model = Gemma4Ref(args.model, kv_type=args.kv_type)
+    ids = parse_ids(args.ids)
+    if not ids:
+        ap.error("--ids is empty")
+    bad = [t for t in ids if t < 0 or t >= model.n_vocab]
+    if bad:
+        ap.error(f"token id {bad[0]} outside [0, {model.n_vocab})")
+    if args.out:
+        logits_for(model, ids, args.mode).tofile(args.out)
+    if args.greedy:
+        print(" ".join(str(t) for t in greedy(model, ids, args.greedy)))
+    if not args.out and not args.greedy:
+        ap.error("nothing to do: give --out and/or --greedy")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
