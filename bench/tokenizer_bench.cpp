@@ -42,11 +42,11 @@ double thread_cpu_seconds() {
 // A deterministic stand-in for prose when no text files are given.
 std::string generated_prose(size_t bytes) {
   static const char* kWords[] = {
-      "the",     "of",       "and",    "to",        "in",       "a",        "that",
-      "government", "people", "which",  "our",       "nation",   "country",  "year",
-      "Congress", "States",  "public", "shall",     "have",     "been",     "great",
-      "American", "war",     "peace",  "commerce",  "citizens", "duty",     "interest",
-      "important", "measures", "during", "present",  "treaty",   "revenue",  "increase"};
+      "the",        "of",       "and",    "to",       "in",       "a",       "that",
+      "government", "people",   "which",  "our",      "nation",   "country", "year",
+      "Congress",   "States",   "public", "shall",    "have",     "been",    "great",
+      "American",   "war",      "peace",  "commerce", "citizens", "duty",    "interest",
+      "important",  "measures", "during", "present",  "treaty",   "revenue", "increase"};
   std::string out;
   uint64_t x = 88172645463325252ull;
   size_t in_sentence = 0;
@@ -84,8 +84,9 @@ int main(int argc, char** argv) {
     } else if (a == "--repeat" && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (a == "-h" || a == "--help") {
-      std::printf("usage: tokenizer_bench [--vocab F.gguf | --tokenizer-json F] [--repeat N] "
-                  "[TEXT_FILE...]\n");
+      std::printf(
+          "usage: tokenizer_bench [--vocab F.gguf | --tokenizer-json F] [--repeat N] "
+          "[TEXT_FILE...]\n");
       return 0;
     } else {
       files.push_back(a);
@@ -147,10 +148,11 @@ int main(int argc, char** argv) {
       n_tokens = ids.size();
     }
     const double mb = static_cast<double>(input.size()) / 1e6;
-    std::printf("encode %s: %.2f MB, %zu tokens: wall %.3f s = %.2f MB/s; cpu %.3f s = %.2f MB/s "
-                "= %.0f tokens/s\n",
-                label, mb, n_tokens, best, mb / best, best_cpu, mb / best_cpu,
-                static_cast<double>(n_tokens) / best_cpu);
+    std::printf(
+        "encode %s: %.2f MB, %zu tokens: wall %.3f s = %.2f MB/s; cpu %.3f s = %.2f MB/s "
+        "= %.0f tokens/s\n",
+        label, mb, n_tokens, best, mb / best, best_cpu, mb / best_cpu,
+        static_cast<double>(n_tokens) / best_cpu);
   };
   run(what, text);
 
@@ -160,7 +162,8 @@ int main(int argc, char** argv) {
   Detokenizer detok(*tok);
   std::string out;
   out.reserve(text.size());
-  for (const TokenId id : ids) (void)detok.push(id, out);
+  for (const TokenId id : ids)
+    (void)detok.push(id, out);
   detok.finish(out);
   const double dt = seconds_since(t0);
   std::printf("detokenize (streaming): %.0f tokens/s, %.2f MB/s, round trip %s\n",

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "chat/chat_format.h"
 #include "daemon/config.h"
 #include "daemon/lifecycle.h"
 #include "daemon/router.h"
@@ -53,6 +54,9 @@ int run(const daemon::Config& cfg) {
   auto tok_r = tokenizer::Tokenizer::from_gguf(model->file());
   if (!tok_r.ok()) return fail(std::move(tok_r).error().with_context(cfg.model_path), 4);
   std::unique_ptr<tokenizer::Tokenizer> tok = std::move(tok_r).value();
+  auto chat_r = chat::ChatFormat::create(*tok);
+  if (!chat_r.ok()) return fail(std::move(chat_r).error().with_context(cfg.model_path), 4);
+  const chat::ChatFormat chat_format = std::move(chat_r).value();
 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cfg.database_path).parent_path(), ec);
@@ -74,7 +78,8 @@ int run(const daemon::Config& cfg) {
   daemon::Scheduler scheduler(model->config(), model->weights(), *tok, pool, so);
 
   boost::asio::io_context io;
-  daemon::Router router(io, cfg, *model, *tok, *store, scheduler, kernels::kernel_set_name());
+  daemon::Router router(io, cfg, *model, *tok, chat_format, *store, scheduler,
+                       kernels::kernel_set_name());
   ipc::ServerOptions io_opts;
   io_opts.max_frame_bytes = cfg.max_frame_bytes;
   io_opts.max_clients = cfg.max_clients;

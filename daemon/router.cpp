@@ -14,7 +14,6 @@
 #include "store/session_json.h"
 
 namespace gemmad::daemon {
-namespace v1 = ipc::v1;
 namespace {
 
 Error invalid(std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); }
@@ -112,12 +111,13 @@ v1::SessionInfo to_wire(const store::Session& s, const std::string& app) {
 }  // namespace
 
 Router::Router(boost::asio::io_context& io, const Config& config, const runtime::Model& model,
-               const tokenizer::Tokenizer& tokenizer, store::SessionStore& store,
-               Scheduler& scheduler, const char* kernel_set)
+               const tokenizer::Tokenizer& tokenizer, const chat::ChatFormat& chat,
+               store::SessionStore& store, Scheduler& scheduler, const char* kernel_set)
     : io_(io),
       config_(config),
       model_(model),
       tokenizer_(tokenizer),
+      chat_(chat),
       store_(store),
       scheduler_(scheduler),
       kernel_set_(kernel_set) {}
@@ -313,9 +313,8 @@ Status Router::on_generate(const ConnPtr& conn, Client& client, const v1::Client
   if (req.raw()) {
     job.prompt = tokenizer_.encode(req.prompt(), {.add_bos = true, .parse_special = false});
   } else {
-    chat::Conversation conv;
-    conv.messages.push_back({chat::Role::kUser, req.prompt()});
-    job.prompt = chat::render_prompt_ids(tokenizer_, conv);
+    const chat::Message turn{chat::Role::kUser, req.prompt()};
+    job.prompt = chat_.render_ids(std::span(&turn, 1));
   }
   return start_job(conn, client, msg.request_id(), std::move(job), [](const JobResult&, v1::Done&) { return Status{}; });
 }
@@ -344,18 +343,14 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
     GEMMAD_ASSIGN_OR_RETURN(session, store_.get_session(client.app, req.session_id()));
     GEMMAD_ASSIGN_OR_RETURN(history, store_.messages(client.app, session.id));
   }
-  chat::Conversation conv;
-  conv.thinking = req.thinking();
-  if (!session.system_prompt.empty()) {
-    conv.messages.push_back({chat::Role::kSystem, session.system_prompt});
-  }
+  std::vector<chat::Message> conv;
+  if (!session.system_prompt.empty()) conv.push_back({chat::Role::kSystem, session.system_prompt});
   for (const auto& m : history) {
     if (m.role == store::Role::kSystem) continue;
-    conv.messages.push_back(
-        {m.role == store::Role::kUser ? chat::Role::kUser : chat::Role::kModel, m.text});
+    conv.push_back({m.role == store::Role::kUser ? chat::Role::kUser : chat::Role::kModel, m.text});
   }
-  conv.messages.push_back({chat::Role::kUser, req.user_text()});
-  job.prompt = chat::render_prompt_ids(tokenizer_, conv);
+  conv.push_back({chat::Role::kUser, req.user_text()});
+  job.prompt = chat_.render_ids(conv, {.thinking = req.thinking()});
   job.cache_key = session.id;
   const std::string session_id = session.id;
   const store::AppId app = client.app;

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "chat/chat_format.h"
 #include "daemon/config.h"
 #include "daemon/scheduler.h"
 #include "ipc/server.h"
@@ -28,8 +29,8 @@ namespace gemmad::daemon {
 class Router {
  public:
   Router(boost::asio::io_context& io, const Config& config, const runtime::Model& model,
-         const tokenizer::Tokenizer& tokenizer, store::SessionStore& store, Scheduler& scheduler,
-         const char* kernel_set);
+         const tokenizer::Tokenizer& tokenizer, const chat::ChatFormat& chat,
+         store::SessionStore& store, Scheduler& scheduler, const char* kernel_set);
 
   // Handlers for ipc::Server.
   ipc::ServerHandlers handlers();
@@ -47,15 +48,15 @@ class Router {
   };
   using ConnPtr = std::shared_ptr<ipc::Connection>;
 
-  void on_message(const ConnPtr& conn, ipc::v1::ClientMessage msg);
-  Status dispatch(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
-  Status on_hello(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
-  Status on_chat(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
-  Status on_generate(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
-  Status on_sessions(const ConnPtr& conn, Client& client, const ipc::v1::ClientMessage& msg);
-  Status on_status(const ConnPtr& conn, const ipc::v1::ClientMessage& msg);
+  void on_message(const ConnPtr& conn, v1::ClientMessage msg);
+  Status dispatch(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg);
+  Status on_hello(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg);
+  Status on_chat(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg);
+  Status on_generate(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg);
+  Status on_sessions(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg);
+  Status on_status(const ConnPtr& conn, const v1::ClientMessage& msg);
   Status start_job(const ConnPtr& conn, Client& client, uint64_t request_id, JobSpec job,
-                   std::function<Status(const JobResult&, ipc::v1::Done&)> on_complete);
+                   std::function<Status(const JobResult&, v1::Done&)> on_complete);
   void on_close(const ConnPtr& conn);
   bool is_admin(uint32_t uid) const;
 
@@ -63,6 +64,7 @@ class Router {
   const Config& config_;
   const runtime::Model& model_;
   const tokenizer::Tokenizer& tokenizer_;
+  const chat::ChatFormat& chat_;
   store::SessionStore& store_;
   Scheduler& scheduler_;
   const char* kernel_set_;

@@ -424,6 +424,8 @@ void Scheduler::run() {
     if (stop_now) return;
     step();
     std::erase_if(active_, [](const auto& a) { return a->done; });
+    std::lock_guard lock(mu_);
+    stats_.active = static_cast<uint32_t>(active_.size());
   }
 }
 

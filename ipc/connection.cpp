@@ -162,8 +162,8 @@ void Connection::start(bool expect_hello) {
 asio::awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
   std::vector<std::uint8_t> buffer(kReadChunkBytes);
   for (;;) {
-    auto [ec, n] =
-        co_await self->socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await self->socket_.async_read_some(asio::buffer(buffer),
+                                                          asio::as_tuple(asio::use_awaitable));
     if (self->io_closed_) co_return;
     if (ec) {
       // EOF or reset: the peer is gone (a half-close counts as leaving), nothing to flush to.
@@ -242,7 +242,8 @@ asio::awaitable<void> Connection::write_loop(std::shared_ptr<Connection> self) {
       self->finish_close();
       co_return;
     }
-    for (const std::string& frame : batch) buffers.emplace_back(asio::buffer(frame));
+    for (const std::string& frame : batch)
+      buffers.emplace_back(asio::buffer(frame));
     auto [ec, n] =
         co_await asio::async_write(self->socket_, buffers, asio::as_tuple(asio::use_awaitable));
     (void)n;
@@ -272,7 +273,8 @@ bool Connection::below_low_watermark_locked() const {
 }
 
 void Connection::drop_queue_locked() {
-  for (const std::string& frame : queue_) queued_bytes_ -= frame.size();
+  for (const std::string& frame : queue_)
+    queued_bytes_ -= frame.size();
   queued_frames_ -= queue_.size();
   queue_.clear();
 }

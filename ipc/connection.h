@@ -124,9 +124,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   std::size_t queued_frames_ = 0;
-  bool writing_ = false;         // a write_loop is running or posted
-  bool closing_ = false;         // no more sends accepted
-  bool want_writable_ = false;   // kFull was returned; call on_writable at the low watermark
+  bool writing_ = false;        // a write_loop is running or posted
+  bool closing_ = false;        // no more sends accepted
+  bool want_writable_ = false;  // kFull was returned; call on_writable at the low watermark
 };
 
 }  // namespace gemmad::ipc

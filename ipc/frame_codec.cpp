@@ -24,10 +24,10 @@ Status FrameDecoder::feed(std::span<const std::uint8_t> bytes) {
                                  (std::uint32_t{header_[2]} << 8) | std::uint32_t{header_[3]};
       // Checked before anything is reserved: a hostile header costs nothing.
       if (size > max_frame_bytes_) {
-        failed_ = make_error(ErrorCode::kOutOfRange,
-                             "frame length " + std::to_string(size) +
-                                 " bytes is over the limit of " +
-                                 std::to_string(max_frame_bytes_) + " bytes");
+        failed_ =
+            make_error(ErrorCode::kOutOfRange, "frame length " + std::to_string(size) +
+                                                   " bytes is over the limit of " +
+                                                   std::to_string(max_frame_bytes_) + " bytes");
         return *failed_;
       }
       if (size == 0) {
@@ -41,8 +41,8 @@ Status FrameDecoder::feed(std::span<const std::uint8_t> bytes) {
     }
     // Grow with the bytes that actually arrived, not with the announced size: a peer that
     // announces 4 MiB and sends 10 bytes holds 10 bytes.
-    const std::size_t take = std::min<std::size_t>(payload_size_ - payload_.size(),
-                                                   bytes.size() - pos);
+    const std::size_t take =
+        std::min<std::size_t>(payload_size_ - payload_.size(), bytes.size() - pos);
     payload_.append(reinterpret_cast<const char*>(bytes.data() + pos), take);
     pos += take;
     if (payload_.size() == payload_size_) {
@@ -76,8 +76,7 @@ void put_frame_header(std::uint32_t payload_size, std::uint8_t out[kFrameHeaderB
 
 Result<std::string> encode_frame(std::string_view payload, std::uint32_t max_frame_bytes) {
   if (payload.size() > max_frame_bytes) {
-    return make_error(ErrorCode::kOutOfRange, "frame payload of " +
-                                                  std::to_string(payload.size()) +
+    return make_error(ErrorCode::kOutOfRange, "frame payload of " + std::to_string(payload.size()) +
                                                   " bytes is over the limit of " +
                                                   std::to_string(max_frame_bytes) + " bytes");
   }
@@ -92,10 +91,10 @@ Result<std::string> encode_message_frame(const google::protobuf::MessageLite& me
                                          std::uint32_t max_frame_bytes) {
   const std::size_t size = message.ByteSizeLong();
   if (size > max_frame_bytes) {
-    return make_error(ErrorCode::kOutOfRange,
-                      message.GetTypeName() + " of " + std::to_string(size) +
-                          " bytes is over the frame limit of " +
-                          std::to_string(max_frame_bytes) + " bytes");
+    return make_error(ErrorCode::kOutOfRange, message.GetTypeName() + " of " +
+                                                  std::to_string(size) +
+                                                  " bytes is over the frame limit of " +
+                                                  std::to_string(max_frame_bytes) + " bytes");
   }
   std::string frame(kFrameHeaderBytes + size, '\0');
   auto* data = reinterpret_cast<std::uint8_t*>(frame.data());

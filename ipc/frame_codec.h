@@ -41,8 +41,8 @@ class FrameDecoder {
   // Consumes all of `bytes`. Error kOutOfRange naming the announced length and the limit.
   Status feed(std::span<const std::uint8_t> bytes);
   Status feed(std::string_view bytes) {
-    return feed(std::span<const std::uint8_t>(
-        reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    return feed(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                              bytes.size()));
   }
 
   // The oldest complete frame's payload, or nullopt when none is complete.

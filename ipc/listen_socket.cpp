@@ -14,7 +14,9 @@
 namespace gemmad::ipc {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 // Fills `addr` for `path`; false when the path does not fit sun_path with its terminating NUL.
 bool make_address(const std::string& path, sockaddr_un& addr) {

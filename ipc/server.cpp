@@ -34,8 +34,8 @@ Result<PeerCredentials> read_peer_credentials(int fd) {
 }
 
 std::string range_error(const char* name, std::uint64_t value, const char* range) {
-  return std::string("server option ") + name + " is " + std::to_string(value) +
-         "; it must be " + range;
+  return std::string("server option ") + name + " is " + std::to_string(value) + "; it must be " +
+         range;
 }
 
 }  // namespace
@@ -53,14 +53,14 @@ Status validate_server_options(const ServerOptions& o) {
                       "server options send_queue_soft_bytes and send_queue_soft_frames must be "
                       ">= 1");
   }
-  const std::uint64_t min_hard = std::uint64_t{o.send_queue_soft_bytes} + o.max_frame_bytes +
-                                 kFrameHeaderBytes;
+  const std::uint64_t min_hard =
+      std::uint64_t{o.send_queue_soft_bytes} + o.max_frame_bytes + kFrameHeaderBytes;
   if (o.send_queue_hard_bytes < min_hard) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      range_error("send_queue_hard_bytes", o.send_queue_hard_bytes,
-                                  (">= send_queue_soft_bytes + max_frame_bytes + 4 = " +
-                                   std::to_string(min_hard))
-                                      .c_str()));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        range_error("send_queue_hard_bytes", o.send_queue_hard_bytes,
+                    (">= send_queue_soft_bytes + max_frame_bytes + 4 = " + std::to_string(min_hard))
+                        .c_str()));
   }
   if (o.send_queue_hard_frames <= o.send_queue_soft_frames) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -70,6 +70,10 @@ Status validate_server_options(const ServerOptions& o) {
   if (o.handshake_timeout.count() < 0 || o.close_timeout.count() < 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "server options handshake_timeout and close_timeout must be >= 0");
+  }
+  if (o.socket_send_buffer_bytes < 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "server option socket_send_buffer_bytes must be >= 0");
   }
   if (o.backlog < 1) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -112,18 +116,23 @@ void ServerCore::accepted(Connection::Socket socket) {
     log("dropping accepted connection: " + peer.error().message);
     return;  // the socket closes with its destructor
   }
+  if (options.socket_send_buffer_bytes > 0) {
+    boost::system::error_code ignored;  // the kernel clamps; a refusal only costs tuning
+    socket.set_option(asio::socket_base::send_buffer_size(options.socket_send_buffer_bytes),
+                      ignored);
+  }
   const bool admit = counted.load() < options.max_clients;
   const std::uint64_t id = next_id++;
   auto conn = std::make_shared<Connection>(Connection::Private{}, shared_from_this(),
                                            std::move(socket), id, *peer, admit);
   connections.emplace(id, conn);
   if (!admit) {
-    log("connection " + std::to_string(id) + " (pid " + std::to_string(peer->pid) +
-        "): refused, " + std::to_string(options.max_clients) + " clients connected");
+    log("connection " + std::to_string(id) + " (pid " + std::to_string(peer->pid) + "): refused, " +
+        std::to_string(options.max_clients) + " clients connected");
     conn->start(/*expect_hello=*/false);
-    conn->send(make_error_reply(0, v1::ERROR_CODE_BUSY,
-                                "gemmad is at its limit of " +
-                                    std::to_string(options.max_clients) + " clients"));
+    conn->send(make_error_reply(
+        0, v1::ERROR_CODE_BUSY,
+        "gemmad is at its limit of " + std::to_string(options.max_clients) + " clients"));
     conn->close();
     return;
   }
@@ -183,9 +192,18 @@ void ServerCore::log(std::string_view message) const {
 }
 
 void ServerCore::begin_stop(std::function<void()> on_stopped_callback) {
-  if (stopping) return;
+  if (on_stopped_callback) {
+    // A second stop() while draining still gets its callback, after the first one's.
+    on_stopped = [first = std::move(on_stopped), second = std::move(on_stopped_callback)] {
+      if (first) first();
+      second();
+    };
+  }
+  if (stopping) {
+    maybe_finish_stop();
+    return;
+  }
   stopping = true;
-  on_stopped = std::move(on_stopped_callback);
   boost::system::error_code ignored;
   acceptor.close(ignored);
   accept_retry_timer.cancel();
@@ -193,8 +211,10 @@ void ServerCore::begin_stop(std::function<void()> on_stopped_callback) {
   socket_file = SocketFile{};
   std::vector<std::shared_ptr<Connection>> open;
   open.reserve(connections.size());
-  for (auto& [id, conn] : connections) open.push_back(conn);
-  for (auto& conn : open) conn->close();
+  for (auto& [id, conn] : connections)
+    open.push_back(conn);
+  for (auto& conn : open)
+    conn->close();
   maybe_finish_stop();
 }
 
@@ -215,8 +235,10 @@ void ServerCore::shutdown_now() {
   remove_socket_file(socket_file);
   socket_file = SocketFile{};
   std::vector<std::shared_ptr<Connection>> open;
-  for (auto& [id, conn] : connections) open.push_back(conn);
-  for (auto& conn : open) conn->finish_close();
+  for (auto& [id, conn] : connections)
+    open.push_back(conn);
+  for (auto& conn : open)
+    conn->finish_close();
   connections.clear();
 }
 
@@ -224,10 +246,11 @@ void ServerCore::shutdown_now() {
 
 Server::Server(std::shared_ptr<detail::ServerCore> core) : core_(std::move(core)) {}
 
-Server::~Server() { core_->shutdown_now(); }
+Server::~Server() {
+  core_->shutdown_now();
+}
 
-Result<std::unique_ptr<Server>> Server::listen(asio::io_context& io,
-                                               const std::string& socket_path,
+Result<std::unique_ptr<Server>> Server::listen(asio::io_context& io, const std::string& socket_path,
                                                ServerOptions options, ServerHandlers handlers) {
   GEMMAD_TRY(validate_server_options(options));
   if (!handlers.on_message) {
@@ -276,8 +299,12 @@ void Server::stop(std::function<void()> on_stopped) {
   });
 }
 
-std::size_t Server::connection_count() const { return core_->counted.load(); }
+std::size_t Server::connection_count() const {
+  return core_->counted.load();
+}
 
-const ServerOptions& Server::options() const { return core_->options; }
+const ServerOptions& Server::options() const {
+  return core_->options;
+}
 
 }  // namespace gemmad::ipc

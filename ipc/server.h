@@ -34,6 +34,9 @@ struct ServerOptions {
   std::size_t send_queue_soft_frames = 1024;
   std::size_t send_queue_hard_bytes = 16u << 20;
   std::size_t send_queue_hard_frames = 16384;
+  // SO_SNDBUF of accepted sockets in bytes; 0 = the system default. Smaller makes a slow
+  // reader's backpressure reach the queue (and the producer) sooner.
+  int socket_send_buffer_bytes = 0;
   // A connection that has not sent Hello by then gets Error PROTOCOL and is closed; 0 = never.
   std::chrono::milliseconds handshake_timeout{10'000};
   // How long a closing connection may take to flush its queue before the socket is closed

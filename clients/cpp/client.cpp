@@ -30,7 +30,9 @@ constexpr std::uint32_t kMaxAcceptedFrameBytes = 1u << 30;
 // them past this is broken.
 constexpr std::size_t kMaxPendingMessages = 100'000;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 Error connect_error(const std::string& path, int err) {
   ErrorCode code = ErrorCode::kIo;
@@ -137,9 +139,9 @@ Result<std::optional<v1::ServerMessage>> Client::State::read_for(
     if (!message) return message;
     if (message->request_id() == request_id || message->request_id() == 0) return message;
     if (pending.size() >= kMaxPendingMessages) {
-      return make_error(ErrorCode::kResourceExhausted,
-                        "more than " + std::to_string(kMaxPendingMessages) +
-                            " unread replies to other requests");
+      return make_error(
+          ErrorCode::kResourceExhausted,
+          "more than " + std::to_string(kMaxPendingMessages) + " unread replies to other requests");
     }
     pending.push_back(std::move(*message));
   }
@@ -173,9 +175,8 @@ Result<Client> Client::connect(const std::string& socket_path, ClientOptions opt
   addr.sun_family = AF_UNIX;
   if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "socket path '" + socket_path + "' is " +
-                          std::to_string(socket_path.size()) + " bytes; it must be 1 to " +
-                          std::to_string(sizeof(addr.sun_path) - 1));
+                      "socket path '" + socket_path + "' is " + std::to_string(socket_path.size()) +
+                          " bytes; it must be 1 to " + std::to_string(sizeof(addr.sun_path) - 1));
   }
   std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
   auto state = std::make_unique<State>();
@@ -217,7 +218,9 @@ Result<v1::HelloReply> Client::hello(std::string_view app_name, std::string_view
   return state_->hello;
 }
 
-const v1::HelloReply& Client::server_hello() const { return state_->hello; }
+const v1::HelloReply& Client::server_hello() const {
+  return state_->hello;
+}
 
 Result<std::uint64_t> Client::send(v1::ClientMessage message) {
   if (message.request_id() == 0) message.set_request_id(state_->next_id.fetch_add(1));
@@ -253,24 +256,42 @@ Result<std::optional<v1::ServerMessage>> Client::next_for(std::chrono::milliseco
   return state_->read_raw(Clock::now() + timeout);
 }
 
+Result<std::uint64_t> Client::send_request(v1::ClientMessage message) {
+  auto sent = send(std::move(message));
+  if (sent.ok() || sent.error().code != ErrorCode::kIo) return sent;
+  // The daemon may have said why before it closed (BUSY at the client limit, PROTOCOL): that
+  // reason is what the caller needs, not "broken pipe". It arrives at once or not at all.
+  const auto deadline = Clock::now() + std::chrono::milliseconds(500);
+  for (;;) {
+    auto reply = state_->read_raw(deadline);
+    if (!reply.ok() || !reply->has_value()) return sent;
+    if ((*reply)->request_id() == 0 && (*reply)->has_error()) {
+      return ipc::from_wire_error((*reply)->error());
+    }
+    if (state_->pending.size() < kMaxPendingMessages) {
+      state_->pending.push_back(std::move(**reply));
+    }
+  }
+}
+
 Result<v1::ServerMessage> Client::request(v1::ClientMessage message,
                                           v1::ServerMessage::BodyCase expected) {
-  GEMMAD_ASSIGN_OR_RETURN(const std::uint64_t id, send(std::move(message)));
+  GEMMAD_ASSIGN_OR_RETURN(const std::uint64_t id, send_request(std::move(message)));
   GEMMAD_ASSIGN_OR_RETURN(auto reply, state_->read_for(id, std::nullopt));
   if (reply->body_case() == v1::ServerMessage::kError) {
     return ipc::from_wire_error(reply->error());
   }
   if (reply->body_case() != expected) {
-    return make_error(ErrorCode::kInternal,
-                      std::string("gemmad answered request ") + std::to_string(id) + " with " +
-                          ipc::body_name(reply->body_case()) + ", expected " +
-                          ipc::body_name(expected));
+    return make_error(ErrorCode::kInternal, std::string("gemmad answered request ") +
+                                                std::to_string(id) + " with " +
+                                                ipc::body_name(reply->body_case()) + ", expected " +
+                                                ipc::body_name(expected));
   }
   return std::move(*reply);
 }
 
 Result<v1::Done> Client::stream(v1::ClientMessage message, const TokenCallback& on_token) {
-  GEMMAD_ASSIGN_OR_RETURN(const std::uint64_t id, send(std::move(message)));
+  GEMMAD_ASSIGN_OR_RETURN(const std::uint64_t id, send_request(std::move(message)));
   std::optional<Clock::time_point> deadline;
   for (;;) {
     auto reply = state_->read_for(id, deadline);
@@ -286,8 +307,7 @@ Result<v1::Done> Client::stream(v1::ClientMessage message, const TokenCallback& 
     if (!*reply) {
       return make_error(ErrorCode::kCancelled,
                         "gemmad did not end request " + std::to_string(id) + " within " +
-                            std::to_string(state_->options.cancel_grace.count()) +
-                            " ms of Cancel");
+                            std::to_string(state_->options.cancel_grace.count()) + " ms of Cancel");
     }
     v1::ServerMessage& m = **reply;
     switch (m.body_case()) {
@@ -330,8 +350,7 @@ Result<v1::Done> Client::generate(const v1::GenerateRequest& request,
 Result<v1::SessionList> Client::list_sessions(std::uint32_t limit) {
   v1::ClientMessage message;
   message.mutable_list_sessions()->set_limit(limit);
-  GEMMAD_ASSIGN_OR_RETURN(auto reply,
-                          request(std::move(message), v1::ServerMessage::kSessionList));
+  GEMMAD_ASSIGN_OR_RETURN(auto reply, request(std::move(message), v1::ServerMessage::kSessionList));
   return std::move(*reply.mutable_session_list());
 }
 
@@ -363,8 +382,7 @@ Result<v1::SessionExport> Client::export_session(const std::string& session_id,
 Result<v1::StatusReply> Client::status() {
   v1::ClientMessage message;
   message.mutable_status();
-  GEMMAD_ASSIGN_OR_RETURN(auto reply,
-                          request(std::move(message), v1::ServerMessage::kStatusReply));
+  GEMMAD_ASSIGN_OR_RETURN(auto reply, request(std::move(message), v1::ServerMessage::kStatusReply));
   return std::move(*reply.mutable_status_reply());
 }
 
@@ -387,8 +405,12 @@ Result<v1::DetokenizeReply> Client::detokenize(std::span<const std::uint32_t> id
   return std::move(*reply.mutable_detokenize_reply());
 }
 
-Interrupter Client::interrupter() const { return Interrupter(state_->wake_write); }
+Interrupter Client::interrupter() const {
+  return Interrupter(state_->wake_write);
+}
 
-int Client::fd() const { return state_->fd; }
+int Client::fd() const {
+  return state_->fd;
+}
 
 }  // namespace gemmad::client

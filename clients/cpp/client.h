@@ -25,7 +25,8 @@ extern const char* const kClientVersion;
 // (next(), a helper) then wakes; a streaming helper (chat, generate) sends Cancel for its
 // request and returns the daemon's Done{CANCELLED}; other reads return Error kCancelled
 // ("interrupted"). A trigger while no read is running is kept for the next read.
-// Valid while its Client lives.
+// Valid only while its Client lives: reset it (Interrupter{}) before the Client goes, or a
+// late signal writes to a closed (possibly reused) descriptor.
 class Interrupter {
  public:
   Interrupter() = default;
@@ -110,6 +111,9 @@ class Client {
  private:
   struct State;
   explicit Client(std::unique_ptr<State> state);
+  // send() for the reading helpers: a write that fails because the daemon closed returns the
+  // connection-level Error it sent first, if any.
+  Result<std::uint64_t> send_request(v1::ClientMessage message);
   Result<v1::ServerMessage> request(v1::ClientMessage message,
                                     v1::ServerMessage::BodyCase expected);
   Result<v1::Done> stream(v1::ClientMessage message, const TokenCallback& on_token);

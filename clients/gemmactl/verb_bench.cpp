@@ -81,8 +81,8 @@ int run_bench(const BenchArgs& a, const Globals& g) {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
-    const int32_t id = i == 0 ? std::min<int32_t>(2, c.n_vocab - 1)
-                              : static_cast<int32_t>(x % c.n_vocab);
+    const int32_t id =
+        i == 0 ? std::min<int32_t>(2, c.n_vocab - 1) : static_cast<int32_t>(x % c.n_vocab);
     batch.add(id, i, 0, i + 1 == a.prompt_tokens);
   }
   engine::ForwardOutput out;
@@ -125,7 +125,8 @@ int run_bench(const BenchArgs& a, const Globals& g) {
                 {"kernels", kernels::kernel_set_name()},
                 {"threads", pool.size()}});
   } else {
-    std::printf("model      %s (%s)\n", a.model.c_str(), c.variant.empty() ? "custom" : c.variant.c_str());
+    std::printf("model      %s (%s)\n", a.model.c_str(),
+                c.variant.empty() ? "custom" : c.variant.c_str());
     std::printf("kernels    %s, %d threads\n", kernels::kernel_set_name(), pool.size());
     std::printf("load       %.0f ms\n", load_ms);
     std::printf("prefill    %d tokens in %.0f ms: %.2f tok/s\n", a.prompt_tokens, prefill_ms,

@@ -58,7 +58,8 @@ int run_logits(const LogitsArgs& a, const Globals& g) {
   auto model = runtime::Model::load(a.model);
   if (!model.ok()) return report_error(g, model.error());
   const runtime::Model& m = **model;
-  for (const std::string& note : m.shape_notes()) std::fprintf(stderr, "gemmactl: note: %s\n", note.c_str());
+  for (const std::string& note : m.shape_notes())
+    std::fprintf(stderr, "gemmactl: note: %s\n", note.c_str());
 
   kernels::ThreadPool pool(a.threads);
   engine::Gemma4Forward fwd(m.config(), m.weights(), pool);
@@ -100,7 +101,8 @@ int run_logits(const LogitsArgs& a, const Globals& g) {
   if (a.mode == "batch") {
     st = run(0, ids->size());
   } else {
-    for (size_t i = 0; i < ids->size() && st.ok(); ++i) st = run(i, i + 1);
+    for (size_t i = 0; i < ids->size() && st.ok(); ++i)
+      st = run(i, i + 1);
   }
   if (!st.ok()) return report_error(g, st.error());
   if (std::fflush(out.get()) != 0) {

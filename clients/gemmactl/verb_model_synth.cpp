@@ -50,14 +50,13 @@ int run_synth(const SynthArgs& a, const Globals& g) {
   const auto t0 = std::chrono::steady_clock::now();
   // Progress only for files large enough to take a while, and never with --json.
   const bool show = !g.json && a.preset != "tiny";
-  Result<synth::SynthSummary> r = synth::write_synthetic_model(
-      opts, a.out, [&](uint64_t done, uint64_t total) {
+  Result<synth::SynthSummary> r =
+      synth::write_synthetic_model(opts, a.out, [&](uint64_t done, uint64_t total) {
         if (show) line.update(done, total);
       });
   line.finish();
   if (!r.ok()) return report_error(g, r.error());
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
     print_json({{"path", a.out},
                 {"name", r->name},

@@ -32,6 +32,13 @@ constexpr uint32_t kMaxDims = 4;
 // type and an offset.
 constexpr uint64_t kMinKvBytes = kStringLenBytes + 4 + 1;
 constexpr uint64_t kMinTensorInfoBytes = kStringLenBytes + 4 + 8 + 4 + 8;
+// Absolute limits on top of the size bounds: a parsed entry takes ~10x its minimal encoding
+// in memory, so a large hostile file of tiny entries could otherwise exhaust memory. Real
+// files have ~50 keys and ~2,000 tensors at most.
+constexpr uint64_t kMaxKvCount = uint64_t{1} << 20;
+constexpr uint64_t kMaxTensorCount = uint64_t{1} << 20;
+// Vectors are reserved up to this many entries; beyond it they grow as entries are parsed.
+constexpr uint64_t kMaxReserve = 4096;
 
 // Reads little-endian fields from [pos, size); every read is bounds-checked and a failure
 // says what was being read, where, and how many bytes were missing.
@@ -257,9 +264,18 @@ Status GgufFile::parse_all() {
                  " can hold");
     }
 
+    if (kv_count > kMaxKvCount) {
+      return bad("kv_count " + std::to_string(kv_count) + " exceeds the limit " +
+                 std::to_string(kMaxKvCount));
+    }
+    if (tensor_count > kMaxTensorCount) {
+      return bad("tensor_count " + std::to_string(tensor_count) + " exceeds the limit " +
+                 std::to_string(kMaxTensorCount));
+    }
+
     // Key/value pairs.
-    kvs_.reserve(kv_count);
-    kv_index_.reserve(kv_count);
+    kvs_.reserve(std::min(kv_count, kMaxReserve));
+    kv_index_.reserve(std::min(kv_count, kMaxReserve));
     for (uint64_t i = 0; i < kv_count; ++i) {
       const std::string kv_what = "key " + std::to_string(i);
       GEMMAD_ASSIGN_OR_RETURN(std::string_view key, c.read_string(kv_what + " name"));
@@ -312,8 +328,8 @@ Status GgufFile::parse_all() {
       return bad("tensor_count " + std::to_string(tensor_count) + " exceeds what the " +
                  std::to_string(c.left()) + " bytes after the metadata can hold");
     }
-    tensors_.reserve(tensor_count);
-    tensor_index_.reserve(tensor_count);
+    tensors_.reserve(std::min(tensor_count, kMaxReserve));
+    tensor_index_.reserve(std::min(tensor_count, kMaxReserve));
     for (uint64_t i = 0; i < tensor_count; ++i) {
       const std::string t_what = "tensor " + std::to_string(i);
       GEMMAD_ASSIGN_OR_RETURN(std::string_view name, c.read_string(t_what + " name"));

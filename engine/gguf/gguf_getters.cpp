@@ -22,6 +22,19 @@ std::string tname(ValueType t) {
   return std::string(value_type_name(t));
 }
 
+// The vector getters copy elements out (up to 8x the stored size for u8 -> int64), so they
+// refuse arrays far larger than any real key (the largest, tokenizer.ggml.merges, has ~500k).
+constexpr uint64_t kMaxGetterElems = uint64_t{1} << 24;
+
+Status check_getter_size(const std::string& what, const KeyValue& kv) {
+  if (kv.type == ValueType::kArray && kv.array_count > kMaxGetterElems) {
+    return make_error(ErrorCode::kBadModelFile, what + " has " + std::to_string(kv.array_count) +
+                                                    " elements, more than the limit " +
+                                                    std::to_string(kMaxGetterElems));
+  }
+  return Status();
+}
+
 std::string type_desc(const KeyValue& kv) {
   if (kv.type == ValueType::kArray)
     return tname(kv.array_type) + "[" + std::to_string(kv.array_count) + "]";
@@ -187,6 +200,7 @@ Result<std::vector<int64_t>> GgufFile::get_int_array(std::string_view key,
                                                     ", expected an integer array" +
                                                     (allow_scalar ? " or an integer" : ""));
   }
+  GEMMAD_TRY(check_getter_size(what, *kv));
   std::vector<int64_t> out;
   out.reserve(kv->array_count);
   const uint64_t size = fixed_size(kv->array_type);
@@ -210,6 +224,7 @@ Result<std::vector<float>> GgufFile::get_float_array(std::string_view key) const
     return make_error(ErrorCode::kBadModelFile,
                       what + " has type " + type_desc(*kv) + ", expected an f32 or f64 array");
   }
+  GEMMAD_TRY(check_getter_size(what, *kv));
   std::vector<float> out(kv->array_count);
   for (uint64_t i = 0; i < kv->array_count; ++i) {
     out[i] = kv->array_type == ValueType::kF32
@@ -227,6 +242,7 @@ Result<std::vector<bool>> GgufFile::get_bool_array(std::string_view key) const {
     return make_error(ErrorCode::kBadModelFile,
                       what + " has type " + type_desc(*kv) + ", expected a bool array");
   }
+  GEMMAD_TRY(check_getter_size(what, *kv));
   std::vector<bool> out(kv->array_count);
   for (uint64_t i = 0; i < kv->array_count; ++i)
     out[i] = kv->raw[i] != 0;
@@ -241,6 +257,7 @@ Result<std::vector<std::string_view>> GgufFile::get_string_array(std::string_vie
     return make_error(ErrorCode::kBadModelFile,
                       what + " has type " + type_desc(*kv) + ", expected a string array");
   }
+  GEMMAD_TRY(check_getter_size(what, *kv));
   std::vector<std::string_view> out;
   out.reserve(kv->array_count);
   for_each_string(*kv, kv->array_count, [&](std::string_view s) { out.push_back(s); });

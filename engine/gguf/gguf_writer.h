@@ -1,7 +1,8 @@
 // Streaming GGUF v3 writer: metadata and tensor infos are collected first (small), then tensor
 // data is streamed to the file one tensor at a time in the declared order, so a multi-GB file
-// is never held in memory. Used by `gemmactl model synth`, `model import-vocab` and tests
-// (including deliberately hostile files, via the raw_* helpers).
+// is never held in memory (peak memory: the largest tensor, e.g. 1.9 GB for E2B's Q6_K PLE
+// table). Used by `gemmactl model synth`, `model import-vocab` and tests (hostile files are
+// made by editing the bytes it writes, tests/engine/gguf/gguf_hostile_test.cpp).
 #pragma once
 
 #include <cstdint>

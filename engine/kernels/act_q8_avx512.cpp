@@ -1,5 +1,5 @@
 // Activation quantiser (act_q8.h), AVX-512: bit-identical to quantize_act_q8_ref.
-#include <immintrin.h>
+#include "kernels/immintrin_wrap.h"
 
 #include "kernels/act_q8.h"
 
@@ -33,11 +33,12 @@ inline void finish_lanes(__m512i lo, __m512i hi, int32_t offset, bool split, con
   const __m512i neg = _mm512_set1_epi32(-offset);
   const __m512i both = _mm512_add_epi32(lo, hi);
   _mm512_mask_storeu_epi32(bias, m, _mm512_mullo_epi32(split ? lo : both, neg));
-  _mm512_mask_storeu_epi32(bias2, m,
-                           split ? _mm512_mullo_epi32(hi, neg) : _mm512_setzero_si512());
+  _mm512_mask_storeu_epi32(bias2, m, split ? _mm512_mullo_epi32(hi, neg) : _mm512_setzero_si512());
   const __m512i rep = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  _mm512_mask_storeu_ps(dl, m, _mm512_permutexvar_ps(rep, _mm512_maskz_loadu_ps(
-                                                              static_cast<__mmask16>((1u << nblk) - 1), d)));
+  _mm512_mask_storeu_ps(
+      dl, m,
+      _mm512_permutexvar_ps(rep,
+                            _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << nblk) - 1), d)));
   alignas(64) int32_t s[16];
   _mm512_store_si512(s, both);
   for (int j = 0; j < nblk; ++j) {
@@ -55,7 +56,8 @@ void quantize_act_q8_avx512(const float* x, int64_t n, int32_t offset, bool spli
   for (int64_t g = 0; g < quads; ++g) {
     __m128i lo[4], hi[4];
     const int64_t b0 = g * kQuadBlocks;
-    for (int j = 0; j < 4; ++j) quantize_block(x + (b0 + j) * kQ8Block, &out.d[b0 + j], &lo[j], &hi[j]);
+    for (int j = 0; j < 4; ++j)
+      quantize_block(x + (b0 + j) * kQ8Block, &out.d[b0 + j], &lo[j], &hi[j]);
     __m512i zlo = _mm512_castsi128_si512(lo[0]);
     zlo = _mm512_inserti32x4(zlo, lo[1], 1);
     zlo = _mm512_inserti32x4(zlo, lo[2], 2);
@@ -68,9 +70,9 @@ void quantize_act_q8_avx512(const float* x, int64_t n, int32_t offset, bool spli
     _mm512_storeu_si512(q, zlo);
     _mm512_storeu_si512(q + 64, zhi);
     finish_lanes(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, zlo),
-                 _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, zhi), offset, split,
-                 out.d + b0, out.ds + b0, out.dl + b0 * kLanesPerBlock,
-                 out.bias + b0 * kLanesPerBlock, out.bias2 + b0 * kLanesPerBlock, 4);
+                 _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, zhi), offset, split, out.d + b0,
+                 out.ds + b0, out.dl + b0 * kLanesPerBlock, out.bias + b0 * kLanesPerBlock,
+                 out.bias2 + b0 * kLanesPerBlock, 4);
   }
   for (int64_t b = quads * kQuadBlocks; b < nb; ++b) {
     __m128i lo, hi;

@@ -28,7 +28,8 @@ void quantize_act_q8_ref(const float* x, int64_t n, int32_t offset, bool split,
   for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + b * kQ8Block;
     float amax = 0.0f;
-    for (int i = 0; i < kQ8Block; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
+    for (int i = 0; i < kQ8Block; ++i)
+      amax = std::fmax(amax, std::fabs(xb[i]));
     float inv = 0.0f;
     act_q8_block_scales(amax, &out.d[b], &inv);
     int8_t q[kQ8Block];
@@ -55,7 +56,8 @@ void quantize_act_q8_ref(const float* x, int64_t n, int32_t offset, bool split,
 void act_q8_block(const ActQ8& a, int64_t t, int64_t b, int8_t out[kQ8Block]) {
   const int64_t nb = a.n_in / kQ8Block;
   const int8_t* qs = a.qs + t * a.n_in;
-  for (int i = 0; i < kQ8Block; ++i) out[i] = qs[act_q8_index(nb, b, i)];
+  for (int i = 0; i < kQ8Block; ++i)
+    out[i] = qs[act_q8_index(nb, b, i)];
 }
 
 void ActQ8Buffer::reserve(int64_t n_in, int64_t n_tok) {

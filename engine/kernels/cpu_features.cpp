@@ -50,6 +50,7 @@ CpuFeatures detect() {
     f.avx512bw = (ebx & bit_AVX512BW) != 0;
     f.avx512vl = (ebx & bit_AVX512VL) != 0;
     f.avx512vnni = (ecx & bit_AVX512VNNI) != 0;
+    f.avx512vbmi = (ecx & bit_AVX512VBMI) != 0;
     unsigned eax1 = 0, ebx1 = 0, ecx1 = 0, edx1 = 0;
     __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
     f.avx512bf16 = (eax1 & (1u << 5)) != 0;
@@ -119,7 +120,7 @@ bool kernel_set_usable(KernelSet set, const CpuFeatures& f) {
       return kHaveX86Sets && f.avx2 && f.fma && f.f16c;
     case KernelSet::kAvx512:
       return kHaveX86Sets && f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl &&
-             f.avx512vnni;
+             f.avx512vnni && f.avx512vbmi;
     case KernelSet::kNeon:
       return kHaveNeonSet && f.neon;
   }

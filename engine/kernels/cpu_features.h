@@ -22,6 +22,7 @@ struct CpuFeatures {
   bool avx512bw = false;
   bool avx512vl = false;
   bool avx512vnni = false;
+  bool avx512vbmi = false;
   bool avx512bf16 = false;
   // aarch64 (getauxval).
   bool neon = false;
@@ -34,7 +35,7 @@ const CpuFeatures& cpu_features();
 enum class KernelSet {
   kScalar,  // reference kernels: plain C++, every type
   kAvx2,    // needs AVX2 + FMA + F16C
-  kAvx512,  // needs AVX-512 F/BW/VL + VNNI (plus the AVX2 set's features)
+  kAvx512,  // needs AVX-512 F/BW/VL/VNNI/VBMI (Ice Lake, Zen 4 and later) + the AVX2 set's
   kNeon,    // aarch64 Advanced SIMD
 };
 

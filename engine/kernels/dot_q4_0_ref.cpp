@@ -31,8 +31,7 @@ void dot_q4_0_ref(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const Ac
                   int64_t ldy) {
   for (int64_t r = 0; r < n_rows; ++r) {
     for (int64_t t = 0; t < a.n_tok; ++t) {
-      y[t * ldy + r] =
-          dot_q4_0_ref_blocks(w + r * row_bytes, a, t, 0, a.n_in / kQ8Block);
+      y[t * ldy + r] = dot_q4_0_ref_blocks(w + r * row_bytes, a, t, 0, a.n_in / kQ8Block);
     }
   }
 }

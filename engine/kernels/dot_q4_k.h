@@ -14,7 +14,5 @@ void dot_q4_k_avx2(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const A
                    int64_t ldy);
 void dot_q4_k_avx512(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
                      int64_t ldy);
-void dot_q4_k_neon(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
-                   int64_t ldy);
 
 }  // namespace gemmad::kernels

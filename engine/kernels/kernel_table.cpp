@@ -15,11 +15,11 @@
 namespace gemmad::kernels {
 namespace {
 
-TypeKernel q(QDotFn fn, int32_t offset) {
-  return TypeKernel{fn, nullptr, offset};
+TypeKernel q(QDotFn fn, int32_t offset, bool split = false) {
+  return TypeKernel{fn, nullptr, offset, split};
 }
 TypeKernel f(FDotFn fn) {
-  return TypeKernel{nullptr, fn, 0};
+  return TypeKernel{nullptr, fn, 0, false};
 }
 
 KernelTable make_scalar() {
@@ -50,7 +50,7 @@ KernelTable make_avx2() {
   t.q8_0 = q(dot_q8_0_avx2, 0);  // signed x signed via the sign trick: no zero point
   t.q2_0 = q(dot_q2_0_avx2, 1);
   t.q4_k = q(dot_q4_k_avx2, 0);  // unsigned codes; the min goes through ActQ8::ds
-  t.q6_k = q(dot_q6_k_avx2, 32);
+  t.q6_k = q(dot_q6_k_avx2, 32, true);
   return t;
 }
 
@@ -65,22 +65,23 @@ KernelTable make_avx512() {
   t.q8_0 = q(dot_q8_0_avx512, 128);  // codes flipped to unsigned (w ^ 0x80 = w + 128)
   t.q2_0 = q(dot_q2_0_avx512, 1);
   t.q4_k = q(dot_q4_k_avx512, 0);
-  t.q6_k = q(dot_q6_k_avx512, 32);
+  t.q6_k = q(dot_q6_k_avx512, 32, true);
   return t;
 }
 #endif
 
 #if defined(GEMMAD_KERNELS_NEON)
 KernelTable make_neon() {
-  KernelTable t = make_scalar();
+  KernelTable t = make_scalar();  // types without a NEON kernel keep the reference
   t.set = KernelSet::kNeon;
   t.quantize_act = quantize_act_q8_neon;
   t.f32 = f(dot_f32_neon);
   t.f16 = f(dot_f16_neon);
   t.bf16 = f(dot_bf16_neon);
-  t.q4_0 = q(dot_q4_0_neon, 8);
+  // Codes are made signed in registers: no zero point through ActQ8::bias.
+  t.q4_0 = q(dot_q4_0_neon, 0);
   t.q8_0 = q(dot_q8_0_neon, 0);
-  t.q6_k = q(dot_q6_k_neon, 32);
+  t.q6_k = q(dot_q6_k_neon, 0);
   return t;
 }
 #endif

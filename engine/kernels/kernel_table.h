@@ -27,6 +27,7 @@ struct TypeKernel {
   QDotFn qdot = nullptr;  // exactly one of qdot / fdot is set
   FDotFn fdot = nullptr;
   int32_t act_offset = 0;  // zero point folded into ActQ8::bias for qdot
+  bool act_split = false;  // ActQ8::bias / bias2 split by half (act_q8.h)
 };
 
 struct KernelTable {

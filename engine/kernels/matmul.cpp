@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <functional>
 #include <vector>
 
 #include "kernels/kernel_table.h"
@@ -14,7 +15,7 @@ namespace gemmad::kernels {
 namespace {
 
 // Rows per chunk: at least ~32 KiB of weights so dispatch cost stays small against the work,
-// in multiples of 4 rows (the kernels' row tiles).
+// in multiples of 4 rows.
 int64_t row_grain(const WeightView& w) {
   const int64_t rows = static_cast<int64_t>(32768 / std::max<uint64_t>(w.row_bytes, 1)) + 1;
   return (rows + 3) / 4 * 4;
@@ -57,13 +58,17 @@ void run(const KernelTable& table, const WeightView& w, const float* x, int64_t 
     });
     return;
   }
-  // One activation buffer per calling thread (matmul may be called from several engines).
-  thread_local ActQ8Buffer act;
+  // One activation buffer per calling thread (matmul may be called from several engines). The
+  // lambdas below run on pool workers too, so they must use this reference: the name of a
+  // thread_local would resolve to the worker's own instance.
+  thread_local ActQ8Buffer tls_act;
+  ActQ8Buffer& act = tls_act;
   act.reserve(w.n_in, n_tok);
   auto quantize = [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      table.quantize_act(x + t * w.n_in, w.n_in, k->act_offset, act.qs(t), act.d(t), act.ds(t),
-                         act.bias(t));
+      table.quantize_act(
+          x + t * w.n_in, w.n_in, k->act_offset, k->act_split,
+          ActQ8Row{act.qs(t), act.d(t), act.ds(t), act.dl(t), act.bias(t), act.bias2(t)});
     }
   };
   if (pool != nullptr && n_tok > 1) {

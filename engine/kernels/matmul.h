@@ -28,7 +28,10 @@ struct WeightView {
   uint64_t row_bytes = 0;
 };
 
-// Y[t][o] = sum_i W[o][i] * X[t][i] for t < n_tok, o < n_out. Multi-threaded over output rows.
+// Y[t][o] = sum_i W[o][i] * X[t][i] for t < n_tok, o < n_out. Multi-threaded over output rows;
+// y must not overlap x. w.type must be computable (quant::traits) and w.n_in a multiple of its
+// block size (the GGUF loader checks both). Calls from several threads at once are safe if they
+// use different pools (per-thread activation buffers).
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool);
 
 // Same with an explicit kernel set, which must be usable (kernel_set_usable): tests and

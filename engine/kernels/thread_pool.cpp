@@ -1,16 +1,21 @@
 // ThreadPool: fixed workers that spin briefly, then sleep on a futex, for low-latency dispatch.
 //
 // Decode issues hundreds of parallel_for calls per token, so the cost of one call matters
-// (bench/matmul_bench.cpp measures it). Protocol:
-//  - The caller publishes the job (fn, n, chunk size), then bumps `generation_` (seq_cst) and
-//    wakes sleepers with FUTEX_WAKE only if `sleepers_` says someone sleeps.
-//  - A worker that sees a new generation takes chunks from an atomic counter (dynamic
-//    scheduling, so a descheduled worker on a shared machine does not stall the call), then
-//    checks in on `checked_in_`. The caller returns only when every worker has checked in, so
-//    the job it published is never read after parallel_for returns.
-//  - An idle worker spins for ~kSpinTime, then increments `sleepers_`, re-checks the
-//    generation and sleeps in FUTEX_WAIT on it. The seq_cst pair (caller: store generation,
-//    load sleepers; worker: store sleepers, load generation) guarantees no lost wake-up.
+// (bench/matmul_bench.cpp measures it), and on a shared machine a worker may be descheduled at
+// any time, so a call must not wait for workers that are not working on it.
+//
+// Protocol. One 64-bit atomic `ticket_` = job id (16 bits) | chunk count (24) | next chunk
+// (24). The caller writes the job (fn, n, chunk size), resets `done_`, then stores a new ticket
+// (release). Anyone claims a chunk with ticket_.fetch_add(1): the returned value names the job
+// and, with `next < count`, a valid claim; the job's fields are then stable, because the caller
+// rewrites them only after `done_` (chunks finished) reaches the count, which needs this claim
+// to finish. An invalid claim (next >= count) reads nothing but the ticket itself. So the
+// caller waits only for claimed chunks, never for idle or sleeping workers.
+//
+// Idle workers spin on the ticket for ~kSpinTime, yielding now and then so an oversubscribed
+// machine still runs the threads that have work, then sleep in FUTEX_WAIT on `wake_`. The
+// seq_cst pair (caller: bump wake_, load sleepers_; worker: bump sleepers_, load wake_) means a
+// worker about to sleep either sees the new job or is woken.
 #include "kernels/thread_pool.h"
 
 #include <linux/futex.h>
@@ -31,8 +36,14 @@ namespace {
 // How long an idle worker spins before sleeping: covers the gap between two matmuls of one
 // decode step (norms, RoPE, attention of a few µs) without burning a core while idle.
 constexpr auto kSpinTime = std::chrono::microseconds(200);
+// Spin iterations between sched_yield calls (each pause is tens of cycles).
+constexpr int kYieldEvery = 256;
 // Chunks per thread for dynamic load balancing.
 constexpr int64_t kChunksPerThread = 4;
+
+constexpr int kIndexBits = 24;
+constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
+constexpr int64_t kMaxChunks = static_cast<int64_t>(kIndexMask) - 1024;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,63 +63,84 @@ void futex_wake_all(std::atomic<uint32_t>* addr) {
           nullptr, 0);
 }
 
+inline uint64_t job_of(uint64_t ticket) {
+  return ticket >> (2 * kIndexBits);
+}
+inline int64_t count_of(uint64_t ticket) {
+  return static_cast<int64_t>((ticket >> kIndexBits) & kIndexMask);
+}
+inline int64_t index_of(uint64_t ticket) {
+  return static_cast<int64_t>(ticket & kIndexMask);
+}
+
 }  // namespace
 
 struct ThreadPool::Impl {
-  // Job, written by the caller before bumping generation_, read by workers after seeing it.
+  // The job: written by the caller before the ticket store, read under valid claims.
   const std::function<void(int64_t, int64_t, int)>* fn = nullptr;
   int64_t n = 0;
   int64_t chunk = 0;
-  alignas(64) std::atomic<int64_t> next{0};
-  alignas(64) std::atomic<uint32_t> generation{0};
-  alignas(64) std::atomic<int> checked_in{0};
+  uint64_t job = 0;  // caller-side counter (low 16 bits go into the ticket)
+
+  alignas(64) std::atomic<uint64_t> ticket{0};  // job 0, count 0: nothing to claim
+  alignas(64) std::atomic<int64_t> done{0};
+  alignas(64) std::atomic<uint32_t> wake{0};
   alignas(64) std::atomic<int> sleepers{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
 
-  void run_chunks(int thread_index) {
+  // Claims and runs chunks of the current job until a claim fails. Returns the job id seen.
+  uint64_t work(int thread_index) {
     for (;;) {
-      const int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (begin >= n) return;
+      const uint64_t t = ticket.fetch_add(1, std::memory_order_acq_rel);
+      if (index_of(t) >= count_of(t)) return job_of(t);
+      const int64_t begin = index_of(t) * chunk;
       (*fn)(begin, std::min(n, begin + chunk), thread_index);
+      done.fetch_add(1, std::memory_order_acq_rel);
     }
   }
 
   void worker_loop(int thread_index) {
-    // Generation 0 is the value at construction; a worker that starts after the first call
-    // was published must still take part in it.
-    uint32_t seen = 0;
+    uint64_t last_job = 0;
     for (;;) {
-      // Spin, then sleep, until the generation changes.
+      // Wait (spin, then sleep) for a ticket of a job this worker has not finished with.
+      uint32_t seen_wake = wake.load(std::memory_order_seq_cst);
       auto spin_start = std::chrono::steady_clock::now();
-      for (int i = 0;; ++i) {
-        if (generation.load(std::memory_order_acquire) != seen) break;
-        if ((i & 63) == 63 && std::chrono::steady_clock::now() - spin_start > kSpinTime) {
-          sleepers.fetch_add(1, std::memory_order_seq_cst);
-          if (generation.load(std::memory_order_seq_cst) == seen) futex_wait(&generation, seen);
-          sleepers.fetch_sub(1, std::memory_order_seq_cst);
-          spin_start = std::chrono::steady_clock::now();
-          i = 0;
-          continue;
+      for (int i = 1;; ++i) {
+        if (stop.load(std::memory_order_acquire)) return;
+        const uint64_t t = ticket.load(std::memory_order_acquire);
+        if (job_of(t) != last_job && index_of(t) < count_of(t)) break;
+        if (i % kYieldEvery == 0) {
+          if (std::chrono::steady_clock::now() - spin_start > kSpinTime) {
+            sleepers.fetch_add(1, std::memory_order_seq_cst);
+            if (wake.load(std::memory_order_seq_cst) == seen_wake &&
+                !stop.load(std::memory_order_seq_cst)) {
+              futex_wait(&wake, seen_wake);
+            }
+            sleepers.fetch_sub(1, std::memory_order_seq_cst);
+            seen_wake = wake.load(std::memory_order_seq_cst);
+            spin_start = std::chrono::steady_clock::now();
+          } else {
+            sched_yield();
+          }
+        } else {
+          cpu_relax();
         }
-        cpu_relax();
       }
-      seen = generation.load(std::memory_order_acquire);
-      if (stop.load(std::memory_order_acquire)) return;
-      run_chunks(thread_index);
-      checked_in.fetch_add(1, std::memory_order_acq_rel);
+      last_job = work(thread_index);
     }
   }
 
-  void publish() {
-    generation.fetch_add(1, std::memory_order_seq_cst);
-    if (sleepers.load(std::memory_order_seq_cst) > 0) futex_wake_all(&generation);
+  void wake_sleepers() {
+    wake.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers.load(std::memory_order_seq_cst) > 0) futex_wake_all(&wake);
   }
 };
 
 ThreadPool::ThreadPool(int n_threads) : impl_(new Impl) {
-  if (n_threads <= 0)
+  if (n_threads <= 0) {
     n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   n_threads_ = n_threads;
   impl_->workers.reserve(static_cast<size_t>(n_threads - 1));
   for (int i = 1; i < n_threads; ++i) {
@@ -117,8 +149,8 @@ ThreadPool::ThreadPool(int n_threads) : impl_(new Impl) {
 }
 
 ThreadPool::~ThreadPool() {
-  impl_->stop.store(true, std::memory_order_release);
-  impl_->publish();
+  impl_->stop.store(true, std::memory_order_seq_cst);
+  impl_->wake_sleepers();
   for (auto& t : impl_->workers)
     t.join();
   delete impl_;
@@ -133,17 +165,22 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     return;
   }
   Impl& s = *impl_;
-  const int64_t target = (n + n_threads_ * kChunksPerThread - 1) / (n_threads_ * kChunksPerThread);
+  const int64_t per_thread = n_threads_ * kChunksPerThread;
+  int64_t chunk = std::max(grain, (n + per_thread - 1) / per_thread);
+  chunk = std::max(chunk, (n + kMaxChunks - 1) / kMaxChunks);  // count fits the ticket
+  const int64_t count = (n + chunk - 1) / chunk;
   s.fn = &fn;
   s.n = n;
-  s.chunk = std::max(grain, target);
-  s.next.store(0, std::memory_order_relaxed);
-  s.checked_in.store(0, std::memory_order_relaxed);
-  s.publish();
-  s.run_chunks(0);
-  const int n_workers = n_threads_ - 1;
-  for (int i = 0; s.checked_in.load(std::memory_order_acquire) != n_workers; ++i) {
-    // A worker may be descheduled (the machine is shared): stop spinning after a while.
+  s.chunk = chunk;
+  s.done.store(0, std::memory_order_relaxed);
+  s.job = (s.job + 1) & 0xFFFF;
+  if (s.job == 0) s.job = 1;  // 0 is the idle ticket's job
+  s.ticket.store((s.job << (2 * kIndexBits)) | (static_cast<uint64_t>(count) << kIndexBits),
+                 std::memory_order_release);
+  s.wake_sleepers();
+  s.work(0);
+  // Every chunk is claimed; wait for the claimed ones still running on workers.
+  for (int i = 0; s.done.load(std::memory_order_acquire) != count; ++i) {
     if (i < 4096) {
       cpu_relax();
     } else {

@@ -15,11 +15,13 @@ namespace gemmad::engine {
 namespace {
 
 void scale_inplace(float* y, int64_t n, float s) {
-  for (int64_t i = 0; i < n; ++i) y[i] *= s;
+  for (int64_t i = 0; i < n; ++i)
+    y[i] *= s;
 }
 
 void add_inplace(float* y, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+  for (int64_t i = 0; i < n; ++i)
+    y[i] += x[i];
 }
 
 }  // namespace
@@ -36,8 +38,7 @@ Gemma4Forward::Impl::Impl(const Gemma4Config& config, const Gemma4Weights& weigh
                           kernels::ThreadPool& p, ForwardOptions o)
     : c(config), w(weights), pool(p), opt(o) {
   rope_swa = ops::RopeTable(static_cast<int>(c.n_rot_swa), c.rope_base_swa, {});
-  rope_full = ops::RopeTable(static_cast<int>(c.n_rot_full), c.rope_base_full,
-                             c.rope_freq_factors);
+  rope_full = ops::RopeTable(static_cast<int>(c.n_rot_full), c.rope_base_full, c.rope_freq_factors);
   kv_specs = gemma4_kv_layers(c);
   for (uint32_t il = 0; il < c.n_layer; ++il) {
     kv_of_layer.push_back(static_cast<int>(c.kv_source_layer(il)));
@@ -57,8 +58,7 @@ void Gemma4Forward::Impl::matmul(const Linear& lin, const float* xin, int64_t ro
   if (lin.scale != 1.0f) scale_inplace(y, rows * lin.w.n_out, lin.scale);  // §3.4
 }
 
-void Gemma4Forward::Impl::tap(std::string_view name, int layer, const float* data,
-                              int64_t n_cols) {
+void Gemma4Forward::Impl::tap(std::string_view name, int layer, const float* data, int64_t n_cols) {
   if (!tap_fn) return;
   tap_fn(runtime::TapInfo{name, layer, data, n_act(), n_cols, pass.act_pos.data(),
                           pass.act_seq.data()});
@@ -129,10 +129,14 @@ Status Gemma4Forward::Impl::run_pass(runtime::KvCachePool& kv, ForwardOutput& ou
     pass.act_pos[r] = pass.rows[r].pos;
     pass.act_seq[r] = pass.rows[r].seq;
   }
-  for (Scratch<float>* b : {&x, &h, &a, &o}) b->ensure(size_t(n) * d);
-  for (Scratch<float>* b : {&q, &attn}) b->ensure(size_t(n) * q_max);
-  for (Scratch<float>* b : {&k, &v}) b->ensure(size_t(n) * kv_max);
-  for (Scratch<float>* b : {&gate, &up}) b->ensure(size_t(n) * ff_max);
+  for (Scratch<float>* b : {&x, &h, &a, &o})
+    b->ensure(size_t(n) * d);
+  for (Scratch<float>* b : {&q, &attn})
+    b->ensure(size_t(n) * q_max);
+  for (Scratch<float>* b : {&k, &v})
+    b->ensure(size_t(n) * kv_max);
+  for (Scratch<float>* b : {&gate, &up})
+    b->ensure(size_t(n) * ff_max);
   ple_tok.ensure(size_t(n) * std::max<int64_t>(n_ple, 1));
   ple.ensure(size_t(n) * std::max<int64_t>(n_ple, 1));
   g.ensure(size_t(n) * std::max<uint32_t>(c.n_embd_per_layer, 1));
@@ -222,7 +226,8 @@ void Gemma4Forward::Impl::embed() {
   tap("ple_proj_norm", -1, cpl, n_ple);
   // Step 4: ple = (c + e) * 2^-1/2.
   const float inv_sqrt2 = 1.0f / std::sqrt(2.0f);
-  for (int64_t i = 0; i < int64_t{n} * n_ple; ++i) cpl[i] = (cpl[i] + ple_tok.get()[i]) * inv_sqrt2;
+  for (int64_t i = 0; i < int64_t{n} * n_ple; ++i)
+    cpl[i] = (cpl[i] + ple_tok.get()[i]) * inv_sqrt2;
   tap("ple_inp", -1, cpl, n_ple);
 }
 
@@ -310,7 +315,8 @@ void Gemma4Forward::Impl::layer(int il, runtime::KvCachePool& kv) {
     for (int64_t kk = 0; kk < n; ++kk) {
       float* gr = g.get() + kk * p;
       const float* pr = ple.get() + kk * n_ple + il * p;
-      for (int64_t i = 0; i < p; ++i) gr[i] = ops::gelu_tanh(gr[i]) * pr[i];
+      for (int64_t i = 0; i < p; ++i)
+        gr[i] = ops::gelu_tanh(gr[i]) * pr[i];
     }
     tap("ple_gate", il, g.get(), p);
     matmul(lw.proj, g.get(), n, o.get());
@@ -342,7 +348,8 @@ void Gemma4Forward::Impl::output_head(ForwardOutput& out, size_t& out_row) {
   const float cap = c.final_logit_softcap;
   if (cap > 0.0f) {
     pool.parallel_for(n * nv, 16384, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) z[i] = cap * std::tanh(z[i] / cap);
+      for (int64_t i = b; i < e; ++i)
+        z[i] = cap * std::tanh(z[i] / cap);
     });
   }
   tap("result_output", -1, z, nv);
@@ -365,6 +372,8 @@ Status Gemma4Forward::forward(const runtime::Batch& batch, runtime::KvCachePool&
   return impl_->forward(batch, kv, out);
 }
 
-void Gemma4Forward::set_tap(runtime::TapFn tap) { impl_->tap_fn = std::move(tap); }
+void Gemma4Forward::set_tap(runtime::TapFn tap) {
+  impl_->tap_fn = std::move(tap);
+}
 
 }  // namespace gemmad::engine

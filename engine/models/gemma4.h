@@ -46,8 +46,8 @@ class Gemma4Forward {
  public:
   // If the environment variable GEMMAD_TAP names a directory, every intermediate is dumped
   // there (runtime::make_dir_tap).
-  Gemma4Forward(const Gemma4Config& config, const Gemma4Weights& weights,
-                kernels::ThreadPool& pool, ForwardOptions opts = {});
+  Gemma4Forward(const Gemma4Config& config, const Gemma4Weights& weights, kernels::ThreadPool& pool,
+                ForwardOptions opts = {});
   ~Gemma4Forward();
   Gemma4Forward(const Gemma4Forward&) = delete;
   Gemma4Forward& operator=(const Gemma4Forward&) = delete;

@@ -38,7 +38,7 @@ struct PassState {
   // In-flight K/V slot of each row: rows grouped by sequence, in position order, so a
   // sequence's in-flight keys are one contiguous run.
   std::vector<int32_t> slot;
-  std::vector<int32_t> seq_ids;                       // distinct sequences, first-seen order
+  std::vector<int32_t> seq_ids;                              // distinct sequences, first-seen order
   std::vector<int32_t> seq_first_slot, seq_pos0, seq_count;  // indexed by sequence slot
 };
 
@@ -81,8 +81,8 @@ struct Gemma4Forward::Impl {
   Scratch<float> cos_swa, sin_swa, cos_full, sin_full;  // [n][active pairs] per row
   runtime::KvType kv_type = runtime::KvType::kF16;
   std::vector<Scratch<uint8_t>> inflight_k, inflight_v;  // per cache layer [slot][kv_dim]
-  std::vector<ops::AttentionScratch> attn_scratch;     // per pool thread
-  std::vector<std::vector<ops::KvSegment>> attn_segs;  // per pool thread
+  std::vector<ops::AttentionScratch> attn_scratch;       // per pool thread
+  std::vector<std::vector<ops::KvSegment>> attn_segs;    // per pool thread
 };
 
 }  // namespace gemmad::engine

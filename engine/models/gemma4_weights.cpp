@@ -14,7 +14,8 @@ enum class Need { kRequired, kOptional };
 
 std::string shape_str(const uint64_t* ne, uint32_t n_dims) {
   std::string s = "{";
-  for (uint32_t i = 0; i < n_dims; ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+  for (uint32_t i = 0; i < n_dims; ++i)
+    s += (i ? ", " : "") + std::to_string(ne[i]);
   return s + "}";
 }
 
@@ -39,7 +40,8 @@ class Gemma4WeightBinder {
     }
     const std::vector<uint64_t> want(ne);
     bool same = t->n_dims == want.size();
-    for (size_t i = 0; same && i < want.size(); ++i) same = t->ne[i] == want[i];
+    for (size_t i = 0; same && i < want.size(); ++i)
+      same = t->ne[i] == want[i];
     if (!same) {
       return tensor_error(name, "shape " + shape_str(t->ne, t->n_dims) + "; expected " +
                                     shape_str(want.data(), static_cast<uint32_t>(want.size())));
@@ -57,8 +59,8 @@ class Gemma4WeightBinder {
       return tensor_error(t.name, "holds " + std::to_string(t.n_bytes) + " bytes; expected " +
                                       std::to_string(rb * t.ne[1]));
     }
-    return kernels::WeightView{t.type, static_cast<int64_t>(t.ne[0]),
-                               static_cast<int64_t>(t.ne[1]), t.data, rb};
+    return kernels::WeightView{t.type, static_cast<int64_t>(t.ne[0]), static_cast<int64_t>(t.ne[1]),
+                               t.data, rb};
   }
 
   // `name`.weight {n_in, n_out} and its optional `name`.scale {1}; counted per decoded token.
@@ -121,8 +123,8 @@ Result<std::unique_ptr<Gemma4Weights>> Gemma4Weights::bind(const gguf::GgufFile&
   // Globals (§3.3). token_embd is both the embedding table (one row per token) and the tied
   // LM head (read whole every token).
   {
-    GEMMAD_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, b.find("token_embd.weight", {d, V},
-                                                              Need::kRequired));
+    GEMMAD_ASSIGN_OR_RETURN(const gguf::TensorInfo* t,
+                            b.find("token_embd.weight", {d, V}, Need::kRequired));
     GEMMAD_ASSIGN_OR_RETURN(w->token_embd, b.matrix_view(*t));
     b.add_bytes(w->token_embd.row_bytes);  // the embedding row
   }
@@ -160,8 +162,8 @@ Result<std::unique_ptr<Gemma4Weights>> Gemma4Weights::bind(const gguf::GgufFile&
       GEMMAD_TRY(b.vec(n + "attn_k_norm.weight", hd, Need::kRequired, &lw.attn_k_norm));
     }
     GEMMAD_TRY(b.linear(n + "attn_output", q_dim, d, Need::kRequired, &lw.attn_output));
-    GEMMAD_TRY(b.vec(n + "post_attention_norm.weight", d, Need::kRequired,
-                     &lw.post_attention_norm));
+    GEMMAD_TRY(
+        b.vec(n + "post_attention_norm.weight", d, Need::kRequired, &lw.post_attention_norm));
     GEMMAD_TRY(b.vec(n + "ffn_norm.weight", d, Need::kRequired, &lw.ffn_norm));
     GEMMAD_TRY(b.linear(n + "ffn_gate", d, ff, Need::kRequired, &lw.ffn_gate));
     GEMMAD_TRY(b.linear(n + "ffn_up", d, ff, Need::kRequired, &lw.ffn_up));

@@ -36,13 +36,13 @@ struct Linear {
 };
 
 struct Gemma4LayerWeights {
-  const float* attn_norm = nullptr;    // [d]
-  Linear attn_q;                       // {d, H*hd}
-  const float* attn_q_norm = nullptr;  // [hd]
-  Linear attn_k;                       // {d, Hkv*hd}; KV-owning layers only
-  Linear attn_v;                       // {d, Hkv*hd}; optional (absent: V = raw K)
-  const float* attn_k_norm = nullptr;  // [hd]; KV-owning layers only
-  Linear attn_output;                  // {H*hd, d}
+  const float* attn_norm = nullptr;            // [d]
+  Linear attn_q;                               // {d, H*hd}
+  const float* attn_q_norm = nullptr;          // [hd]
+  Linear attn_k;                               // {d, Hkv*hd}; KV-owning layers only
+  Linear attn_v;                               // {d, Hkv*hd}; optional (absent: V = raw K)
+  const float* attn_k_norm = nullptr;          // [hd]; KV-owning layers only
+  Linear attn_output;                          // {H*hd, d}
   const float* post_attention_norm = nullptr;  // [d]
   const float* ffn_norm = nullptr;             // [d]
   Linear ffn_gate, ffn_up;                     // {d, ff}
@@ -60,9 +60,9 @@ class Gemma4Weights {
   static Result<std::unique_ptr<Gemma4Weights>> bind(const gguf::GgufFile& file,
                                                      const Gemma4Config& config);
 
-  kernels::WeightView token_embd;            // {d, V}: embedding rows and, tied, the LM head
-  kernels::WeightView per_layer_token_embd;  // {L*p, V}; PLE models only
-  Linear per_layer_model_proj;               // {d, L*p}
+  kernels::WeightView token_embd;              // {d, V}: embedding rows and, tied, the LM head
+  kernels::WeightView per_layer_token_embd;    // {L*p, V}; PLE models only
+  Linear per_layer_model_proj;                 // {d, L*p}
   const float* per_layer_proj_norm = nullptr;  // [p]
   const float* output_norm = nullptr;          // [d]
   Linear output;  // the LM head: `output.weight` if present, else token_embd (tied)

@@ -22,7 +22,8 @@ void load_rows(KvElem elem, const void* base, int64_t row_stride, int64_t offset
   switch (elem) {
     case KvElem::kF16: {
       const auto* p = static_cast<const uint16_t*>(base) + offset;
-      for (int r = 0; r < n_rows; ++r) f16_to_f32_row(p + r * row_stride, dst + r * head_dim, head_dim);
+      for (int r = 0; r < n_rows; ++r)
+        f16_to_f32_row(p + r * row_stride, dst + r * head_dim, head_dim);
       return;
     }
     case KvElem::kF32: {
@@ -54,14 +55,16 @@ void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
 }
 
 void f32_to_f16_row(const float* src, uint16_t* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = fp32_to_fp16(src[i]);
 }
 
 void attend(const AttentionArgs& a, std::span<const KvSegment> segments, AttentionScratch& s) {
   const int hd = a.head_dim;
   const int nh = a.n_heads;
   int64_t n_keys = 0;
-  for (const KvSegment& seg : segments) n_keys += seg.n;
+  for (const KvSegment& seg : segments)
+    n_keys += seg.n;
   s.k_block.resize(static_cast<size_t>(kBlock) * hd);
   s.v_block.resize(static_cast<size_t>(kBlock) * hd);
   s.scores.resize(static_cast<size_t>(nh) * std::max<int64_t>(n_keys, 1));
@@ -114,7 +117,8 @@ void attend(const AttentionArgs& a, std::span<const KvSegment> segments, Attenti
         float* acc_h = acc + static_cast<int64_t>(h) * hd;
         for (int b = 0; b < nb; ++b) {
           const float* vr = s.v_block.data() + static_cast<int64_t>(b) * hd;
-          for (int i = 0; i < hd; ++i) acc_h[i] += p[b] * vr[i];
+          for (int i = 0; i < hd; ++i)
+            acc_h[i] += p[b] * vr[i];
         }
       }
     }
@@ -124,7 +128,8 @@ void attend(const AttentionArgs& a, std::span<const KvSegment> segments, Attenti
     float* out_h = a.out + static_cast<int64_t>(h) * hd;
     const float* acc_h = acc + static_cast<int64_t>(h) * hd;
     const float inv = s.row_sum[h] > 0.0f ? 1.0f / s.row_sum[h] : 0.0f;
-    for (int i = 0; i < hd; ++i) out_h[i] = acc_h[i] * inv;
+    for (int i = 0; i < hd; ++i)
+      out_h[i] = acc_h[i] * inv;
   }
 }
 

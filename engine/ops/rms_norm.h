@@ -12,8 +12,7 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 
 // The same for n_rows consecutive rows of n values each (e.g. the heads of a q row, or the
 // tokens of a batch), all with the same weight [n]. x and y may alias.
-void rms_norm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n,
-                   float eps);
+void rms_norm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
 
 // Sum of squares with 8 independent partial sums (a fixed, vectorisable order).
 float sum_of_squares(const float* x, int64_t n);

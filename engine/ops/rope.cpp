@@ -5,8 +5,7 @@
 
 namespace gemmad::ops {
 
-RopeTable::RopeTable(int n_rot, float base, std::span<const float> freq_factors)
-    : n_rot_(n_rot) {
+RopeTable::RopeTable(int n_rot, float base, std::span<const float> freq_factors) : n_rot_(n_rot) {
   const int pairs = n_rot / 2;
   std::vector<float> inv(pairs);
   n_active_ = 0;

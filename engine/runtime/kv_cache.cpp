@@ -98,9 +98,8 @@ Status SequenceKv::append(int32_t n_rows, std::span<const KvRows> rows) {
   const int32_t end = n_pos_ + n_rows;
   try {
     for (Layer& l : layers_) {
-      const size_t want = l.spec.sliding
-                              ? 1
-                              : (static_cast<size_t>(end) + kChunkPositions - 1) / kChunkPositions;
+      const size_t want =
+          l.spec.sliding ? 1 : (static_cast<size_t>(end) + kChunkPositions - 1) / kChunkPositions;
       const uint64_t chunk_rows = l.spec.sliding ? l.capacity : kChunkPositions;
       while (l.k_chunks.size() < want) {
         l.k_chunks.emplace_back(new uint8_t[chunk_rows * row_bytes(l)]);
@@ -163,12 +162,14 @@ KvCachePool::KvCachePool(std::vector<KvLayerSpec> layers, uint32_t window,
                          const KvCacheOptions& opts)
     : opts_(opts) {
   seqs_.reserve(opts.n_seq);
-  for (uint32_t i = 0; i < opts.n_seq; ++i) seqs_.emplace_back(layers, window, opts);
+  for (uint32_t i = 0; i < opts.n_seq; ++i)
+    seqs_.emplace_back(layers, window, opts);
 }
 
 uint64_t KvCachePool::bytes_used() const {
   uint64_t total = 0;
-  for (const SequenceKv& s : seqs_) total += s.bytes_used();
+  for (const SequenceKv& s : seqs_)
+    total += s.bytes_used();
   return total;
 }
 

@@ -32,7 +32,9 @@ inline ops::KvElem kv_elem(KvType t) {
   }
   return ops::KvElem::kF16;
 }
-inline uint32_t kv_type_bytes(KvType t) { return t == KvType::kF16 ? 2 : 4; }
+inline uint32_t kv_type_bytes(KvType t) {
+  return t == KvType::kF16 ? 2 : 4;
+}
 
 // One storing layer.
 struct KvLayerSpec {
@@ -97,7 +99,9 @@ class SequenceKv {
     // Sliding: one block of `capacity` rows. Full: chunks of kChunkPositions rows.
     std::vector<std::unique_ptr<uint8_t[]>> k_chunks, v_chunks;
   };
-  uint64_t row_bytes(const Layer& l) const { return uint64_t{l.spec.kv_dim} * kv_type_bytes(type_); }
+  uint64_t row_bytes(const Layer& l) const {
+    return uint64_t{l.spec.kv_dim} * kv_type_bytes(type_);
+  }
 
   std::vector<Layer> layers_;
   uint32_t window_ = 0;

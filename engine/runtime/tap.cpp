@@ -22,9 +22,11 @@ Result<TapFn> make_dir_tap(const std::string& dir) {
     if (FILE* f = std::fopen((dir + "/index.tsv").c_str(), "a")) {
       std::string line = std::string(t.name) + "\t" + layer + "\t" + std::to_string(t.n_rows) +
                          "\t" + std::to_string(t.n_cols) + "\t";
-      for (int64_t r = 0; r < t.n_rows; ++r) line += (r ? "," : "") + std::to_string(t.pos[r]);
+      for (int64_t r = 0; r < t.n_rows; ++r)
+        line += (r ? "," : "") + std::to_string(t.pos[r]);
       line += "\t";
-      for (int64_t r = 0; r < t.n_rows; ++r) line += (r ? "," : "") + std::to_string(t.seq[r]);
+      for (int64_t r = 0; r < t.n_rows; ++r)
+        line += (r ? "," : "") + std::to_string(t.seq[r]);
       line += "\n";
       std::fputs(line.c_str(), f);
       std::fclose(f);

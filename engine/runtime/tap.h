@@ -13,8 +13,8 @@
 namespace gemmad::runtime {
 
 struct TapInfo {
-  std::string_view name;  // e.g. "attn_norm", "q_rope", "ffn_geglu", "result_output"
-  int layer = -1;         // -1 for steps outside the layer stack
+  std::string_view name;        // e.g. "attn_norm", "q_rope", "ffn_geglu", "result_output"
+  int layer = -1;               // -1 for steps outside the layer stack
   const float* data = nullptr;  // [n_rows][n_cols] row-major f32
   int64_t n_rows = 0;
   int64_t n_cols = 0;

@@ -20,7 +20,9 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 Error bad_param(const std::string& what) {
   return make_error(ErrorCode::kInvalidArgument, "sampling: " + what);
@@ -60,9 +62,15 @@ Status validate(const SamplingParams& p) {
   return {};
 }
 
+Result<Sampler> Sampler::create(SamplingParams params) {
+  GEMMAD_TRY(validate(params));
+  return Sampler(std::move(params));
+}
+
 Sampler::Sampler(SamplingParams params) : params_(std::move(params)) {
   uint64_t s = params_.seed;
-  for (uint64_t& word : rng_state_) word = splitmix64(s);
+  for (uint64_t& word : rng_state_)
+    word = splitmix64(s);
 }
 
 double Sampler::uniform() {
@@ -83,7 +91,8 @@ double Sampler::uniform() {
 void Sampler::accept(TokenId id) {
   if (params_.repetition_window <= 0) return;
   recent_.push_back(id);
-  while (recent_.size() > static_cast<size_t>(params_.repetition_window)) recent_.pop_front();
+  while (recent_.size() > static_cast<size_t>(params_.repetition_window))
+    recent_.pop_front();
 }
 
 StopReason Sampler::check_stop(TokenId id) {
@@ -102,12 +111,14 @@ void Sampler::penalized_logits(std::span<const float> logits) {
   penalized_vals_.clear();
   if (params_.repetition_penalty == 1.0f) return;
   for (const TokenId id : recent_) {
-    if (id < 0 || static_cast<size_t>(id) >= logits.size()) continue;
-    if (std::find(penalized_ids_.begin(), penalized_ids_.end(), id) != penalized_ids_.end()) {
-      continue;
-    }
+    if (id >= 0 && static_cast<size_t>(id) < logits.size()) penalized_ids_.push_back(id);
+  }
+  // Each distinct id is penalised once, however often it occurred.
+  std::sort(penalized_ids_.begin(), penalized_ids_.end());
+  penalized_ids_.erase(std::unique(penalized_ids_.begin(), penalized_ids_.end()),
+                       penalized_ids_.end());
+  for (const TokenId id : penalized_ids_) {
     const float v = logits[static_cast<size_t>(id)];
-    penalized_ids_.push_back(id);
     penalized_vals_.push_back(v > 0 ? v / params_.repetition_penalty
                                     : v * params_.repetition_penalty);
   }
@@ -178,7 +189,8 @@ TokenId Sampler::draw() {
   };
   const double inv_t = 1.0 / static_cast<double>(params_.temperature);
   double top = -std::numeric_limits<double>::infinity();
-  for (const Candidate& c : candidates_) top = std::max(top, static_cast<double>(c.logit));
+  for (const Candidate& c : candidates_)
+    top = std::max(top, static_cast<double>(c.logit));
   // Degenerate rows: all -inf (nothing is possible) or a +inf logit (it is certain).
   if (top == -std::numeric_limits<double>::infinity()) return 0;
   if (top == std::numeric_limits<double>::infinity()) {
@@ -192,7 +204,8 @@ TokenId Sampler::draw() {
     return std::exp((static_cast<double>(c.logit) - top) * inv_t);
   };
   double total = 0;
-  for (const Candidate& c : candidates_) total += weight(c);
+  for (const Candidate& c : candidates_)
+    total += weight(c);
 
   const size_t n = candidates_.size();
   size_t sorted = n;
@@ -208,7 +221,8 @@ TokenId Sampler::draw() {
                        candidates_.end(), before);
       std::sort(candidates_.begin(), candidates_.begin() + static_cast<ptrdiff_t>(m), before);
       double mass = 0;
-      for (size_t j = 0; j < m; ++j) mass += weight(candidates_[j]);
+      for (size_t j = 0; j < m; ++j)
+        mass += weight(candidates_[j]);
       if (mass >= want) {
         sorted = m;
         break;
@@ -236,13 +250,15 @@ TokenId Sampler::draw() {
     // Keep p >= min_p * p_max; candidates_[0] is the maximum here (sorted above).
     const double floor = static_cast<double>(params_.min_p) * weight(candidates_[0]);
     size_t j = 1;
-    while (j < keep && weight(candidates_[j]) >= floor) ++j;
+    while (j < keep && weight(candidates_[j]) >= floor)
+      ++j;
     keep = j;
   }
   keep = std::max<size_t>(keep, 1);
 
   double mass = 0;
-  for (size_t j = 0; j < keep; ++j) mass += weight(candidates_[j]);
+  for (size_t j = 0; j < keep; ++j)
+    mass += weight(candidates_[j]);
   const double r = uniform() * mass;
   double acc = 0;
   for (size_t j = 0; j < keep; ++j) {

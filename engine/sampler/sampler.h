@@ -25,10 +25,10 @@ using TokenId = int32_t;
 inline constexpr TokenId kDefaultStopIds[] = {1, 106, 50};
 
 struct SamplingParams {
-  float temperature = 1.0f;  // <= 0: greedy
-  int32_t top_k = 64;        // <= 0: off
-  float top_p = 0.95f;       // >= 1: off
-  float min_p = 0.0f;        // <= 0: off; keeps p >= min_p * p_max
+  float temperature = 1.0f;         // <= 0: greedy
+  int32_t top_k = 64;               // <= 0: off
+  float top_p = 0.95f;              // >= 1: off
+  float min_p = 0.0f;               // <= 0: off; keeps p >= min_p * p_max
   float repetition_penalty = 1.0f;  // 1: off; > 1 discourages the recent tokens
   int32_t repetition_window = 64;   // how many recent tokens the penalty looks at
   uint64_t seed = 0;
@@ -47,6 +47,8 @@ enum class StopReason {
 
 class Sampler {
  public:
+  // Validates the parameters first (for values from a request or the command line).
+  static Result<Sampler> create(SamplingParams params);
   // Precondition: validate(params).ok().
   explicit Sampler(SamplingParams params);
 

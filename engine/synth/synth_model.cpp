@@ -4,8 +4,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <optional>
 #include <memory>
+#include <optional>
 
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
@@ -34,13 +34,19 @@ constexpr float kSqrt3 = 1.7320508f;
 ValueSpec linear_values(uint64_t n_in) {
   return {0.0f, kSqrt3 / std::sqrt(static_cast<float>(n_in)), {}};
 }
-ValueSpec norm_values() { return {1.0f, 0.5f, {}}; }
+ValueSpec norm_values() {
+  return {1.0f, 0.5f, {}};
+}
 ValueSpec qk_norm_values(uint32_t head_dim) {
   const float s = std::pow(static_cast<float>(head_dim), -0.25f) * 1.2f;
   return {s, 0.5f * s, {}};
 }
-ValueSpec output_norm_values() { return {2.0f, 1.0f, {}}; }
-ValueSpec layer_scale_values() { return {0.75f, 0.25f, {}}; }
+ValueSpec output_norm_values() {
+  return {3.5f, 1.5f, {}};
+}
+ValueSpec layer_scale_values() {
+  return {0.75f, 0.25f, {}};
+}
 
 // Types of the official Q4_0 files (§7.1) where the row length allows; otherwise the
 // fallbacks llama-quantize would take (Q6_K -> Q8_0 -> F16; Q4_0 -> F16). Only the tiny
@@ -101,8 +107,7 @@ class TensorTable {
 
 }  // namespace
 
-std::vector<TensorPlan> plan_tensors(const engine::Gemma4Config& c, SynthQuant q,
-                                     bool shared_kv) {
+std::vector<TensorPlan> plan_tensors(const engine::Gemma4Config& c, SynthQuant q, bool shared_kv) {
   TensorTable t;
   const uint64_t d = c.n_embd;
   const uint64_t p = c.n_embd_per_layer;
@@ -129,12 +134,14 @@ std::vector<TensorPlan> plan_tensors(const engine::Gemma4Config& c, SynthQuant q
     const uint64_t ff = c.n_ff[il];
     t.add(b + "attn_norm.weight", GgmlType::kF32, d, 0, norm_values());
     t.add(b + "attn_q.weight", linear_type(q, d), d, q_out, linear_values(d));
-    t.add(b + "attn_q_norm.weight", GgmlType::kF32, hd, 0, qk_norm_values(static_cast<uint32_t>(hd)));
+    t.add(b + "attn_q_norm.weight", GgmlType::kF32, hd, 0,
+          qk_norm_values(static_cast<uint32_t>(hd)));
     // KV-shared layers (§1.6) have no K/V in the official files; --shared-kv writes them
     // anyway (the 601/720-tensor layout) with their own values, which an engine must ignore.
     if (c.owns_kv(il) || shared_kv) {
       t.add(b + "attn_k.weight", linear_type(q, d), d, kv_out, linear_values(d));
-      t.add(b + "attn_k_norm.weight", GgmlType::kF32, hd, 0, qk_norm_values(static_cast<uint32_t>(hd)));
+      t.add(b + "attn_k_norm.weight", GgmlType::kF32, hd, 0,
+            qk_norm_values(static_cast<uint32_t>(hd)));
       t.add(b + "attn_v.weight", linear_type(q, d), d, kv_out, linear_values(d));
     }
     t.add(b + "attn_output.weight", linear_type(q, q_out), q_out, d, linear_values(q_out));
@@ -170,7 +177,8 @@ void write_model_keys(gguf::GgufWriter& w, const engine::Gemma4Config& c, const 
   w.set_u32(a + "embedding_length", c.n_embd);
   w.set_u32(a + "block_count", c.n_layer);
   bool uniform_ff = true;
-  for (uint32_t v : c.n_ff) uniform_ff = uniform_ff && v == c.n_ff[0];
+  for (uint32_t v : c.n_ff)
+    uniform_ff = uniform_ff && v == c.n_ff[0];
   if (uniform_ff) {
     w.set_u32(a + "feed_forward_length", c.n_ff[0]);
   } else {  // §3.2: an i32 array only when widths differ (E2B's double-wide MLP)
@@ -187,7 +195,8 @@ void write_model_keys(gguf::GgufWriter& w, const engine::Gemma4Config& c, const 
   w.set_u32(a + "attention.sliding_window", c.n_swa);
   // std::vector<bool> has no contiguous storage; hand the writer a plain bool array.
   std::unique_ptr<bool[]> pattern(new bool[c.n_layer]);
-  for (uint32_t il = 0; il < c.n_layer; ++il) pattern[il] = c.is_swa[il];
+  for (uint32_t il = 0; il < c.n_layer; ++il)
+    pattern[il] = c.is_swa[il];
   w.set_bool_array(a + "attention.sliding_window_pattern",
                    std::span<const bool>(pattern.get(), c.n_layer));
   w.set_u32(a + "attention.shared_kv_layers", c.n_layer_kv_shared);
@@ -221,14 +230,15 @@ Result<SynthSummary> write_synthetic_model(
     const gguf::KeyValue* toks = vocab_file->find("tokenizer.ggml.tokens");
     if (toks == nullptr || toks->type != gguf::ValueType::kArray ||
         toks->array_type != gguf::ValueType::kString) {
-      return make_error(ErrorCode::kBadModelFile,
-                        opts.vocab_path + ": key 'tokenizer.ggml.tokens' (string array) is missing");
+      return make_error(
+          ErrorCode::kBadModelFile,
+          opts.vocab_path + ": key 'tokenizer.ggml.tokens' (string array) is missing");
     }
     if (toks->array_count == 0 || toks->array_count > kMaxVocab) {
-      return make_error(ErrorCode::kBadModelFile,
-                        opts.vocab_path + ": tokenizer.ggml.tokens has " +
-                            std::to_string(toks->array_count) + " entries; expected 1.." +
-                            std::to_string(kMaxVocab));
+      return make_error(ErrorCode::kBadModelFile, opts.vocab_path + ": tokenizer.ggml.tokens has " +
+                                                      std::to_string(toks->array_count) +
+                                                      " entries; expected 1.." +
+                                                      std::to_string(kMaxVocab));
     }
     c.n_vocab = static_cast<uint32_t>(toks->array_count);
     for (const gguf::KeyValue& kv : vocab_file->metadata()) {

@@ -63,14 +63,14 @@ constexpr uint32_t kTabRuns = 255968;   // "\t" x 1..31 (large vocabularies only
 constexpr std::string_view kBasicChars = "abcdefghijklmnopqrstuvwxyz0123456789.,!?'-:;()";
 constexpr std::string_view kMoreChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ\"/&%+=*#@$_[]{}<>|~^`\\";
 constexpr std::array<std::pair<std::string_view, std::string_view>, 56> kMerges = {{
-    {"_", "t"},  {"h", "e"},  {"i", "n"},  {"e", "r"},   {"a", "n"},  {"_", "a"},  {"o", "n"},
-    {"r", "e"},  {"_t", "he"}, {"e", "n"}, {"a", "t"},   {"o", "r"},  {"e", "s"},  {"i", "s"},
-    {"e", "d"},  {"n", "d"},  {"o", "u"},  {"_", "s"},   {"_", "w"},  {"_", "o"},  {"_", "i"},
-    {"_", "c"},  {"_", "b"},  {"_", "f"},  {"_", "p"},   {"_", "m"},  {"_", "h"},  {"_", "d"},
-    {"in", "g"}, {"_o", "f"}, {"_a", "nd"}, {"_t", "o"}, {"_i", "n"}, {"a", "r"},  {"a", "l"},
-    {"i", "t"},  {"s", "t"},  {"l", "e"},  {"i", "on"},  {"_", "l"},  {"_", "e"},  {"_", "n"},
-    {"_", "r"},  {"_", "g"},  {"_", "y"},  {"_i", "s"},  {"_i", "t"}, {"a", "s"},  {"_w", "as"},
-    {"_b", "e"}, {"e", "l"},  {"l", "l"},  {"_w", "h"},  {"_c", "on"}, {"_", "re"}, {"_", "u"},
+    {"_", "t"},  {"h", "e"},   {"i", "n"},   {"e", "r"},  {"a", "n"},   {"_", "a"},  {"o", "n"},
+    {"r", "e"},  {"_t", "he"}, {"e", "n"},   {"a", "t"},  {"o", "r"},   {"e", "s"},  {"i", "s"},
+    {"e", "d"},  {"n", "d"},   {"o", "u"},   {"_", "s"},  {"_", "w"},   {"_", "o"},  {"_", "i"},
+    {"_", "c"},  {"_", "b"},   {"_", "f"},   {"_", "p"},  {"_", "m"},   {"_", "h"},  {"_", "d"},
+    {"in", "g"}, {"_o", "f"},  {"_a", "nd"}, {"_t", "o"}, {"_i", "n"},  {"a", "r"},  {"a", "l"},
+    {"i", "t"},  {"s", "t"},   {"l", "e"},   {"i", "on"}, {"_", "l"},   {"_", "e"},  {"_", "n"},
+    {"_", "r"},  {"_", "g"},   {"_", "y"},   {"_i", "s"}, {"_i", "t"},  {"a", "s"},  {"_w", "as"},
+    {"_b", "e"}, {"e", "l"},   {"l", "l"},   {"_w", "h"}, {"_c", "on"}, {"_", "re"}, {"_", "u"},
 }};
 
 // '_' in kMerges stands for U+2581 (keeps the table readable).
@@ -88,7 +88,8 @@ std::string expand(std::string_view s) {
 
 std::string repeat(std::string_view s, uint32_t n) {
   std::string out;
-  for (uint32_t i = 0; i < n; ++i) out += s;
+  for (uint32_t i = 0; i < n; ++i)
+    out += s;
   return out;
 }
 
@@ -105,9 +106,9 @@ std::string filler_name(uint32_t k) {
 
 Result<SynthVocab> build_builtin_vocab(uint32_t n_vocab) {
   if (n_vocab < kMinBuiltinVocab) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "built-in vocabulary size " + std::to_string(n_vocab) + " is below " +
-                          std::to_string(kMinBuiltinVocab));
+    return make_error(ErrorCode::kInvalidArgument, "built-in vocabulary size " +
+                                                       std::to_string(n_vocab) + " is below " +
+                                                       std::to_string(kMinBuiltinVocab));
   }
   SynthVocab v;
   v.tokens.assign(n_vocab, std::string());
@@ -122,26 +123,33 @@ Result<SynthVocab> build_builtin_vocab(uint32_t n_vocab) {
   for (uint32_t id = kFirstUnused; id <= kLastUnused; ++id) {
     put(id, "<unused" + std::to_string(id - kFirstUnused) + ">", TokenType::kControl);
   }
-  for (const Special& s : kSpecials) put(s.id, s.text, s.type);
-  for (uint32_t k = 1; k <= 31; ++k) put(kNewlineRuns + k - 1, repeat("\n", k), TokenType::kNormal);
-  for (uint32_t k = 2; k <= 31; ++k) put(kSpaceRuns + k - 2, repeat(kSpace, k), TokenType::kNormal);
+  for (const Special& s : kSpecials)
+    put(s.id, s.text, s.type);
+  for (uint32_t k = 1; k <= 31; ++k)
+    put(kNewlineRuns + k - 1, repeat("\n", k), TokenType::kNormal);
+  for (uint32_t k = 2; k <= 31; ++k)
+    put(kSpaceRuns + k - 2, repeat(kSpace, k), TokenType::kNormal);
   for (uint32_t b = 0; b < 256; ++b) {
     char text[8];
     std::snprintf(text, sizeof text, "<0x%02X>", b);
     put(kBytes + b, text, TokenType::kByte);
   }
   if (n_vocab > kTabRuns + 31) {
-    for (uint32_t k = 1; k <= 31; ++k) put(kTabRuns + k - 1, repeat("\t", k), TokenType::kNormal);
+    for (uint32_t k = 1; k <= 31; ++k)
+      put(kTabRuns + k - 1, repeat("\t", k), TokenType::kNormal);
   }
 
   // The remaining ids, in order, take: U+2581 and the basic characters, the merge results
   // (a merge is listed only if its result got an id), the extra characters, then fillers.
   std::vector<std::string> pieces;
   pieces.emplace_back(kSpace);
-  for (char c : kBasicChars) pieces.emplace_back(1, c);
+  for (char c : kBasicChars)
+    pieces.emplace_back(1, c);
   const size_t first_merge_piece = pieces.size();
-  for (const auto& [l, r] : kMerges) pieces.push_back(expand(l) + expand(r));
-  for (char c : kMoreChars) pieces.emplace_back(1, c);
+  for (const auto& [l, r] : kMerges)
+    pieces.push_back(expand(l) + expand(r));
+  for (char c : kMoreChars)
+    pieces.emplace_back(1, c);
   uint32_t next_piece = 0;
   uint32_t next_filler = 0;
   size_t n_merges_placed = 0;
@@ -166,7 +174,8 @@ void write_vocab_keys(gguf::GgufWriter& w, const SynthVocab& v) {
   // spec/gemma4.md §5.2 key layout; scores are a placeholder (unused by BPE).
   std::vector<float> scores(v.tokens.size(), -1000.0f);
   std::vector<int32_t> types(v.types.size());
-  for (size_t i = 0; i < v.types.size(); ++i) types[i] = static_cast<int32_t>(v.types[i]);
+  for (size_t i = 0; i < v.types.size(); ++i)
+    types[i] = static_cast<int32_t>(v.types[i]);
   w.set_string("tokenizer.ggml.model", "gemma4");
   w.set_string_array("tokenizer.ggml.tokens", v.tokens);
   w.set_f32_array("tokenizer.ggml.scores", scores);

@@ -41,7 +41,8 @@ void for_rows(uint64_t n_rows, unsigned n_workers, const Body& body) {
     if (b >= e) break;
     threads.emplace_back([&body, b, e] { body(b, e); });
   }
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads)
+    t.join();
 }
 
 void fill_values(const std::string& name, quant::GgmlType type, uint64_t n_cols, uint64_t n_rows,
@@ -53,7 +54,8 @@ void fill_values(const std::string& name, quant::GgmlType type, uint64_t n_cols,
     for (uint64_t r = r0; r < r1; ++r) {
       const uint64_t base = r * n_cols;
       if (!spec.constants.empty()) {
-        for (uint64_t c = 0; c < n_cols; ++c) row[c] = spec.constants[base + c];
+        for (uint64_t c = 0; c < n_cols; ++c)
+          row[c] = spec.constants[base + c];
       } else {
         for (uint64_t c = 0; c < n_cols; ++c) {
           row[c] = spec.center + spec.half_width * stream_unit(key, base + c);
@@ -65,9 +67,8 @@ void fill_values(const std::string& name, quant::GgmlType type, uint64_t n_cols,
   });
 }
 
-void fill_from_pool(const std::string& name, quant::GgmlType type, uint64_t n_cols,
-                    uint64_t n_rows, uint64_t seed, const ValueSpec& spec,
-                    std::span<uint8_t> out) {
+void fill_from_pool(const std::string& name, quant::GgmlType type, uint64_t n_cols, uint64_t n_rows,
+                    uint64_t seed, const ValueSpec& spec, std::span<uint8_t> out) {
   const quant::TypeTraits& tt = quant::traits(type);
   const uint64_t block_bytes = tt.block_bytes;
   const uint64_t blocks_per_row = n_cols / tt.block_elems;
@@ -106,14 +107,14 @@ bool uses_block_pool(quant::GgmlType type, uint64_t n_cols, uint64_t n_rows) {
 gguf::GgufWriter::FillFn make_fill(const std::string& name, quant::GgmlType type, uint64_t n_cols,
                                    uint64_t n_rows, uint64_t seed, ValueSpec spec) {
   const bool pooled = spec.constants.empty() && uses_block_pool(type, n_cols, n_rows);
-  return [name, type, n_cols, n_rows, seed, spec = std::move(spec),
-          pooled](std::span<uint8_t> out) {
-    if (pooled) {
-      fill_from_pool(name, type, n_cols, n_rows, seed, spec, out);
-    } else {
-      fill_values(name, type, n_cols, n_rows, seed, spec, out);
-    }
-  };
+  return
+      [name, type, n_cols, n_rows, seed, spec = std::move(spec), pooled](std::span<uint8_t> out) {
+        if (pooled) {
+          fill_from_pool(name, type, n_cols, n_rows, seed, spec, out);
+        } else {
+          fill_values(name, type, n_cols, n_rows, seed, spec, out);
+        }
+      };
 }
 
 }  // namespace gemmad::synth

@@ -53,8 +53,7 @@ bool Tokenizer::Scratch::WordCache::lookup(std::string_view word, uint64_t hash,
 
 void Tokenizer::Scratch::WordCache::insert(std::string_view word, uint64_t hash,
                                            std::span<const TokenId> ids) {
-  if (word.size() > kMaxWordBytes || ids.empty() || ids.size() > 0xFFFF ||
-      size_ >= kMaxEntries) {
+  if (word.size() > kMaxWordBytes || ids.empty() || ids.size() > 0xFFFF || size_ >= kMaxEntries) {
     return;
   }
   if ((size_ + 1) * 2 > slots_.size()) {
@@ -65,13 +64,15 @@ void Tokenizer::Scratch::WordCache::insert(std::string_view word, uint64_t hash,
     for (const Slot& s : old) {
       if (s.n_ids == 0) continue;
       size_t i = s.hash & mask;
-      while (slots_[i].n_ids != 0) i = (i + 1) & mask;
+      while (slots_[i].n_ids != 0)
+        i = (i + 1) & mask;
       slots_[i] = s;
     }
   }
   const size_t mask = slots_.size() - 1;
   size_t i = hash & mask;
-  while (slots_[i].n_ids != 0) i = (i + 1) & mask;
+  while (slots_[i].n_ids != 0)
+    i = (i + 1) & mask;
   slots_[i] = Slot{hash, static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(ids_.size()),
                    static_cast<uint16_t>(word.size()), static_cast<uint16_t>(ids.size())};
   keys_.append(word);
@@ -119,7 +120,8 @@ size_t Tokenizer::bpe_word(std::string_view word, Scratch& scratch, size_t commi
   const auto try_pair = [&](int32_t left, int32_t right) {
     if (add_pair(left, right)) std::push_heap(heap.begin(), heap.end(), CandidateAfter{});
   };
-  for (size_t i = 0; i + 1 < n; ++i) add_pair(static_cast<int32_t>(i), static_cast<int32_t>(i + 1));
+  for (size_t i = 0; i + 1 < n; ++i)
+    add_pair(static_cast<int32_t>(i), static_cast<int32_t>(i + 1));
   std::make_heap(heap.begin(), heap.end(), CandidateAfter{});
 
   while (!heap.empty()) {
@@ -198,8 +200,8 @@ void Tokenizer::encode_fragment(std::string_view text, Scratch& scratch,
     pos += len;
     if (syms.size() >= kWindow) {
       syms.back().next = -1;
-      const size_t done = bpe_word(text.substr(word_begin, pos - word_begin), scratch,
-                                   kWindow - kMargin, out);
+      const size_t done =
+          bpe_word(text.substr(word_begin, pos - word_begin), scratch, kWindow - kMargin, out);
       word_begin += done;
       pos = word_begin;
       syms.clear();

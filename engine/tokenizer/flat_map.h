@@ -34,7 +34,9 @@ inline uint64_t hash_bytes(std::string_view s) {
 }
 
 // Table size for n entries at load factor <= 1/2.
-inline size_t table_size_for(size_t n) { return std::bit_ceil(n * 2 + 16); }
+inline size_t table_size_for(size_t n) {
+  return std::bit_ceil(n * 2 + 16);
+}
 
 // uint64 key -> uint64 value. Key kEmpty is reserved. Key and value sit side by side so a
 // lookup touches one cache line.

@@ -42,15 +42,17 @@ int parse_byte_token(std::string_view s) {
 // Start of the UTF-8 character that ends just before `pos` (pos > 0).
 size_t prev_char_start(std::string_view s, size_t pos) {
   size_t p = pos - 1;
-  for (int k = 0; k < 3 && p > 0 && (static_cast<uint8_t>(s[p]) & 0xC0) == 0x80; ++k) --p;
+  for (int k = 0; k < 3 && p > 0 && (static_cast<uint8_t>(s[p]) & 0xC0) == 0x80; ++k)
+    --p;
   return p;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& file) {
-  GEMMAD_ASSIGN_OR_RETURN(const VocabView view, read_vocab_view(file));
-  auto tok = build(view);
+  auto view = read_vocab_view(file);
+  if (!view.ok()) return std::move(view).error().with_context(file.path());
+  auto tok = build(*view);
   if (!tok.ok()) return std::move(tok).error().with_context(file.path());
   return tok;
 }
@@ -98,7 +100,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::build(const VocabView& view) {
 
   // Token strings and decoded pieces, each in one arena (u32 offsets).
   size_t total = 0;
-  for (const std::string_view t : view.tokens) total += t.size();
+  for (const std::string_view t : view.tokens)
+    total += t.size();
   if (total > std::numeric_limits<uint32_t>::max() / 2) {
     return bad_vocab(std::string(kKeyTokens) + " holds " + std::to_string(total) +
                      " bytes of text; limit 2 GiB");
@@ -131,7 +134,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::build(const VocabView& view) {
     tok->piece_offsets_.push_back(static_cast<uint32_t>(tok->piece_arena_.size()));
   }
   tok->index_.reset(&tok->arena_, &tok->offsets_, n);
-  for (size_t i = 0; i < n; ++i) tok->index_.insert(static_cast<uint32_t>(i));
+  for (size_t i = 0; i < n; ++i)
+    tok->index_.insert(static_cast<uint32_t>(i));
 
   // Byte fallback ids, and single-character tokens as BPE's initial symbols.
   for (int b = 0; b < 256; ++b) {
@@ -140,7 +144,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::build(const VocabView& view) {
     const TokenId id = tok->find_token(name);
     tok->byte_ids_[b] = id >= 0 ? id : tok->unk_id_;
   }
-  for (TokenId& id : tok->ascii_ids_) id = -1;
+  for (TokenId& id : tok->ascii_ids_)
+    id = -1;
   tok->char_ids_.reserve(1024);
   for (size_t i = 0; i < n; ++i) {
     const std::string_view t = tok->token_text(static_cast<TokenId>(i));
@@ -323,7 +328,8 @@ std::string_view Tokenizer::piece(TokenId id, const DecodeOptions& options) cons
     case TokenType::kByte:
       break;
   }
-  return std::string_view(piece_arena_).substr(piece_offsets_[i], piece_offsets_[i + 1] - piece_offsets_[i]);
+  return std::string_view(piece_arena_)
+      .substr(piece_offsets_[i], piece_offsets_[i + 1] - piece_offsets_[i]);
 }
 
 Result<std::string> Tokenizer::decode(std::span<const TokenId> ids,
@@ -331,10 +337,10 @@ Result<std::string> Tokenizer::decode(std::span<const TokenId> ids,
   std::string raw;
   for (size_t k = 0; k < ids.size(); ++k) {
     if (!is_valid_id(ids[k])) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "token id " + std::to_string(ids[k]) + " (position " + std::to_string(k) +
-                            ") is outside the vocabulary [0, " + std::to_string(vocab_size()) +
-                            ")");
+      return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(ids[k]) +
+                                                         " (position " + std::to_string(k) +
+                                                         ") is outside the vocabulary [0, " +
+                                                         std::to_string(vocab_size()) + ")");
     }
     raw.append(piece(ids[k], options));
   }

@@ -44,8 +44,7 @@ Result<VocabView> read_vocab_view(const gguf::GgufFile& file) {
   GEMMAD_ASSIGN_OR_RETURN(const std::vector<int64_t> types, file.get_int_array(kKeyTokenType));
   if (types.size() != view.tokens.size()) {
     return bad_key(kKeyTokenType, "has " + std::to_string(types.size()) + " entries but " +
-                                      kKeyTokens + " has " +
-                                      std::to_string(view.tokens.size()));
+                                      kKeyTokens + " has " + std::to_string(view.tokens.size()));
   }
   view.types.resize(types.size());
   for (size_t i = 0; i < types.size(); ++i) {
@@ -57,8 +56,8 @@ Result<VocabView> read_vocab_view(const gguf::GgufFile& file) {
   }
   GEMMAD_ASSIGN_OR_RETURN(view.merges, file.get_string_array(kKeyMerges));
   if (view.merges.size() > kMaxMerges) {
-    return bad_key(kKeyMerges, "has " + std::to_string(view.merges.size()) +
-                                   " entries; limit " + std::to_string(kMaxMerges));
+    return bad_key(kKeyMerges, "has " + std::to_string(view.merges.size()) + " entries; limit " +
+                                   std::to_string(kMaxMerges));
   }
   const size_t n = view.tokens.size();
   GEMMAD_ASSIGN_OR_RETURN(view.bos_id, read_id(file, kKeyBos, 2, n));
@@ -117,7 +116,8 @@ void write_vocab_keys(const VocabData& vocab, gguf::GgufWriter& writer) {
   if (scores.size() != vocab.tokens.size()) scores.assign(vocab.tokens.size(), -1000.0f);
   writer.set_f32_array(kKeyScores, scores);
   std::vector<int32_t> types(vocab.types.size());
-  for (size_t i = 0; i < types.size(); ++i) types[i] = static_cast<int32_t>(vocab.types[i]);
+  for (size_t i = 0; i < types.size(); ++i)
+    types[i] = static_cast<int32_t>(vocab.types[i]);
   writer.set_i32_array(kKeyTokenType, types);
   writer.set_string_array(kKeyMerges, vocab.merges);
   const auto set_id = [&](const char* key, TokenId id) {

@@ -52,8 +52,8 @@ inline constexpr size_t kMaxMerges = size_t{1} << 24;
 struct VocabData {
   std::string model = kModelGemma4;
   std::vector<std::string> tokens;
-  std::vector<TokenType> types;  // same length as tokens
-  std::vector<float> scores;     // empty or same length; unused by BPE
+  std::vector<TokenType> types;     // same length as tokens
+  std::vector<float> scores;        // empty or same length; unused by BPE
   std::vector<std::string> merges;  // "left right", by rank (index 0 = first merge)
   TokenId bos_id = 2;
   TokenId eos_id = 1;

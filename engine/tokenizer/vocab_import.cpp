@@ -64,8 +64,8 @@ Status set_token(std::vector<std::string>& tokens, std::vector<bool>& seen, int6
     seen.resize(i + 1, false);
   }
   if (seen[i] && tokens[i] != text) {
-    return bad_json(where + ": id " + std::to_string(id) + " is both '" + tokens[i] +
-                    "' and '" + text + "'");
+    return bad_json(where + ": id " + std::to_string(id) + " is both '" + tokens[i] + "' and '" +
+                    text + "'");
   }
   tokens[i] = std::move(text);
   seen[i] = true;

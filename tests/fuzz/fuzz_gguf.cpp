@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (auto a = f.get_float_array(kv.key); a.ok()) sink += a->size();
     if (auto a = f.get_bool_array(kv.key); a.ok()) sink += a->size();
     if (auto a = f.get_string_array(kv.key); a.ok()) {
-      for (std::string_view s : *a) sink += s.size();
+      for (std::string_view s : *a)
+        sink += s.size();
     }
     if (f.find(kv.key) != &kv) __builtin_trap();
   }

@@ -16,7 +16,8 @@ FakeDaemon::~FakeDaemon() {
     shutting_down_ = true;
     notify_locked();
   }
-  for (std::thread& t : producers_) t.join();
+  for (std::thread& t : producers_)
+    t.join();
 }
 
 ServerHandlers FakeDaemon::handlers(std::function<std::size_t()> clients_connected) {
@@ -116,9 +117,9 @@ void FakeDaemon::on_message(const std::shared_ptr<Connection>& conn, v1::ClientM
     }
     case v1::ClientMessage::kShowSession: {
       if (message.show_session().session_id() != "s1") {
-        reply = make_error_reply(message.request_id(), v1::ERROR_CODE_NOT_FOUND,
-                                 "session '" + message.show_session().session_id() +
-                                     "' does not exist");
+        reply = make_error_reply(
+            message.request_id(), v1::ERROR_CODE_NOT_FOUND,
+            "session '" + message.show_session().session_id() + "' does not exist");
         break;
       }
       v1::SessionDetail* detail = reply.mutable_session_detail();
@@ -151,7 +152,8 @@ void FakeDaemon::on_message(const std::shared_ptr<Connection>& conn, v1::ClientM
     }
     case v1::ClientMessage::kTokenize:
       // One id per byte: enough to check the plumbing, and checkable by the tests.
-      for (unsigned char c : message.tokenize().text()) reply.mutable_tokenize_reply()->add_ids(c);
+      for (unsigned char c : message.tokenize().text())
+        reply.mutable_tokenize_reply()->add_ids(c);
       break;
     case v1::ClientMessage::kDetokenize:
       for (std::uint32_t id : message.detokenize().ids()) {

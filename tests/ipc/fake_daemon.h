@@ -39,10 +39,10 @@ class FakeDaemon {
     int closed = 0;
     int hellos = 0;
     int writable_calls = 0;
-    int full_reports = 0;             // kFull returned to a producer
-    int closed_reports = 0;           // kClosed returned to a producer
-    std::uint32_t tokens_queued = 0;  // Token frames send() accepted (kOk or kFull)
-    std::size_t max_queued_bytes = 0;  // largest queued_bytes() a producer saw after send
+    int full_reports = 0;                // kFull returned to a producer
+    int closed_reports = 0;              // kClosed returned to a producer
+    std::uint32_t tokens_queued = 0;     // Token frames send() accepted (kOk or kFull)
+    std::size_t max_queued_bytes = 0;    // largest queued_bytes() a producer saw after send
     std::vector<PeerCredentials> peers;  // at each Hello
     std::vector<std::string> app_names;
     std::vector<std::uint64_t> cancel_targets;

@@ -27,20 +27,23 @@ std::string raw_frame(const std::string& payload) {
 std::vector<std::string> sample_payloads() {
   std::mt19937 rng(7);
   std::string big(300, '\0');
-  for (char& c : big) c = static_cast<char>(rng());
+  for (char& c : big)
+    c = static_cast<char>(rng());
   return {"", "a", big, std::string("\0\0\0\x05", 4)};
 }
 
 std::vector<std::string> drain(FrameDecoder& decoder) {
   std::vector<std::string> frames;
-  while (auto frame = decoder.next_frame()) frames.push_back(std::move(*frame));
+  while (auto frame = decoder.next_frame())
+    frames.push_back(std::move(*frame));
   return frames;
 }
 
 TEST(FrameDecoder, DecodesTheSameFramesWhateverByteBoundaryTheStreamIsSplitAt) {
   const std::vector<std::string> payloads = sample_payloads();
   std::string stream;
-  for (const auto& p : payloads) stream += raw_frame(p);
+  for (const auto& p : payloads)
+    stream += raw_frame(p);
   for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
     FrameDecoder decoder;
     ASSERT_TRUE(decoder.feed(std::string_view(stream).substr(0, cut)).ok());
@@ -54,12 +57,14 @@ TEST(FrameDecoder, DecodesTheSameFramesWhateverByteBoundaryTheStreamIsSplitAt) {
 TEST(FrameDecoder, DecodesAStreamFedOneByteAtATime) {
   const std::vector<std::string> payloads = sample_payloads();
   std::string stream;
-  for (const auto& p : payloads) stream += raw_frame(p);
+  for (const auto& p : payloads)
+    stream += raw_frame(p);
   FrameDecoder decoder;
   std::vector<std::string> frames;
   for (char c : stream) {
     ASSERT_TRUE(decoder.feed(std::string_view(&c, 1)).ok());
-    for (auto& f : drain(decoder)) frames.push_back(std::move(f));
+    for (auto& f : drain(decoder))
+      frames.push_back(std::move(f));
   }
   EXPECT_EQ(frames, payloads);
 }
@@ -184,11 +189,10 @@ TEST(ParseClientMessage, RejectsBytesThatAreNotAMessageNamingTheSize) {
 }
 
 TEST(ErrorCodes, EveryEngineCodeMapsToAWireCodeThatMapsBackExceptIo) {
-  const ErrorCode codes[] = {ErrorCode::kInvalidArgument, ErrorCode::kBadModelFile,
-                             ErrorCode::kNotFound,        ErrorCode::kOutOfRange,
-                             ErrorCode::kUnsupported,     ErrorCode::kResourceExhausted,
-                             ErrorCode::kPermissionDenied, ErrorCode::kCancelled,
-                             ErrorCode::kInternal};
+  const ErrorCode codes[] = {
+      ErrorCode::kInvalidArgument,  ErrorCode::kBadModelFile, ErrorCode::kNotFound,
+      ErrorCode::kOutOfRange,       ErrorCode::kUnsupported,  ErrorCode::kResourceExhausted,
+      ErrorCode::kPermissionDenied, ErrorCode::kCancelled,    ErrorCode::kInternal};
   for (ErrorCode code : codes) {
     EXPECT_EQ(from_wire_error_code(to_wire_error_code(code)), code) << error_code_name(code);
   }

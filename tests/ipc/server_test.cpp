@@ -202,6 +202,7 @@ TEST(Server, PausesTheStreamOfAClientThatDoesNotReadWithoutBlockingOthers) {
   options.max_frame_bytes = 16 * 1024;
   options.send_queue_soft_bytes = 32 * 1024;
   options.send_queue_hard_bytes = 64 * 1024;
+  options.socket_send_buffer_bytes = 4096;
   TestServer ts(options);
   ASSERT_TRUE(ts.ok()) << ts.error();
 
@@ -252,6 +253,7 @@ TEST(Server, ClosesAClientWhoseQueuePassesTheHardLimitWhenTheProducerIgnoresBack
   options.max_frame_bytes = 16 * 1024;
   options.send_queue_soft_bytes = 32 * 1024;
   options.send_queue_hard_bytes = 64 * 1024;
+  options.socket_send_buffer_bytes = 4096;
   TestServer ts(options);
   ASSERT_TRUE(ts.ok()) << ts.error();
   auto slow = RawPeer::connect(ts.path());
@@ -260,11 +262,36 @@ TEST(Server, ClosesAClientWhoseQueuePassesTheHardLimitWhenTheProducerIgnoresBack
   v1::ServerMessage reply;
   ASSERT_EQ(slow->read(reply), Outcome::kMessage);
   start_stream(*slow, 2, 100'000, std::string(1024, 't'), "ignore-backpressure");
-  ASSERT_TRUE(ts.fake().wait_until([](const auto& o) { return o.closed == 1; }));
+  // on_close (io thread) and the producer's kClosed (its own thread) may come in any order.
+  ASSERT_TRUE(
+      ts.fake().wait_until([](const auto& o) { return o.closed == 1 && o.closed_reports == 1; }));
   auto seen = ts.fake().snapshot();
   EXPECT_EQ(seen.closed_reports, 1);
   EXPECT_LE(seen.max_queued_bytes, options.send_queue_hard_bytes);
   EXPECT_EQ(ts.server().connection_count(), 0u);
+}
+
+TEST(Server, SurvivesAPeerThatLeavesInTheMiddleOfAStreamAndStopsItsProducer) {
+  ServerOptions options = fast_options();
+  options.socket_send_buffer_bytes = 4096;
+  TestServer ts(options);
+  ASSERT_TRUE(ts.ok()) << ts.error();
+  auto peer = RawPeer::connect(ts.path());
+  ASSERT_TRUE(peer);
+  ASSERT_TRUE(peer->send_hello());
+  v1::ServerMessage reply;
+  ASSERT_EQ(peer->read(reply), Outcome::kMessage);
+  start_stream(*peer, 2, 1'000'000, std::string(512, 't'));
+  ASSERT_EQ(peer->read(reply), Outcome::kMessage);  // the stream is flowing
+  peer->close();  // writes to it now fail with EPIPE, which must not be a SIGPIPE
+  ASSERT_TRUE(ts.fake().wait_until([](const auto& o) { return o.closed == 1; }));
+  EXPECT_EQ(ts.server().connection_count(), 0u);
+  // The server still serves others.
+  auto other = RawPeer::connect(ts.path());
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(other->send_hello());
+  ASSERT_EQ(other->read(reply), Outcome::kMessage);
+  EXPECT_TRUE(reply.has_hello_reply());
 }
 
 TEST(Server, TurnsAThrowingHandlerIntoAnInternalErrorForThatRequestOnly) {
@@ -304,6 +331,9 @@ TEST(Server, StopFlushesQueuedRepliesClosesClientsAndRemovesTheSocketFile) {
   options.send_queue_soft_bytes = 32 * 1024;
   options.send_queue_hard_bytes = 64 * 1024;
   options.close_timeout = std::chrono::seconds(30);
+  // A tiny socket buffer: once the queue is full the writer is stuck, so frames are really
+  // queued (not in the kernel) when stop() comes.
+  options.socket_send_buffer_bytes = 4096;
   TestServer ts(options);
   ASSERT_TRUE(ts.ok()) << ts.error();
   auto peer = RawPeer::connect(ts.path());
@@ -314,8 +344,13 @@ TEST(Server, StopFlushesQueuedRepliesClosesClientsAndRemovesTheSocketFile) {
   // The peer does not read until its queue is full, so frames are queued when stop() comes.
   start_stream(*peer, 2, 4000, std::string(1024, 't'));
   ASSERT_TRUE(ts.fake().wait_until([](const auto& o) { return o.full_reports >= 1; }));
+  std::shared_ptr<Connection> conn = ts.fake().snapshot().last_opened.lock();
+  ASSERT_TRUE(conn);
   std::promise<void> stopped;
   ts.server().stop([&] { stopped.set_value(); });
+  // Read only once the close began, so the flush is what delivers the queue.
+  ASSERT_TRUE(eventually([&] { return conn->closing(); }));
+  conn.reset();
   // Every frame queued before the stop reaches the peer, then EOF.
   std::uint32_t tokens = 0;
   Outcome outcome;

@@ -129,22 +129,27 @@ def dequantize(tensor, rows=None):
 
 
 def quantize_act_q8_0(x):
-    """The engine's activation quantisation for Q4_0/Q8_0 weight matmuls (ggml semantics).
+    """The engine's activation quantisation before integer-dot matmuls (Q4_0, Q8_0, Q2_0,
+    Q4_K, Q6_K weights; engine/kernels/act_q8.h), ggml's quantize_row_q8_0 as its SIMD paths
+    compute it.
 
     Per block of 32 values along the last axis: amax = max|x|, d = amax / 127 (float32),
-    id = 1 / d (0 if d == 0), q = round-half-away-from-zero(x * id) in [-127, 127], and the
-    block's scale is stored as fp16(d), so the value used in the dot product is
-    q * fp16(d). Returns float32 values of the same shape."""
+    inv = 1 / d (0 if d == 0), q = round-half-to-even(x * inv) in [-127, 127] (float32
+    products; half-even is what the SIMD float->int conversions do, and the engine uses it
+    in every kernel set), and the block's scale is stored as fp16(d), so the value used in
+    the dot product is q * fp16(d) (the float32 d if fp16 overflows). Returns float32
+    values of the same shape."""
     x = np.asarray(x, dtype=np.float32)
     shape = x.shape
     blk = x.reshape(-1, 32)
     amax = np.max(np.abs(blk), axis=1)
     d = (amax / np.float32(127.0)).astype(np.float32)
-    with np.errstate(divide="ignore"):
-        inv = np.where(d > 0, np.float32(1.0) / np.where(d > 0, d, 1), 0).astype(np.float32)
-    scaled = (blk * inv[:, None]).astype(np.float32)
-    # float64 so that |s| + 0.5 is exact (in float32 it can round up across an integer).
-    a = np.abs(scaled).astype(np.float64)
-    q = (np.sign(scaled) * np.floor(a + 0.5)).astype(np.float32)
-    d16 = d.astype(np.float16).astype(np.float32)
+    inv = np.zeros_like(d)
+    nz = d != 0
+    inv[nz] = np.float32(1.0) / d[nz]
+    scaled = np.clip(blk * inv[:, None], np.float32(-127.0), np.float32(127.0))
+    q = np.rint(scaled).astype(np.float32)  # half to even
+    with np.errstate(over="ignore"):
+        d16 = d.astype(np.float16).astype(np.float32)
+    d16 = np.where(np.isinf(d16), d, d16)
     return (q * d16[:, None]).astype(np.float32).reshape(shape)

@@ -4,11 +4,11 @@
 Written from the spec only (own GGUF parser and dequantisation); it shares no code with the
 C++ engine, so agreement between the two is evidence that both follow the spec.
 
-Numerics (the contract with engine/kernels/matmul.h):
-  * Matmuls whose weight is Q4_0 or Q8_0 first quantise each activation row to Q8_0 blocks
-    (dequant.quantize_act_q8_0: d = max|x|/127, q = round-half-away(x / d), scale kept as
-    fp16), as ggml and the engine do. Every other weight type (F32, F16, BF16, Q6_K, Q4_K)
-    is dequantised to float32 and multiplies float32 activations.
+Numerics (the contract with engine/kernels/matmul.h and act_q8.h):
+  * Matmuls whose weight is Q4_0, Q8_0, Q4_K or Q6_K first quantise each activation row to
+    Q8_0 blocks (dequant.quantize_act_q8_0: d = max|x|/127, q = round-half-even(x * (1/d)),
+    scale kept as fp16), as the engine's integer dot kernels (and ggml's SIMD paths) do.
+    F32, F16 and BF16 weights multiply the float32 activations.
   * All other arithmetic (norms, RoPE, softmax, residuals) and every matmul accumulation is
     done in float64; activations are rounded to float32 at the input of every matmul (so the
     activation quantisation sees the same float32 values the engine would).
@@ -28,7 +28,7 @@ import numpy as np
 from dequant import dequantize, quantize_act_q8_0
 from gguf_read import GgufFile
 
-ACT_QUANT_TYPES = ("q4_0", "q8_0")
+ACT_QUANT_TYPES = ("q4_0", "q8_0", "q4_K", "q6_K")
 LARGE_WEIGHT = 1 << 24  # elements; bigger matrices are decoded per call, in chunks
 NO_ROTATE_FACTOR = 1e20  # rope_freqs divisors >= this mean "pair does not rotate" (§1.4)
 
@@ -115,12 +115,16 @@ class Config:
 
 
 class Gemma4Ref:
-    def __init__(self, path, kv_type="f32", round_inputs=True):
-        """round_inputs=False keeps matmul inputs in float64 (tests of the math alone)."""
+    def __init__(self, path, kv_type="f32", round_inputs=True, accum="f64"):
+        """round_inputs=False keeps matmul inputs in float64 (tests of the math alone).
+        accum="f32" does the matmuls in float32 instead of float64: an emulation of a float32
+        engine, used only to size the comparison tolerances (compare.py)."""
         self.f = GgufFile(path)
         self.c = Config(self.f)
         self.kv_type = kv_type
         self.round_inputs = round_inputs
+        self.accum = accum
+        self.tap = None  # optional callable(name, layer, values [n_rows, n_cols]); layer -1 = global
         self._w = {}
         te = self.f.tensors["token_embd.weight"]
         self.n_vocab = te.ne[1]
@@ -152,6 +156,9 @@ class Gemma4Ref:
             x = quantize_act_q8_0(np.asarray(x, dtype=np.float32))
         elif self.round_inputs:
             x = np.asarray(x, dtype=np.float32)
+        if self.accum == "f32":
+            w = self.weight(name) if t.n_elements() <= LARGE_WEIGHT else dequantize(t)
+            return (np.asarray(x, dtype=np.float32) @ w.T).astype(np.float64)
         x = np.asarray(x, dtype=np.float64)
         if t.n_elements() <= LARGE_WEIGHT:
             return x @ self.weight(name).astype(np.float64).T
@@ -162,6 +169,16 @@ class Gemma4Ref:
             w = dequantize(t, rows=range(r0, min(n_out, r0 + chunk)))
             parts.append(x @ w.astype(np.float64).T)
         return np.concatenate(parts, axis=1)
+
+    def _tap(self, name, layer, x):
+        """Reports a named intermediate (same names as the engine's runtime/tap.h). The tap
+        may return replacement values ("teacher forcing": tap_diff.py --forced feeds the
+        engine's values back in, so each op is checked on identical inputs)."""
+        if self.tap is None:
+            return x
+        x = np.asarray(x)
+        r = self.tap(name, layer, x.reshape(x.shape[0], -1))
+        return x if r is None else np.asarray(r, dtype=np.float64).reshape(x.shape)
 
     def embed_rows(self, name, ids):
         return dequantize(self.f.tensors[name], rows=ids).astype(np.float64)
@@ -177,19 +194,26 @@ class Gemma4Ref:
         d, L, p = c.n_embd, c.n_layer, c.p
         # §1.3 step 1: x = token_embd[t] * sqrt(d) (sqrt computed in float32, as llama.cpp)
         x = self.embed_rows("token_embd.weight", ids) * (float(np.sqrt(np.float32(d))) if self.round_inputs else math.sqrt(d))
+        x = self._tap("inp_embd", -1, x)
         ple = None
         if p > 0:
             # steps 2-4: PLE token part, context part, combine
             e = self.embed_rows("per_layer_token_embd.weight", ids) * math.sqrt(p)
+            e = self._tap("ple_tok", -1, e)
             cp = self.linear("per_layer_model_proj.weight", x) * (1.0 / math.sqrt(d))
+            cp = self._tap("ple_proj", -1, cp)
             cp = rms_norm(cp.reshape(n, L, p), self.weight("per_layer_proj_norm.weight"), c.eps)
+            cp = self._tap("ple_proj_norm", -1, cp)
             ple = (cp + e.reshape(n, L, p)) * (2.0 ** -0.5)
+            ple = self._tap("ple_inp", -1, ple)
         h = x
         for il in range(L):
             h = self.layer(il, h, pos, None if ple is None else ple[:, il, :])
         y = rms_norm(h, self.weight("output_norm.weight"), c.eps)
+        y = self._tap("result_norm", -1, y)
         lm = "output.weight" if "output.weight" in self.f.tensors else "token_embd.weight"
         z = softcap(self.linear(lm, y), c.softcap)
+        z = self._tap("result_output", -1, z)
         self.n_past += n
         return z.astype(np.float32)
 
@@ -205,18 +229,27 @@ class Gemma4Ref:
         factors = None if swa else self.rope_factors
         # step 5.1-5.2
         a = rms_norm(h, self.weight(b + "attn_norm.weight"), c.eps)
+        a = self._tap("attn_norm", il, a)
         q = self.linear(b + "attn_q.weight", a).reshape(n, H, hd)
+        q = self._tap("q", il, q)
         q = rms_norm(q, self.weight(b + "attn_q_norm.weight"), c.eps)
+        q = self._tap("q_norm", il, q)
         q = rope_neox(q, pos, base, n_rot, factors)
+        q = self._tap("q_rope", il, q)
         # step 5.3: own K/V, or the source layer's cache (§1.6); shared-layer K/V tensors,
         # if present in the file, are never read.
         if il < c.f0:
             k = self.linear(b + "attn_k.weight", a).reshape(n, Hkv, hd)
             vname = b + "attn_v.weight"
             v = self.linear(vname, a).reshape(n, Hkv, hd) if vname in self.f.tensors else k
+            k = self._tap("k", il, k)
+            v = self._tap("v", il, v)
             k = rms_norm(k, self.weight(b + "attn_k_norm.weight"), c.eps)
+            k = self._tap("k_norm", il, k)
             k = rope_neox(k, pos, base, n_rot, factors)
+            k = self._tap("k_rope", il, k)
             v = rms_norm(v, None, c.eps)
+            v = self._tap("v_norm", il, v)
             if self.kv_type == "f16":
                 k = k.astype(np.float16).astype(np.float64)
                 v = v.astype(np.float16).astype(np.float64)
@@ -242,24 +275,44 @@ class Gemma4Ref:
         pr = np.exp(scores)
         pr /= pr.sum(axis=-1, keepdims=True)
         att = np.einsum("nht,thd->nhd", pr, vh).reshape(n, H * hd)
+        att = self._tap("kqv_out", il, att)
         # steps 5.5-5.6
         o = self.linear(b + "attn_output.weight", att)
-        h = h + rms_norm(o, self.weight(b + "post_attention_norm.weight"), c.eps)
+        o = self._tap("attn_out", il, o)
+        o = rms_norm(o, self.weight(b + "post_attention_norm.weight"), c.eps)
+        o = self._tap("attn_post_norm", il, o)
+        h = h + o
+        h = self._tap("attn_resid", il, h)
         # steps 5.7-5.8
         f = rms_norm(h, self.weight(b + "ffn_norm.weight"), c.eps)
+        f = self._tap("ffn_norm", il, f)
         g = self.linear(b + "ffn_gate.weight", f)
+        g = self._tap("ffn_gate", il, g)
         u = self.linear(b + "ffn_up.weight", f)
-        f = self.linear(b + "ffn_down.weight", gelu_tanh(g) * u)
-        h = h + rms_norm(f, self.weight(b + "post_ffw_norm.weight"), c.eps)
+        u = self._tap("ffn_up", il, u)
+        gu = gelu_tanh(g) * u
+        gu = self._tap("ffn_geglu", il, gu)
+        f = self.linear(b + "ffn_down.weight", gu)
+        f = self._tap("ffn_out", il, f)
+        f = rms_norm(f, self.weight(b + "post_ffw_norm.weight"), c.eps)
+        f = self._tap("ffn_post_norm", il, f)
+        h = h + f
+        h = self._tap("ffn_resid", il, h)
         # step 5.9: PLE injection
         if ple_i is not None:
             gp = gelu_tanh(self.linear(b + "inp_gate.weight", h)) * ple_i
+            gp = self._tap("ple_gate", il, gp)
             up = self.linear(b + "proj.weight", gp)
-            h = h + rms_norm(up, self.weight(b + "post_norm.weight"), c.eps)
+            up = self._tap("ple_proj_out", il, up)
+            up = rms_norm(up, self.weight(b + "post_norm.weight"), c.eps)
+            up = self._tap("ple_post_norm", il, up)
+            h = h + up
+            h = self._tap("ple_resid", il, h)
         # step 5.10: layer scalar (optional tensor; default 1.0)
         sname = b + "layer_output_scale.weight"
         if sname in self.f.tensors:
             h = h * float(self.weight(sname)[0])
+        h = self._tap("l_out", il, h)
         return h
 
 
@@ -295,8 +348,10 @@ def main(argv=None):
     ap.add_argument("--mode", choices=["batch", "step"], default="batch")
     ap.add_argument("--kv-type", choices=["f32", "f16"], default="f32")
     ap.add_argument("--greedy", type=int, default=0, help="generate N tokens greedily")
+    ap.add_argument("--accum", choices=["f64", "f32"], default="f64",
+                    help="matmul accumulation (f32 only to emulate a float32 engine)")
     args = ap.parse_args(argv)
-    model = Gemma4Ref(args.model, kv_type=args.kv_type)
+    model = Gemma4Ref(args.model, kv_type=args.kv_type, accum=args.accum)
     ids = parse_ids(args.ids)
     if not ids:
         ap.error("--ids is empty")

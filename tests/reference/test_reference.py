@@ -258,14 +258,16 @@ class ReferenceTest(unittest.TestCase):
         # min = 4 | (0 << 4) = 4 (sc[4]'s top bits are 0).
         self.assertEqual(v[128], 0.5 * 18 * 9 - 0.25 * 4)
 
-    def test_activation_quantisation_rounds_half_away_from_zero(self):
+    def test_activation_quantisation_rounds_half_to_even_with_an_fp16_scale(self):
         x = np.zeros(32, dtype=np.float32)
         x[0] = 127.0   # amax: d = 1, q = x exactly
-        x[1] = 2.5     # half -> 3 (banker's rounding would give 2)
-        x[2] = -2.5    # -> -3
-        x[3] = 0.49
+        x[1] = 2.5     # ties go to the even neighbour (the engine's and SIMD ggml's rule)
+        x[2] = -2.5
+        x[3] = 3.5
+        x[4] = 0.49
+        x[5] = -126.6
         y = quantize_act_q8_0(x)
-        self.assertEqual(list(y[:4]), [127.0, 3.0, -3.0, 0.0])
+        self.assertEqual(list(y[:6]), [127.0, 2.0, -2.0, 4.0, 0.0, -127.0])
         z = quantize_act_q8_0(np.zeros(32, dtype=np.float32))
         self.assertTrue(np.all(z == 0))
         # fp16 scale: amax 1 -> d = 1/127, stored as fp16(1/127).
@@ -273,6 +275,7 @@ class ReferenceTest(unittest.TestCase):
         d16 = float(np.float16(np.float32(1) / np.float32(127)))
         y = quantize_act_q8_0(x)
         self.assertAlmostEqual(float(y[-1]), 127 * d16, places=7)
+        self.assertNotEqual(127 * d16, 1.0)  # the fp16 rounding is visible
 
     # -- forward pass ------------------------------------------------------------------------------
     def test_zero_blocks_leave_the_scaled_embedding(self):

@@ -116,6 +116,34 @@ TEST(GgufHostile, RejectsATensorCountTheFileCannotHold) {
   expect_error(b, {"tensor_count 18446744073709551615 exceeds"});
 }
 
+TEST(GgufHostile, RejectsCountsAboveTheAbsoluteLimitsEvenIfTheFileCouldHoldThem) {
+  // 2^20 + 1 keys of at least 13 bytes fit in this 14 MB file, but parsed keys take ~10x their
+  // encoding in memory, so counts are also capped at 2^20.
+  GgufBytes b;
+  b.header(0, (uint64_t{1} << 20) + 1);
+  b.zeros(14u << 20);
+  expect_error(b, {"kv_count 1048577 exceeds the limit 1048576"});
+  GgufBytes c;
+  c.header((uint64_t{1} << 20) + 1, 0);
+  c.zeros(34u << 20);
+  expect_error(c, {"tensor_count 1048577 exceeds the limit 1048576"});
+}
+
+TEST(GgufHostile, ArrayGettersRefuseArraysFarLargerThanAnyRealKey) {
+  // A valid 16 MB u8 array would become 128 MB of int64 in get_int_array: refused.
+  GgufBytes b;
+  b.header(0, 1);
+  b.key("gemma4.feed_forward_length", 9).u32(0).u64((uint64_t{1} << 24) + 1);
+  b.zeros((size_t{1} << 24) + 1);
+  auto f = GgufFile::parse(b.bytes, "big.gguf");
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  const auto r = (*f)->get_int_array("gemma4.feed_forward_length");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("16777217 elements, more than the limit 16777216"),
+            std::string::npos)
+      << r.error().message;
+}
+
 TEST(GgufHostile, RejectsAnArrayCountTheFileCannotHold) {
   GgufBytes b;
   b.header(0, 1);

@@ -51,7 +51,8 @@ TEST_F(Gemma4ForwardTest, MatchesThePlainOracleAtEveryPosition) {
   ASSERT_EQ(got.size(), want.size());
   double worst = 0.0;
   for (size_t t = 0; t < got.size(); ++t) {
-    for (size_t i = 0; i < got[t].size(); ++i) worst = std::max(worst, std::abs(got[t][i] - want[t][i]));
+    for (size_t i = 0; i < got[t].size(); ++i)
+      worst = std::max(worst, std::abs(got[t][i] - want[t][i]));
   }
   // f32 activations against double: logits are O(1); 1e-3 is ~1000x the f32 epsilon.
   EXPECT_LT(worst, 1e-3);
@@ -66,9 +67,9 @@ TEST_F(Gemma4ForwardTest, BatchAndStepGiveTheSameLogits) {
     const Logits batch = run_batch(*fwd, kv_a, tokens);
     const Logits step = run_steps(*fwd, kv_b, tokens);
     ASSERT_EQ(batch.size(), tokens.size());
-    // Same values read in the same order: only the matmul's batching may differ.
-    printf("bs %g\n", max_abs_diff(batch, step));
-    EXPECT_LT(max_abs_diff(batch, step), 1e-5) << "kv type " << static_cast<int>(type);
+    // Same values read in the same order, and a token's matmul output does not depend on the
+    // other rows of the batch (kernels/matmul.h): bit-identical.
+    EXPECT_EQ(max_abs_diff(batch, step), 0.0) << "kv type " << static_cast<int>(type);
     EXPECT_EQ(kv_a.seq(0).n_pos(), kPromptLen);
     EXPECT_EQ(kv_b.seq(0).n_pos(), kPromptLen);
   }
@@ -82,11 +83,15 @@ TEST_F(Gemma4ForwardTest, F16CacheStaysCloseToF32Cache) {
   const Logits a = run_batch(*fwd, kv16, tokens);
   const Logits b = run_batch(*fwd, kv32, tokens);
   const double diff = max_abs_diff(a, b);
-  EXPECT_GT(diff, 0.0);   // the f16 path really rounds
+  EXPECT_GT(diff, 0.0);  // the f16 path really rounds
   double mag = 0.0;
-  for (const auto& r : b) for (float z : r) mag = std::max(mag, double(std::abs(z)));
-  printf("diff %g mag %g batch-step\n", diff, mag);
-  EXPECT_LT(diff, 2e-2);
+  for (const auto& r : b) {
+    for (float z : r)
+      mag = std::max(mag, double(std::abs(z)));
+  }
+  // Random tiny weights give peaky attention (scale 1.0, normalised q and k), which
+  // amplifies the 2^-11 relative rounding of f16 K/V; a broken f16 path is off by O(mag).
+  EXPECT_LT(diff, 0.03 * mag);
 }
 
 TEST_F(Gemma4ForwardTest, SplittingABatchIntoPassesChangesNothing) {
@@ -176,7 +181,8 @@ TEST_F(Gemma4ForwardTest, APrefillWithoutLogitsRowsStillFillsTheCache) {
   auto kv = model_->new_kv_pool(kv_opts(KvType::kF16));
   auto fwd = make_forward();
   runtime::Batch b;
-  for (size_t i = 0; i < prompt.size(); ++i) b.add(prompt[i], static_cast<int32_t>(i), 0, false);
+  for (size_t i = 0; i < prompt.size(); ++i)
+    b.add(prompt[i], static_cast<int32_t>(i), 0, false);
   ForwardOutput out;
   ASSERT_TRUE(fwd->forward(b, kv, out).ok());
   EXPECT_TRUE(out.logits.empty());
@@ -211,7 +217,8 @@ TEST_F(Gemma4ForwardTest, StopsAtTheContextLimit) {
   auto kv = model_->new_kv_pool(o);
   auto fwd = make_forward();
   runtime::Batch b;
-  for (int i = 0; i < 9; ++i) b.add(1, i, 0, false);
+  for (int i = 0; i < 9; ++i)
+    b.add(1, i, 0, false);
   ForwardOutput out;
   Status st = fwd->forward(b, kv, out);
   ASSERT_FALSE(st.ok());
@@ -228,10 +235,30 @@ TEST_F(Gemma4ForwardTest, TapsNameEveryStepOfALayer) {
   });
   auto kv = model_->new_kv_pool(kv_opts(KvType::kF16));
   run_batch(*fwd, kv, {7});
-  for (const char* n : {"attn_norm", "q", "q_norm", "q_rope", "k", "v", "k_norm", "k_rope",
-                        "v_norm", "kqv_out", "attn_out", "attn_post_norm", "attn_resid",
-                        "ffn_norm", "ffn_gate", "ffn_up", "ffn_geglu", "ffn_out", "ffn_post_norm",
-                        "ffn_resid", "ple_gate", "ple_proj_out", "ple_post_norm", "ple_resid",
+  for (const char* n : {"attn_norm",
+                        "q",
+                        "q_norm",
+                        "q_rope",
+                        "k",
+                        "v",
+                        "k_norm",
+                        "k_rope",
+                        "v_norm",
+                        "kqv_out",
+                        "attn_out",
+                        "attn_post_norm",
+                        "attn_resid",
+                        "ffn_norm",
+                        "ffn_gate",
+                        "ffn_up",
+                        "ffn_geglu",
+                        "ffn_out",
+                        "ffn_post_norm",
+                        "ffn_resid",
+                        "ple_gate",
+                        "ple_proj_out",
+                        "ple_post_norm",
+                        "ple_resid",
                         "l_out"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
@@ -259,8 +286,10 @@ TEST(Gemma4ForwardSharedKv, TensorsOnSharedLayersAreIgnored) {
 TEST(Gemma4ForwardVariants, ScalesAndMissingValueProjectionMatchTheOracle) {
   gguf::testing::TempDir dir;
   TinyModelSpec spec;
-  spec.scales = {{"blk.0.attn_q.scale", 0.5f}, {"blk.1.ffn_down.scale", 2.0f},
-                 {"blk.4.attn_output.scale", 1.5f}, {"output.scale", 0.75f}};
+  spec.scales = {{"blk.0.attn_q.scale", 0.5f},
+                 {"blk.1.ffn_down.scale", 2.0f},
+                 {"blk.4.attn_output.scale", 1.5f},
+                 {"output.scale", 0.75f}};
   spec.omit = "blk.2.attn_v.weight";
   auto m = load_tiny(spec, dir);
   ASSERT_NE(m, nullptr);
@@ -272,13 +301,14 @@ TEST(Gemma4ForwardVariants, ScalesAndMissingValueProjectionMatchTheOracle) {
   const auto want = naive_logits(m->file(), m->config(), tokens);
   double worst = 0.0;
   for (size_t t = 0; t < got.size(); ++t) {
-    for (size_t i = 0; i < got[t].size(); ++i) worst = std::max(worst, std::abs(got[t][i] - want[t][i]));
+    for (size_t i = 0; i < got[t].size(); ++i)
+      worst = std::max(worst, std::abs(got[t][i] - want[t][i]));
   }
   EXPECT_LT(worst, 1e-3);
 }
 
-// Quantised weights (Q4_0 layers, Q8_0 embeddings: tiny rows are shorter than a Q6_K block) use Q8_0 activations in the matmul; the
-// result must stay near the oracle on the same (dequantised) weights.
+// Quantised weights (Q4_0 layers; Q8_0 embeddings, as tiny rows are shorter than a Q6_K
+// block) multiply Q8_0-quantised activations; the oracle does the same in double.
 TEST(Gemma4ForwardQuantized, Q4ModelStaysNearTheOracle) {
   gguf::testing::TempDir dir;
   TinyModelSpec spec;
@@ -288,18 +318,25 @@ TEST(Gemma4ForwardQuantized, Q4ModelStaysNearTheOracle) {
   ASSERT_NE(m, nullptr);
   kernels::ThreadPool pool(2);
   Gemma4Forward fwd(m->config(), m->weights(), pool);
-  auto kv = m->new_kv_pool(kv_opts(KvType::kF16));
+  auto kv = m->new_kv_pool(kv_opts(KvType::kF32));
   const auto tokens = test_tokens(20, m->config().n_vocab, 13);
   const Logits got = run_batch(fwd, kv, tokens);
   const auto want = naive_logits(m->file(), m->config(), tokens);
-  double worst = 0.0, scale = 0.0;
+  // An activation within f32 rounding of a Q8_0 rounding boundary may round one step apart in
+  // the engine (f32) and the oracle (double); that is rare and local. So: nearly every
+  // position matches to f32 precision, and none is far off.
+  int exact = 0;
+  double worst = 0.0;
   for (size_t t = 0; t < got.size(); ++t) {
+    double pos_worst = 0.0;
     for (size_t i = 0; i < got[t].size(); ++i) {
-      worst = std::max(worst, std::abs(got[t][i] - want[t][i]));
-      scale = std::max(scale, std::abs(want[t][i]));
+      pos_worst = std::max(pos_worst, std::abs(got[t][i] - want[t][i]));
     }
+    exact += pos_worst < 1e-5 ? 1 : 0;
+    worst = std::max(worst, pos_worst);
   }
-  EXPECT_LT(worst, 0.05 * scale);
+  EXPECT_GE(exact, static_cast<int>(got.size()) * 9 / 10);
+  EXPECT_LT(worst, 0.1);
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ TEST(Gemma4Weights, BindsEveryTensorOfTheTinyModel) {
   const Gemma4Config& c = (*m)->config();
   ASSERT_EQ(w.layers.size(), 6u);
   EXPECT_TRUE(w.layers[3].attn_k.present());
-  EXPECT_FALSE(w.layers[4].attn_k.present());  // shared layer
+  EXPECT_FALSE(w.layers[4].attn_k.present());     // shared layer
   EXPECT_EQ(w.layers[5].attn_q.w.n_out, 2 * 64);  // full layer: H * 64
   EXPECT_EQ(w.layers[0].attn_q.w.n_out, 2 * 32);
   EXPECT_EQ(w.output.w.data, w.token_embd.data);  // tied LM head

@@ -11,7 +11,9 @@ namespace gemmad::runtime {
 namespace {
 
 // One sliding and one full layer, 2 elements per position; K = (pos, -pos), V = (pos+0.5, 1).
-std::vector<KvLayerSpec> two_layers() { return {{true, 2}, {false, 2}}; }
+std::vector<KvLayerSpec> two_layers() {
+  return {{true, 2}, {false, 2}};
+}
 
 Status append_positions(SequenceKv& s, int32_t n) {
   const int32_t p0 = s.n_pos();
@@ -79,7 +81,8 @@ TEST(SequenceKv, BytesUsedFollowsAllocation) {
   EXPECT_EQ(s.bytes_used(), ring + 2 * chunk);
   std::vector<float> all = positions(s, 1, 0, s.n_pos());
   ASSERT_EQ(all.size(), size_t(SequenceKv::kChunkPositions + 1));
-  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], static_cast<float>(i));
+  for (size_t i = 0; i < all.size(); ++i)
+    EXPECT_EQ(all[i], static_cast<float>(i));
   s.clear();
   EXPECT_EQ(s.n_pos(), 0);
   EXPECT_EQ(s.bytes_used(), 0u);
@@ -109,8 +112,8 @@ TEST(SequenceKv, TruncateIsRefusedOnceTheRingLostTheWindow) {
 TEST(SequenceKv, ALargerRingAllowsRollingBack) {
   SequenceKv s(two_layers(), 4, f32_opts(1000, 6));
   ASSERT_TRUE(append_positions(s, 10).ok());  // ring of 6 holds 4..9
-  EXPECT_TRUE(s.can_truncate(7));   // needs 4..6
-  EXPECT_FALSE(s.can_truncate(6));  // needs 3
+  EXPECT_TRUE(s.can_truncate(7));             // needs 4..6
+  EXPECT_FALSE(s.can_truncate(6));            // needs 3
   ASSERT_TRUE(s.truncate(7).ok());
   EXPECT_EQ(s.n_pos(), 7);
   ASSERT_TRUE(append_positions(s, 2).ok());  // new 7, 8 overwrite the old ones

@@ -40,11 +40,12 @@ inline std::vector<int> test_tokens(int n, uint32_t vocab, uint32_t salt = 0) {
 }
 
 // Runs `tokens` as positions n_pos.. of sequence `seq`, all in one batch, logits for all.
-inline Logits run_batch(Gemma4Forward& fwd, runtime::KvCachePool& kv, const std::vector<int>& tokens,
-                        int seq = 0) {
+inline Logits run_batch(Gemma4Forward& fwd, runtime::KvCachePool& kv,
+                        const std::vector<int>& tokens, int seq = 0) {
   runtime::Batch b;
   const int32_t p0 = kv.seq(seq).n_pos();
-  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], p0 + static_cast<int32_t>(i), seq, true);
+  for (size_t i = 0; i < tokens.size(); ++i)
+    b.add(tokens[i], p0 + static_cast<int32_t>(i), seq, true);
   ForwardOutput out;
   Status st = fwd.forward(b, kv, out);
   EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
@@ -55,8 +56,8 @@ inline Logits run_batch(Gemma4Forward& fwd, runtime::KvCachePool& kv, const std:
   return l;
 }
 
-inline Logits run_steps(Gemma4Forward& fwd, runtime::KvCachePool& kv, const std::vector<int>& tokens,
-                        int seq = 0) {
+inline Logits run_steps(Gemma4Forward& fwd, runtime::KvCachePool& kv,
+                        const std::vector<int>& tokens, int seq = 0) {
   Logits l;
   for (int t : tokens) {
     Logits one = run_batch(fwd, kv, {t}, seq);
@@ -75,7 +76,8 @@ inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>
 
 inline double max_abs_diff(const Logits& a, const Logits& b) {
   double m = a.size() == b.size() ? 0.0 : 1e30;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, max_abs_diff(a[i], b[i]));
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    m = std::max(m, max_abs_diff(a[i], b[i]));
   return m;
 }
 

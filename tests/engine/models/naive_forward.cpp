@@ -16,6 +16,7 @@ struct Tensor {
   std::vector<double> v;
   uint64_t n_in = 0, n_out = 1;
   bool present = false;
+  quant::GgmlType type = quant::GgmlType::kF32;
 };
 
 Tensor load(const gguf::GgufFile& f, const std::string& name) {
@@ -23,12 +24,14 @@ Tensor load(const gguf::GgufFile& f, const std::string& name) {
   const gguf::TensorInfo* ti = f.find_tensor(name);
   if (ti == nullptr) return t;
   t.present = true;
+  t.type = ti->type;
   t.n_in = ti->ne[0];
   t.n_out = ti->n_dims > 1 ? ti->ne[1] : 1;
   const uint64_t rb = *quant::row_bytes(ti->type, t.n_in);
   std::vector<float> row(t.n_in);
   for (uint64_t r = 0; r < t.n_out; ++r) {
-    quant::dequantize_row_ref(ti->type, ti->data + r * rb, row.data(), static_cast<int64_t>(t.n_in));
+    quant::dequantize_row_ref(ti->type, ti->data + r * rb, row.data(),
+                              static_cast<int64_t>(t.n_in));
     t.v.insert(t.v.end(), row.begin(), row.end());
   }
   return t;
@@ -39,14 +42,34 @@ double scalar_or(const gguf::GgufFile& f, const std::string& name, double fallba
   return t.present ? t.v[0] : fallback;
 }
 
+// The numerics contract of kernels/matmul.h: these weight types multiply activations
+// quantised to Q8_0 blocks (the kernels' integer dot products are exact, so the oracle may
+// use the dequantised values).
+bool uses_q8_activations(quant::GgmlType t) {
+  return t == quant::GgmlType::kQ4_0 || t == quant::GgmlType::kQ8_0 ||
+         t == quant::GgmlType::kQ2_0 || t == quant::GgmlType::kQ4_K || t == quant::GgmlType::kQ6_K;
+}
+
+Vec q8_round_trip(const Vec& x) {
+  std::vector<float> xf(x.begin(), x.end()), back(x.size());
+  std::vector<uint8_t> q(*quant::row_bytes(quant::GgmlType::kQ8_0, x.size()));
+  quant::quantize_row_ref(quant::GgmlType::kQ8_0, xf.data(), q.data(),
+                          static_cast<int64_t>(x.size()));
+  quant::dequantize_row_ref(quant::GgmlType::kQ8_0, q.data(), back.data(),
+                            static_cast<int64_t>(x.size()));
+  return Vec(back.begin(), back.end());
+}
+
 // y = W x (times the `.scale` companion of `base`, if any).
-Vec linear(const gguf::GgufFile& f, const std::string& base, const Vec& x) {
+Vec linear(const gguf::GgufFile& f, const std::string& base, const Vec& x_in) {
   const Tensor w = load(f, base + ".weight");
   const double s = scalar_or(f, base + ".scale", 1.0);
+  const Vec x = uses_q8_activations(w.type) ? q8_round_trip(x_in) : x_in;
   Vec y(w.n_out, 0.0);
   for (uint64_t o = 0; o < w.n_out; ++o) {
     double acc = 0.0;
-    for (uint64_t i = 0; i < w.n_in; ++i) acc += w.v[o * w.n_in + i] * x[i];
+    for (uint64_t i = 0; i < w.n_in; ++i)
+      acc += w.v[o * w.n_in + i] * x[i];
     y[o] = acc * s;
   }
   return y;
@@ -55,9 +78,11 @@ Vec linear(const gguf::GgufFile& f, const std::string& base, const Vec& x) {
 // RMSNorm of x[off, off+n) with weight w (empty: none).
 void rms(Vec& x, size_t off, size_t n, const std::vector<double>& w, double eps) {
   double ss = 0.0;
-  for (size_t i = 0; i < n; ++i) ss += x[off + i] * x[off + i];
+  for (size_t i = 0; i < n; ++i)
+    ss += x[off + i] * x[off + i];
   const double s = 1.0 / std::sqrt(ss / static_cast<double>(n) + eps);
-  for (size_t i = 0; i < n; ++i) x[off + i] *= s * (w.empty() ? 1.0 : w[i]);
+  for (size_t i = 0; i < n; ++i)
+    x[off + i] *= s * (w.empty() ? 1.0 : w[i]);
 }
 
 double gelu(double z) {
@@ -95,11 +120,13 @@ std::vector<std::vector<double>> naive_logits(const gguf::GgufFile& f, const Gem
   Mat h(T), ple(T);
   for (int t = 0; t < T; ++t) {
     Vec x(d);
-    for (size_t i = 0; i < d; ++i) x[i] = embd.v[tokens[t] * d + i] * std::sqrt(double(d));
+    for (size_t i = 0; i < d; ++i)
+      x[i] = embd.v[tokens[t] * d + i] * std::sqrt(double(d));
     Vec cp = linear(f, "per_layer_model_proj", x);
     ple[t].resize(L * p);
     for (size_t l = 0; l < L; ++l) {
-      for (size_t i = 0; i < p; ++i) cp[l * p + i] /= std::sqrt(double(d));
+      for (size_t i = 0; i < p; ++i)
+        cp[l * p + i] /= std::sqrt(double(d));
       rms(cp, l * p, p, ple_norm.v, eps);
       for (size_t i = 0; i < p; ++i) {
         const double e = ple_tab.v[tokens[t] * L * p + l * p + i] * std::sqrt(double(p));
@@ -125,7 +152,8 @@ std::vector<std::vector<double>> naive_logits(const gguf::GgufFile& f, const Gem
       Vec a = h[t];
       rms(a, 0, d, attn_norm.v, eps);
       q[t] = linear(f, b + "attn_q", a);
-      for (int hh = 0; hh < H; ++hh) rms(q[t], hh * hd, hd, q_norm.v, eps);
+      for (int hh = 0; hh < H; ++hh)
+        rms(q[t], hh * hd, hd, q_norm.v, eps);
       rope(q[t], H, hd, n_rot, base, factors, t);
       if (c.owns_kv(il)) {
         const Tensor k_norm = load(f, b + "attn_k_norm.weight");
@@ -155,12 +183,14 @@ std::vector<std::vector<double>> naive_logits(const gguf::GgufFile& f, const Gem
         double mx = -1e300;
         for (int u = lo; u <= t; ++u) {
           double acc = 0.0;
-          for (int i = 0; i < hd; ++i) acc += q[t][hh * hd + i] * kc[src][u][j * hd + i];
+          for (int i = 0; i < hd; ++i)
+            acc += q[t][hh * hd + i] * kc[src][u][j * hd + i];
           s.push_back(acc);  // scale 1.0
           mx = std::max(mx, acc);
         }
         double sum = 0.0;
-        for (double& x : s) sum += (x = std::exp(x - mx));
+        for (double& x : s)
+          sum += (x = std::exp(x - mx));
         for (int u = lo; u <= t; ++u) {
           for (int i = 0; i < hd; ++i) {
             heads[hh * hd + i] += s[u - lo] / sum * vc[src][u][j * hd + i];
@@ -169,20 +199,25 @@ std::vector<std::vector<double>> naive_logits(const gguf::GgufFile& f, const Gem
       }
       Vec o = linear(f, b + "attn_output", heads);
       rms(o, 0, d, post_attn.v, eps);
-      for (size_t i = 0; i < d; ++i) h[t][i] += o[i];
+      for (size_t i = 0; i < d; ++i)
+        h[t][i] += o[i];
       Vec fn = h[t];
       rms(fn, 0, d, ffn_norm.v, eps);
       Vec g = linear(f, b + "ffn_gate", fn);
       const Vec u = linear(f, b + "ffn_up", fn);
-      for (size_t i = 0; i < g.size(); ++i) g[i] = gelu(g[i]) * u[i];
+      for (size_t i = 0; i < g.size(); ++i)
+        g[i] = gelu(g[i]) * u[i];
       Vec dn = linear(f, b + "ffn_down", g);
       rms(dn, 0, d, post_ffw.v, eps);
-      for (size_t i = 0; i < d; ++i) h[t][i] += dn[i];
+      for (size_t i = 0; i < d; ++i)
+        h[t][i] += dn[i];
       Vec pg = linear(f, b + "inp_gate", h[t]);
-      for (size_t i = 0; i < p; ++i) pg[i] = gelu(pg[i]) * ple[t][il * p + i];
+      for (size_t i = 0; i < p; ++i)
+        pg[i] = gelu(pg[i]) * ple[t][il * p + i];
       Vec pu = linear(f, b + "proj", pg);
       rms(pu, 0, d, post_norm.v, eps);
-      for (size_t i = 0; i < d; ++i) h[t][i] = (h[t][i] + pu[i]) * layer_scale;
+      for (size_t i = 0; i < d; ++i)
+        h[t][i] = (h[t][i] + pu[i]) * layer_scale;
     }
   }
 
@@ -192,10 +227,12 @@ std::vector<std::vector<double>> naive_logits(const gguf::GgufFile& f, const Gem
   for (int t = 0; t < T; ++t) {
     Vec y = h[t];
     rms(y, 0, d, out_norm.v, eps);
+    if (uses_q8_activations(embd.type)) y = q8_round_trip(y);
     logits[t].resize(c.n_vocab);
     for (uint32_t o = 0; o < c.n_vocab; ++o) {
       double acc = 0.0;
-      for (size_t i = 0; i < d; ++i) acc += embd.v[o * d + i] * y[i];
+      for (size_t i = 0; i < d; ++i)
+        acc += embd.v[o * d + i] * y[i];
       acc *= out_scale;
       const double cap = c.final_logit_softcap;
       logits[t][o] = cap > 0 ? cap * std::tanh(acc / cap) : acc;

@@ -14,11 +14,14 @@
 namespace gemmad::ops {
 namespace {
 
-float pseudo(int i) { return std::sin(0.7f * i + 0.3f) * (1.0f + 0.1f * (i % 7)); }
+float pseudo(int i) {
+  return std::sin(0.7f * i + 0.3f) * (1.0f + 0.1f * (i % 7));
+}
 
 TEST(Ops, F16WideningIsExactForEveryBitPattern) {
   std::vector<uint16_t> all(65536);
-  for (uint32_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  for (uint32_t i = 0; i < all.size(); ++i)
+    all[i] = static_cast<uint16_t>(i);
   std::vector<float> out(all.size());
   f16_to_f32_row(all.data(), out.data(), static_cast<int64_t>(all.size()));
   for (uint32_t i = 0; i < all.size(); ++i) {
@@ -41,7 +44,8 @@ TEST(Ops, RmsNormMatchesTheFormula) {
   rms_norm(x.data(), w.data(), y.data(), n, 1e-6f);
   rms_norm(x.data(), nullptr, y_none.data(), n, 1e-6f);
   double ss = 0.0;
-  for (float v : x) ss += double(v) * v;
+  for (float v : x)
+    ss += double(v) * v;
   const double s = 1.0 / std::sqrt(ss / n + 1e-6);
   for (int i = 0; i < n; ++i) {
     EXPECT_NEAR(y[i], x[i] * s * w[i], 1e-5);
@@ -55,7 +59,8 @@ TEST(Ops, RopeRotatesNeoxPairsByPositionTimesFrequency) {
   ASSERT_EQ(t.n_pairs_active(), 8);
   std::vector<float> c(8), s(8), x(2 * hd), orig;
   t.angles(pos, c.data(), s.data());
-  for (int i = 0; i < 2 * hd; ++i) x[i] = pseudo(i);
+  for (int i = 0; i < 2 * hd; ++i)
+    x[i] = pseudo(i);
   orig = x;
   rope_neox(x.data(), 2, hd, n_rot, t.n_pairs_active(), c.data(), s.data());
   for (int h = 0; h < 2; ++h) {
@@ -72,12 +77,14 @@ TEST(Ops, ProportionalRopeLeavesMaskedPairsAlone) {
   // Gemma 4 full layers: 512 dims, frequencies over 512, only the first quarter rotates.
   const int hd = 512, pairs = 256;
   std::vector<float> factors(pairs, 1e30f);
-  for (int j = 0; j < 64; ++j) factors[j] = 1.0f;
+  for (int j = 0; j < 64; ++j)
+    factors[j] = 1.0f;
   RopeTable t(hd, 1e6f, factors);
   ASSERT_EQ(t.n_pairs_active(), 64);
   std::vector<float> c(64), s(64), x(hd);
   t.angles(1000, c.data(), s.data());
-  for (int i = 0; i < hd; ++i) x[i] = pseudo(i);
+  for (int i = 0; i < hd; ++i)
+    x[i] = pseudo(i);
   const std::vector<float> orig = x;
   rope_neox(x.data(), 1, hd, hd, t.n_pairs_active(), c.data(), s.data());
   for (int j = 64; j < 256; ++j) {
@@ -96,7 +103,8 @@ TEST(Ops, GeluTanhMatchesTheFormula) {
   }
   float gate[3] = {1.0f, -1.0f, 2.0f}, up[3] = {2.0f, 3.0f, -1.0f}, out[3];
   geglu(gate, up, out, 3);
-  for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(out[i], gelu_tanh(gate[i]) * up[i]);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FLOAT_EQ(out[i], gelu_tanh(gate[i]) * up[i]);
 }
 
 // Naive two-pass softmax attention in double over rows [n][stride] at offset.
@@ -109,13 +117,16 @@ std::vector<double> naive_attend(const std::vector<float>& q, int n_heads, int h
     double mx = -1e300, sum = 0.0;
     for (int r = 0; r < n; ++r) {
       double acc = 0.0;
-      for (int i = 0; i < hd; ++i) acc += double(q[h * hd + i]) * k[r * stride + offset + i];
+      for (int i = 0; i < hd; ++i)
+        acc += double(q[h * hd + i]) * k[r * stride + offset + i];
       s[r] = acc * scale;
       mx = std::max(mx, s[r]);
     }
-    for (double& x : s) sum += (x = std::exp(x - mx));
+    for (double& x : s)
+      sum += (x = std::exp(x - mx));
     for (int r = 0; r < n; ++r) {
-      for (int i = 0; i < hd; ++i) out[h * hd + i] += s[r] / sum * v[r * stride + offset + i];
+      for (int i = 0; i < hd; ++i)
+        out[h * hd + i] += s[r] / sum * v[r * stride + offset + i];
     }
   }
   return out;
@@ -128,7 +139,8 @@ TEST(Ops, AttentionOverSeveralRunsMatchesTwoPassSoftmax) {
     k[i] = 2.0f * pseudo(i);
     v[i] = pseudo(3 * i + 1);
   }
-  for (int i = 0; i < heads * hd; ++i) q[i] = pseudo(5 * i + 2);
+  for (int i = 0; i < heads * hd; ++i)
+    q[i] = pseudo(5 * i + 2);
   const std::vector<double> want = naive_attend(q, heads, hd, k, v, n, stride, hd, 0.7f);
 
   // f32 rows split into runs of 40 + 1 + 42 (blocks straddle runs).
@@ -146,7 +158,8 @@ TEST(Ops, AttentionOverSeveralRunsMatchesTwoPassSoftmax) {
                                  {k.data() + 40 * stride, v.data() + 40 * stride, 1},
                                  {k.data() + 41 * stride, v.data() + 41 * stride, 42}};
   attend(a, segs, scratch);
-  for (int i = 0; i < heads * hd; ++i) EXPECT_NEAR(out[i], want[i], 1e-5) << i;
+  for (int i = 0; i < heads * hd; ++i)
+    EXPECT_NEAR(out[i], want[i], 1e-5) << i;
 
   // The same in f16 rows: compare against the oracle on the rounded values.
   std::vector<uint16_t> k16(k.size()), v16(v.size());
@@ -159,13 +172,15 @@ TEST(Ops, AttentionOverSeveralRunsMatchesTwoPassSoftmax) {
   a.elem = KvElem::kF16;
   std::vector<KvSegment> segs16 = {{k16.data(), v16.data(), n}};
   attend(a, segs16, scratch);
-  for (int i = 0; i < heads * hd; ++i) EXPECT_NEAR(out[i], want16[i], 1e-5) << i;
+  for (int i = 0; i < heads * hd; ++i)
+    EXPECT_NEAR(out[i], want16[i], 1e-5) << i;
 }
 
 TEST(Ops, AttentionOverOnePositionReturnsItsValue) {
   const int hd = 8;
   std::vector<float> q(hd, 1.0f), k(hd, 0.5f), v(hd), out(hd);
-  for (int i = 0; i < hd; ++i) v[i] = static_cast<float>(i);
+  for (int i = 0; i < hd; ++i)
+    v[i] = static_cast<float>(i);
   AttentionScratch scratch;
   AttentionArgs a;
   a.q = q.data();
@@ -175,7 +190,8 @@ TEST(Ops, AttentionOverOnePositionReturnsItsValue) {
   a.row_stride = hd;
   std::vector<KvSegment> segs = {{k.data(), v.data(), 1}};
   attend(a, segs, scratch);
-  for (int i = 0; i < hd; ++i) EXPECT_FLOAT_EQ(out[i], v[i]);
+  for (int i = 0; i < hd; ++i)
+    EXPECT_FLOAT_EQ(out[i], v[i]);
 }
 
 }  // namespace

@@ -19,14 +19,16 @@ uint64_t mix(uint64_t z) {
 // Uniform in [-1, 1).
 float unit(uint64_t seed, const std::string& name, uint64_t i) {
   uint64_t h = 0xcbf29ce484222325ULL ^ mix(seed);
-  for (char ch : name) h = (h ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
+  for (char ch : name)
+    h = (h ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
   const uint64_t r = mix(h + (i + 1) * 0x9e3779b97f4a7c15ULL);
   return static_cast<float>(static_cast<int64_t>(r >> 11) - (int64_t{1} << 52)) /
          static_cast<float>(int64_t{1} << 52);
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -35,6 +37,12 @@ float tiny_value(const TinyModelSpec& spec, const std::string& name, uint64_t i)
   const float u = unit(spec.seed, name, i);
   if (name == "rope_freqs.weight") return spec.config.rope_freq_factors[i];
   if (ends_with(name, "layer_output_scale.weight")) return 0.7f + 0.2f * u;
+  // q/k norms below 1 keep attention scores (scale 1.0 on normalised heads) moderate, as in a
+  // trained model; random unit norms make the softmax so peaky that one rounding step of an
+  // activation can flip which key wins.
+  if (ends_with(name, "attn_q_norm.weight") || ends_with(name, "attn_k_norm.weight")) {
+    return 0.4f + 0.1f * u;
+  }
   if (ends_with(name, "norm.weight")) return 1.0f + 0.25f * u;
   if (name == "token_embd.weight" || name == "per_layer_token_embd.weight") return 0.3f * u;
   return u;  // matrices: scaled by 1.7 / sqrt(n_in) in write_tiny_model
@@ -77,8 +85,10 @@ std::vector<TinyTensor> tiny_tensors(const TinyModelSpec& spec) {
     vec(b + "post_norm.weight", d);
     vec(b + "layer_output_scale.weight", 1);
   }
-  for (const auto& [name, value] : spec.scales) vec(name, 1);
-  for (const std::string& name : spec.foreign) vec(name, 32);
+  for (const auto& [name, value] : spec.scales)
+    vec(name, 1);
+  for (const std::string& name : spec.foreign)
+    vec(name, 32);
   return t;
 }
 
@@ -108,7 +118,8 @@ Status write_tiny_model(const TinyModelSpec& spec, const std::string& path) {
   std::vector<int32_t> ff(c.n_ff.begin(), c.n_ff.end());
   wr.set_i32_array(a + "feed_forward_length", ff);
   std::unique_ptr<bool[]> swa(new bool[c.n_layer]);
-  for (uint32_t il = 0; il < c.n_layer; ++il) swa[il] = c.is_swa[il];
+  for (uint32_t il = 0; il < c.n_layer; ++il)
+    swa[il] = c.is_swa[il];
   wr.set_bool_array(a + "attention.sliding_window_pattern", {swa.get(), c.n_layer});
 
   for (TinyTensor t : tiny_tensors(spec)) {
@@ -126,18 +137,20 @@ Status write_tiny_model(const TinyModelSpec& spec, const std::string& path) {
     const bool is_fixed = scale_it != spec.scales.end();
     const bool embd = t.name == "token_embd.weight" || t.name == "per_layer_token_embd.weight";
     const float amp = t.is_matrix && !embd ? 1.7f / std::sqrt(static_cast<float>(t.ne[0])) : 1.0f;
-    wr.add_tensor(t.name, type, t.ne, [&spec, t, type, amp, fixed, is_fixed](std::span<uint8_t> out) {
-      const uint64_t n_in = t.ne[0];
-      const uint64_t rows = t.ne.size() > 1 ? t.ne[1] : 1;
-      const uint64_t rb = out.size() / rows;
-      std::vector<float> row(n_in);
-      for (uint64_t r = 0; r < rows; ++r) {
-        for (uint64_t i = 0; i < n_in; ++i) {
-          row[i] = is_fixed ? fixed : amp * tiny_value(spec, t.name, r * n_in + i);
-        }
-        quant::quantize_row_ref(type, row.data(), out.data() + r * rb, static_cast<int64_t>(n_in));
-      }
-    });
+    wr.add_tensor(t.name, type, t.ne,
+                  [&spec, t, type, amp, fixed, is_fixed](std::span<uint8_t> out) {
+                    const uint64_t n_in = t.ne[0];
+                    const uint64_t rows = t.ne.size() > 1 ? t.ne[1] : 1;
+                    const uint64_t rb = out.size() / rows;
+                    std::vector<float> row(n_in);
+                    for (uint64_t r = 0; r < rows; ++r) {
+                      for (uint64_t i = 0; i < n_in; ++i) {
+                        row[i] = is_fixed ? fixed : amp * tiny_value(spec, t.name, r * n_in + i);
+                      }
+                      quant::quantize_row_ref(type, row.data(), out.data() + r * rb,
+                                              static_cast<int64_t>(n_in));
+                    }
+                  });
   }
   return wr.write(path);
 }

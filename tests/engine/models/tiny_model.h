@@ -20,9 +20,9 @@ struct TinyModelSpec {
   uint64_t seed = 1;
   quant::GgmlType matrix_type = quant::GgmlType::kF32;  // layer matrices
   quant::GgmlType embd_type = quant::GgmlType::kF32;    // token_embd, per_layer_token_embd
-  bool shared_kv_tensors = false;  // also write attn_k/attn_v/attn_k_norm on shared layers
-  std::string omit;                // leave this tensor out
-  std::string wrong_shape;         // write this tensor with its first dimension doubled
+  bool shared_kv_tensors = false;       // also write attn_k/attn_v/attn_k_norm on shared layers
+  std::string omit;                     // leave this tensor out
+  std::string wrong_shape;              // write this tensor with its first dimension doubled
   std::map<std::string, float> scales;  // extra one-element tensors, e.g. "blk.0.attn_q.scale"
   std::vector<std::string> foreign;     // extra unknown f32 {32} tensors, e.g. "v.patch_embd"
 };

@@ -67,23 +67,44 @@ TEST(SynthModel, WritesEveryMetadataKeyOfTheSpec) {
   auto f = write_and_open(dir, SynthOptions{}, "tiny.gguf");
   ASSERT_NE(f, nullptr);
   // spec/gemma4.md §3.2 and §5.2.
-  for (const char* key :
-       {"general.architecture", "general.type", "general.name", "general.file_type",
-        "general.quantization_version", "general.alignment", "gemma4.context_length",
-        "gemma4.embedding_length", "gemma4.block_count", "gemma4.feed_forward_length",
-        "gemma4.attention.head_count", "gemma4.attention.head_count_kv",
-        "gemma4.attention.key_length", "gemma4.attention.value_length",
-        "gemma4.attention.key_length_swa", "gemma4.attention.value_length_swa",
-        "gemma4.attention.layer_norm_rms_epsilon", "gemma4.attention.sliding_window",
-        "gemma4.attention.sliding_window_pattern", "gemma4.attention.shared_kv_layers",
-        "gemma4.embedding_length_per_layer_input", "gemma4.rope.freq_base",
-        "gemma4.rope.freq_base_swa", "gemma4.rope.dimension_count",
-        "gemma4.rope.dimension_count_swa", "gemma4.final_logit_softcapping",
-        "tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores",
-        "tokenizer.ggml.token_type", "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id",
-        "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
-        "tokenizer.ggml.padding_token_id", "tokenizer.ggml.add_bos_token",
-        "tokenizer.ggml.add_space_prefix", "tokenizer.chat_template"}) {
+  for (const char* key : {"general.architecture",
+                          "general.type",
+                          "general.name",
+                          "general.file_type",
+                          "general.quantization_version",
+                          "general.alignment",
+                          "gemma4.context_length",
+                          "gemma4.embedding_length",
+                          "gemma4.block_count",
+                          "gemma4.feed_forward_length",
+                          "gemma4.attention.head_count",
+                          "gemma4.attention.head_count_kv",
+                          "gemma4.attention.key_length",
+                          "gemma4.attention.value_length",
+                          "gemma4.attention.key_length_swa",
+                          "gemma4.attention.value_length_swa",
+                          "gemma4.attention.layer_norm_rms_epsilon",
+                          "gemma4.attention.sliding_window",
+                          "gemma4.attention.sliding_window_pattern",
+                          "gemma4.attention.shared_kv_layers",
+                          "gemma4.embedding_length_per_layer_input",
+                          "gemma4.rope.freq_base",
+                          "gemma4.rope.freq_base_swa",
+                          "gemma4.rope.dimension_count",
+                          "gemma4.rope.dimension_count_swa",
+                          "gemma4.final_logit_softcapping",
+                          "tokenizer.ggml.model",
+                          "tokenizer.ggml.tokens",
+                          "tokenizer.ggml.scores",
+                          "tokenizer.ggml.token_type",
+                          "tokenizer.ggml.merges",
+                          "tokenizer.ggml.bos_token_id",
+                          "tokenizer.ggml.eos_token_id",
+                          "tokenizer.ggml.unknown_token_id",
+                          "tokenizer.ggml.padding_token_id",
+                          "tokenizer.ggml.add_bos_token",
+                          "tokenizer.ggml.add_space_prefix",
+                          "tokenizer.chat_template"}) {
     EXPECT_NE(f->find(key), nullptr) << key;
   }
   EXPECT_EQ(*f->get_string("general.architecture"), "gemma4");
@@ -136,7 +157,8 @@ TEST(SynthModel, FfnWidthIsAScalarWhenUniformAndAnArrayOtherwise) {
 
 size_t count_with(const std::vector<TensorPlan>& plan, const std::string& part) {
   size_t n = 0;
-  for (const TensorPlan& t : plan) n += t.name.find(part) != std::string::npos;
+  for (const TensorPlan& t : plan)
+    n += t.name.find(part) != std::string::npos;
   return n;
 }
 
@@ -159,13 +181,15 @@ TEST(SynthModel, TensorCountsMatchTheSpecForEveryPreset) {
 TEST(SynthModel, SharedLayersHaveNoKvTensorsUnlessAsked) {
   const Gemma4Config c = *Gemma4Config::preset("e2b");
   std::set<std::string> names;
-  for (const TensorPlan& t : plan_tensors(c, SynthQuant::kQ4_0, false)) names.insert(t.name);
+  for (const TensorPlan& t : plan_tensors(c, SynthQuant::kQ4_0, false))
+    names.insert(t.name);
   EXPECT_TRUE(names.count("blk.14.attn_k.weight"));
   EXPECT_FALSE(names.count("blk.15.attn_k.weight"));
   EXPECT_FALSE(names.count("blk.15.attn_v.weight"));
   EXPECT_FALSE(names.count("blk.34.attn_k_norm.weight"));
   names.clear();
-  for (const TensorPlan& t : plan_tensors(c, SynthQuant::kQ4_0, true)) names.insert(t.name);
+  for (const TensorPlan& t : plan_tensors(c, SynthQuant::kQ4_0, true))
+    names.insert(t.name);
   EXPECT_TRUE(names.count("blk.15.attn_k.weight"));
   EXPECT_TRUE(names.count("blk.34.attn_k_norm.weight"));
 }
@@ -174,7 +198,8 @@ TEST(SynthModel, E2bShapesAndTypesFollowTheOfficialQ4_0Files) {
   const Gemma4Config c = *Gemma4Config::preset("e2b");
   std::map<std::string, const TensorPlan*> by_name;
   const auto plan = plan_tensors(c, SynthQuant::kQ4_0, false);
-  for (const TensorPlan& t : plan) by_name[t.name] = &t;
+  for (const TensorPlan& t : plan)
+    by_name[t.name] = &t;
   auto expect = [&](const std::string& name, GgmlType type, std::vector<uint64_t> ne) {
     ASSERT_TRUE(by_name.count(name)) << name;
     EXPECT_EQ(by_name[name]->type, type) << name;
@@ -212,7 +237,8 @@ TEST(SynthModel, F32ModeWritesEveryTensorAsF32) {
   ScratchDir dir;
   auto f = write_and_open(dir, SynthOptions{}, "tiny.gguf");
   ASSERT_NE(f, nullptr);
-  for (const gguf::TensorInfo& t : f->tensors()) EXPECT_EQ(t.type, GgmlType::kF32) << t.name;
+  for (const gguf::TensorInfo& t : f->tensors())
+    EXPECT_EQ(t.type, GgmlType::kF32) << t.name;
 }
 
 TEST(SynthModel, Q4_0ModeUsesTheOfficialTypesWithFallbacksForShortRows) {
@@ -246,21 +272,24 @@ TEST(SynthModel, ValuesHaveTheDocumentedRanges) {
     const std::vector<float> v = values_of(t);
     if (t.name.ends_with("_norm.weight") && t.name.find("attn_") == std::string::npos &&
         t.name != "output_norm.weight") {
-      for (float x : v) ASSERT_TRUE(x >= 0.5f && x <= 1.5f) << t.name << " " << x;
+      for (float x : v)
+        ASSERT_TRUE(x >= 0.5f && x <= 1.5f) << t.name << " " << x;
     } else if (t.name.ends_with("layer_output_scale.weight")) {
       ASSERT_EQ(v.size(), 1u);
       EXPECT_TRUE(v[0] >= 0.5f && v[0] <= 1.0f) << t.name << " " << v[0];
     } else if (t.name.ends_with("attn_q.weight") || t.name.ends_with("ffn_down.weight")) {
       // Uniform with std 1/sqrt(n_in): the sample std of thousands of values is within 10 %.
       double s2 = 0;
-      for (float x : v) s2 += double(x) * x;
+      for (float x : v)
+        s2 += double(x) * x;
       const double sd = std::sqrt(s2 / v.size());
       EXPECT_NEAR(sd * std::sqrt(double(t.ne[0])), 1.0, 0.1) << t.name;
     }
   }
   const std::vector<float> rf = values_of(*f->find_tensor("rope_freqs.weight"));
   ASSERT_EQ(rf.size(), 32u);  // tiny: n_rot_full 64 -> 32 pairs, a quarter rotate
-  for (size_t j = 0; j < rf.size(); ++j) EXPECT_EQ(rf[j], j < 8 ? 1.0f : 1e30f) << j;
+  for (size_t j = 0; j < rf.size(); ++j)
+    EXPECT_EQ(rf[j], j < 8 ? 1.0f : 1e30f) << j;
 }
 
 TEST(SynthModel, SameSeedGivesIdenticalBytesAndOtherSeedsDiffer) {
@@ -317,7 +346,8 @@ TEST(SynthModel, VocabularyFileSetsTheTokenizerAndVocabSize) {
   Result<std::vector<std::string_view>> toks = f->get_string_array("tokenizer.ggml.tokens");
   ASSERT_TRUE(toks.ok());
   ASSERT_EQ(toks->size(), 600u);
-  for (size_t i = 0; i < 600; ++i) EXPECT_EQ((*toks)[i], v->tokens[i]) << i;
+  for (size_t i = 0; i < 600; ++i)
+    EXPECT_EQ((*toks)[i], v->tokens[i]) << i;
   Result<Gemma4Config> c = Gemma4Config::from_gguf(*f);
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->n_vocab, 600u);

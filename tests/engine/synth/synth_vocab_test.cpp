@@ -23,8 +23,10 @@ TEST(SynthVocab, PutsSpecialTokensAtTheirGemma4Ids) {
     const char* text;
     TokenType type;
   };
-  for (const Want& w : {Want{0, "<pad>", TokenType::kControl}, Want{1, "<eos>", TokenType::kControl},
-                        Want{2, "<bos>", TokenType::kControl}, Want{3, "<unk>", TokenType::kControl},
+  for (const Want& w : {Want{0, "<pad>", TokenType::kControl},
+                        Want{1, "<eos>", TokenType::kControl},
+                        Want{2, "<bos>", TokenType::kControl},
+                        Want{3, "<unk>", TokenType::kControl},
                         Want{4, "<mask>", TokenType::kControl},
                         Want{46, "<|tool>", TokenType::kControl},
                         Want{47, "<tool|>", TokenType::kControl},
@@ -49,7 +51,8 @@ TEST(SynthVocab, PutsSpecialTokensAtTheirGemma4Ids) {
   EXPECT_EQ(v.tokens[137], std::string(31, '\n'));
   EXPECT_EQ(v.tokens[138], kSp + kSp);
   std::string run31;
-  for (int i = 0; i < 31; ++i) run31 += kSp;
+  for (int i = 0; i < 31; ++i)
+    run31 += kSp;
   EXPECT_EQ(v.tokens[167], run31);
 }
 

@@ -46,7 +46,8 @@ TEST(SynthWeights, UniformValuesStayInRangeWithTheExpectedSpread) {
     mean += x;
   }
   mean /= v.size();
-  for (float x : v) var += (x - mean) * (x - mean);
+  for (float x : v)
+    var += (x - mean) * (x - mean);
   var /= v.size();
   EXPECT_NEAR(mean, 1.0, 0.01);
   EXPECT_NEAR(std::sqrt(var), 0.5 / std::sqrt(3.0), 0.01);  // uniform half-width 0.5

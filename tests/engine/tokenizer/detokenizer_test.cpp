@@ -104,7 +104,7 @@ TEST(Utf8, CompletePrefixStopsBeforeAnIncompleteTrailingCharacter) {
   EXPECT_EQ(utf8::complete_prefix("ab\xE2\x82\xAC"), 5u);
   EXPECT_EQ(utf8::complete_prefix("\xF0\x9F\x98"), 0u);
   // Certainly invalid tails are "complete" (they are emitted as U+FFFD).
-  EXPECT_EQ(utf8::complete_prefix("a\xE2(" ), 3u);
+  EXPECT_EQ(utf8::complete_prefix("a\xE2("), 3u);
   EXPECT_EQ(utf8::complete_prefix("a\xFF"), 2u);
   EXPECT_EQ(utf8::complete_prefix("\xED\xA0"), 2u);  // would be a surrogate
 }

@@ -110,5 +110,29 @@ TEST_F(RealVocab, RoundTripsVariedTextAndEncodesHostileBytesAsByteTokens) {
   EXPECT_EQ(*tok().decode(ids), std::string("a\0b\xEF\xBF\xBD\xEF\xBF\xBD(\xEF\xBF\xBD", 13));
 }
 
+TEST_F(RealVocab, EncodesALongTextLikeItsLinesEncodedOneByOne) {
+  // A long text repeats its words, so most are served from the per-call word cache; each line
+  // alone is encoded with a fresh cache. Newlines are tokens of their own, so both agree.
+  const std::vector<std::string> lines = {
+      "Fellow-Citizens of the Senate and House of Representatives: the state of the Union",
+      "    indented   code(x) => { return x >= 0 ? x : -x; }  // tabs\tand  spaces",
+      "Numbers 1234567 and 3.14159, dates 2024-06-01, e-mail a.b@example.com, URLs https://x.y/z",
+      "Mixed scripts: Ελληνικά, русский, हिन्दी, 中文, 日本語, 한국어 and emoji 🚀🔥.",
+  };
+  std::string text;
+  std::vector<TokenId> want;
+  const TokenId nl = tok().find_token("\n");
+  for (int rep = 0; rep < 50; ++rep) {
+    for (const std::string& line : lines) {
+      text += line;
+      text += "\n";
+      const auto ids = tok().encode(line);
+      want.insert(want.end(), ids.begin(), ids.end());
+      want.push_back(nl);
+    }
+  }
+  EXPECT_EQ(tok().encode(text), want);
+}
+
 }  // namespace
 }  // namespace gemmad::tokenizer

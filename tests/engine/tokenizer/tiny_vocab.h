@@ -33,12 +33,14 @@ enum TinyId : TokenId {
   kAA,
   kAAAA,
   kX,
-  kXSpace,  // "x▁": a token with a non-space character before U+2581
+  kXSpace,      // "x▁": a token with a non-space character before U+2581
   kEDiaeresis,  // "ë" (U+00EB); "é" (U+00E9) deliberately has no token
   kTinySize,
 };
 
-inline TokenId byte_id(unsigned char b) { return kByte0 + b; }
+inline TokenId byte_id(unsigned char b) {
+  return kByte0 + b;
+}
 
 VocabData tiny_vocab_data();
 // Writes tiny_vocab_data() (optionally edited) to a temp GGUF and loads it.

@@ -74,16 +74,16 @@ TEST(VocabImport, NamesTheFieldThatIsWrong) {
                 .find("no token has id 1"),
             std::string::npos);
   // A merge that is neither notation.
-  EXPECT_NE(import_error(R"({"model": {"vocab": {"a": 0}, "merges": [3]}})")
-                .find("model.merges[0]"),
-            std::string::npos);
+  EXPECT_NE(
+      import_error(R"({"model": {"vocab": {"a": 0}, "merges": [3]}})").find("model.merges[0]"),
+      std::string::npos);
   // Wrong JSON types deep inside are errors, not exceptions.
   EXPECT_NE(import_error(R"({"model": {"vocab": {"a": 0}, "merges": []},
                             "added_tokens": [{"id": 0, "content": "a", "special": "yes"}]})"),
             "");
-  EXPECT_NE(import_error(R"({"model": {"vocab": {"a": "zero"}, "merges": []}})")
-                .find("model.vocab['a']"),
-            std::string::npos);
+  EXPECT_NE(
+      import_error(R"({"model": {"vocab": {"a": "zero"}, "merges": []}})").find("model.vocab['a']"),
+      std::string::npos);
 }
 
 TEST(VocabImport, ReportsAMissingFileAsAnIoError) {

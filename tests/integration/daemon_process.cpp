@@ -1,0 +1,165 @@
+// Spawning and stopping a real gemmad for integration tests.
+#include "daemon_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace gemmad::testing {
+namespace fs = std::filesystem;
+
+namespace {
+std::string env_or_die(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) throw std::runtime_error(std::string("environment variable ") + name + " unset");
+  return v;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+std::string gemmad_binary() { return env_or_die("GEMMAD_BIN"); }
+std::string gemmactl_binary() { return env_or_die("GEMMACTL_BIN"); }
+
+const std::string& tiny_model() {
+  static const std::string path = [] {
+    const std::string p = fs::temp_directory_path() /
+                          ("gemmad-it-tiny-" + std::to_string(getpid()) + ".gguf");
+    std::string out, err;
+    const int rc = run_command({gemmactl_binary(), "model", "synth", "--preset", "tiny", "--quant",
+                                "q4_0", "--seed", "7", "-o", p},
+                               &out, &err);
+    if (rc != 0) throw std::runtime_error("model synth failed: " + err);
+    return p;
+  }();
+  return path;
+}
+
+int run_command(const std::vector<std::string>& argv, std::string* out, std::string* err,
+                const std::vector<std::string>& env) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  // Drain both pipes (poll-free: stderr is small, read it after stdout closes).
+  auto drain = [](int fd, std::string* sink) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+      if (sink) sink->append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+  };
+  std::thread t([&] { drain(err_pipe[0], err); });
+  drain(out_pipe[0], out);
+  t.join();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+DaemonProcess::DaemonProcess(std::string config) {
+  char tmpl[] = "/tmp/gemmad-it-XXXXXX";
+  dir_ = mkdtemp(tmpl);
+  socket_ = dir_ + "/gemmad.sock";
+  config_path_ = dir_ + "/gemmad.toml";
+  log_path_ = dir_ + "/gemmad.log";
+  std::ofstream(config_path_) << "[model]\npath = \"" << tiny_model()
+                              << "\"\nthreads = 2\ncontext_length = 1024\n"
+                              << "[store]\nmax_prompt_tokens = 900\n"
+                              << config;
+}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0) kill9();
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+bool DaemonProcess::start() {
+  const auto t0 = std::chrono::steady_clock::now();
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 2);
+    dup2(fd, 1);
+    const std::string bin = gemmad_binary();
+    execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), "--socket", socket_.c_str(),
+          "--state-dir", dir_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 600; ++i) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      fprintf(stderr, "gemmad exited during start:\n%s\n", log().c_str());
+      return false;
+    }
+    auto c = client::Client::connect(socket_);
+    if (c.ok() && c->hello("probe").ok()) {
+      start_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                      .count();
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  fprintf(stderr, "gemmad did not answer within 30 s:\n%s\n", log().c_str());
+  kill9();
+  return false;
+}
+
+int DaemonProcess::stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void DaemonProcess::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string DaemonProcess::log() const { return read_file(log_path_); }
+
+client::Client DaemonProcess::connect(const std::string& app) const {
+  auto c = client::Client::connect(socket_);
+  if (!c.ok()) throw std::runtime_error("connect: " + c.error().message);
+  auto h = c->hello(app);
+  if (!h.ok()) throw std::runtime_error("hello: " + h.error().message);
+  return std::move(c).value();
+}
+
+}  // namespace gemmad::testing

@@ -1,0 +1,324 @@
+// The service end to end: a real gemmad process, a real Unix socket, a real SQLite file.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "daemon_process.h"
+#include "ipc/protocol.h"
+
+namespace gemmad::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+v1::ChatRequest chat_request(const std::string& text, const std::string& session = "",
+                             uint32_t max_tokens = 16) {
+  v1::ChatRequest r;
+  r.set_session_id(session);
+  r.set_new_session(session.empty());
+  r.set_user_text(text);
+  r.mutable_sampling()->set_temperature(0.0f);
+  r.mutable_sampling()->set_max_tokens(max_tokens);
+  return r;
+}
+
+// A raw AF_UNIX connection, for clients that break the protocol.
+int raw_connect(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Reads until EOF (or timeout); returns everything received.
+std::string read_all(int fd) {
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  return got;
+}
+
+// The first frame of `bytes`, parsed as a ServerMessage.
+std::optional<v1::ServerMessage> first_frame(const std::string& bytes) {
+  if (bytes.size() < 4) return std::nullopt;
+  const uint32_t len = (uint32_t(uint8_t(bytes[0])) << 24) | (uint32_t(uint8_t(bytes[1])) << 16) |
+                       (uint32_t(uint8_t(bytes[2])) << 8) | uint32_t(uint8_t(bytes[3]));
+  if (bytes.size() < 4 + len) return std::nullopt;
+  auto m = ipc::parse_server_message(std::string_view(bytes).substr(4, len));
+  if (!m.ok()) return std::nullopt;
+  return *m;
+}
+
+std::string frame(const v1::ClientMessage& m) {
+  std::string payload = m.SerializeAsString();
+  std::string out(4, '\0');
+  const uint32_t n = static_cast<uint32_t>(payload.size());
+  out[0] = char(n >> 24), out[1] = char(n >> 16), out[2] = char(n >> 8), out[3] = char(n);
+  return out + payload;
+}
+
+v1::StatusReply status_of(const DaemonProcess& d) {
+  auto c = d.connect("status-probe");
+  auto s = c.status();
+  EXPECT_TRUE(s.ok());
+  return s.ok() ? *s : v1::StatusReply{};
+}
+
+TEST(TheService, ServesFourClientsOfTwoAppsAtOnceWithSharedDecodeSteps) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  std::atomic<int> done{0};
+  std::vector<std::string> sessions(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      auto c = d.connect(i % 2 == 0 ? "app-a" : "app-b");
+      std::string text;
+      auto r = c.chat(chat_request("hello number " + std::to_string(i), "", 48),
+                      [&](const v1::Token& t) { text += t.text(); });
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      EXPECT_GT(r->usage().completion_tokens(), 0u);
+      sessions[i] = r->session_id();
+      // A second turn in the same session.
+      auto r2 = c.chat(chat_request("and again", sessions[i], 8), [](const v1::Token&) {});
+      ASSERT_TRUE(r2.ok()) << r2.error().message;
+      EXPECT_EQ(r2->session_id(), sessions[i]);
+      ++done;
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(done.load(), 4);
+
+  // Each app sees exactly its own two sessions.
+  for (const char* app : {"app-a", "app-b"}) {
+    auto c = d.connect(app);
+    auto list = c.list_sessions();
+    ASSERT_TRUE(list.ok());
+    std::set<std::string> ids;
+    for (const auto& s : list->sessions()) ids.insert(s.id());
+    const int first = std::string(app) == "app-a" ? 0 : 1;
+    EXPECT_EQ(ids, (std::set<std::string>{sessions[first], sessions[first + 2]}));
+    for (const auto& s : list->sessions()) EXPECT_EQ(s.turns(), 2u);
+    // The other app's session reads as missing.
+    auto other = c.show_session(sessions[1 - first]);
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().code, ErrorCode::kNotFound);
+  }
+  // Decode steps were shared: some step carried more than one sequence.
+  const v1::StatusReply st = status_of(d);
+  uint64_t shared = 0;
+  for (const auto& h : st.batch().histogram()) {
+    if (h.batch_size() >= 2) shared += h.steps();
+  }
+  EXPECT_GT(shared, 0u) << st.DebugString();
+  EXPECT_EQ(d.stop(), 0) << d.log();
+}
+
+TEST(TheService, ContinuesAConversationAfterARestart) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  std::string session;
+  {
+    auto c = d.connect("notes");
+    auto r = c.chat(chat_request("remember the number 42"), [](const v1::Token&) {});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    session = r->session_id();
+  }
+  ASSERT_EQ(d.stop(), 0) << d.log();
+  ASSERT_TRUE(d.start());
+  auto c = d.connect("notes");
+  auto shown = c.show_session(session);
+  ASSERT_TRUE(shown.ok()) << shown.error().message;
+  ASSERT_EQ(shown->messages_size(), 2);
+  EXPECT_EQ(shown->messages(0).text(), "remember the number 42");
+  auto r = c.chat(chat_request("what was it?", session), [](const v1::Token&) {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->usage().cached_tokens(), 0u);  // a fresh process re-prefills the history
+  // The next turn reuses the in-memory KV of this session: only the new text is prefilled.
+  auto r2 = c.chat(chat_request("thanks", session), [](const v1::Token&) {});
+  ASSERT_TRUE(r2.ok()) << r2.error().message;
+  EXPECT_GT(r2->usage().cached_tokens(), r->usage().prompt_tokens() / 2) << r2->DebugString();
+  shown = c.show_session(session);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(shown->messages_size(), 6);
+}
+
+TEST(TheService, KeepsEveryAcknowledgedTurnWhenKilledMidStream) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  auto c = d.connect("crashy");
+  auto first = c.chat(chat_request("first turn"), [](const v1::Token&) {});
+  ASSERT_TRUE(first.ok());
+  const std::string session = first->session_id();
+  // Start a long turn and kill the daemon once tokens flow.
+  v1::ClientMessage m;
+  *m.mutable_chat() = chat_request("a long second turn", session, 900);
+  auto id = c.send(m);
+  ASSERT_TRUE(id.ok());
+  int tokens = 0;
+  while (tokens < 5) {
+    auto msg = c.next();
+    ASSERT_TRUE(msg.ok());
+    ASSERT_TRUE(msg->has_token()) << msg->DebugString();
+    ++tokens;
+  }
+  d.kill9();
+  ASSERT_TRUE(d.start());
+  auto c2 = d.connect("crashy");
+  auto shown = c2.show_session(session);
+  ASSERT_TRUE(shown.ok()) << shown.error().message;
+  ASSERT_EQ(shown->messages_size(), 2);  // the acknowledged turn, and nothing half-written
+  EXPECT_EQ(shown->messages(0).text(), "first turn");
+  EXPECT_EQ(shown->messages(1).role(), v1::ROLE_MODEL);
+}
+
+TEST(TheService, CancelStopsAStreamWithinAStep) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  auto c = d.connect("canceller");
+  v1::ClientMessage m;
+  *m.mutable_chat() = chat_request("tell me a long story", "", 900);
+  auto id = c.send(m);
+  ASSERT_TRUE(id.ok());
+  for (int got = 0; got < 3;) {
+    auto msg = c.next();
+    ASSERT_TRUE(msg.ok());
+    if (msg->has_token()) ++got;
+  }
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(c.cancel(*id).ok());
+  std::optional<v1::Done> done;
+  int after = 0;
+  while (!done) {
+    auto msg = c.next();
+    ASSERT_TRUE(msg.ok());
+    if (msg->has_done() && msg->request_id() == *id) done = msg->done();
+    if (msg->has_token()) ++after;
+  }
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  EXPECT_EQ(done->stop_reason(), v1::STOP_REASON_CANCELLED);
+  EXPECT_LT(after, 64);  // tokens already in flight, not the 900 asked for
+  RecordProperty("cancel_latency_ms", std::to_string(ms));
+  printf("cancel latency: %.1f ms (%d tokens after cancel)\n", ms, after);
+  // The interrupted turn is stored as such.
+  auto shown = c.show_session(done->session_id());
+  ASSERT_TRUE(shown.ok());
+  ASSERT_EQ(shown->messages_size(), 2);
+  EXPECT_EQ(shown->messages(1).status(), v1::MESSAGE_STATUS_CANCELLED);
+  EXPECT_EQ(status_of(d).queue().active(), 0u);
+}
+
+TEST(TheService, SurvivesHostileClients) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  // Garbage bytes: a PROTOCOL error, then the connection is closed.
+  {
+    int fd = raw_connect(d.socket());
+    ASSERT_GE(fd, 0);
+    const std::string junk = "\x00\x00\x00\x05hello garbage that is not protobuf";
+    ASSERT_GT(write(fd, junk.data(), junk.size()), 0);
+    auto reply = first_frame(read_all(fd));
+    close(fd);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->error().code(), v1::ERROR_CODE_PROTOCOL) << reply->DebugString();
+  }
+  // A 2 GB length prefix: refused before anything is allocated.
+  {
+    int fd = raw_connect(d.socket());
+    const unsigned char huge[4] = {0x7f, 0xff, 0xff, 0xff};
+    ASSERT_EQ(write(fd, huge, 4), 4);
+    auto reply = first_frame(read_all(fd));
+    close(fd);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->error().code(), v1::ERROR_CODE_PROTOCOL);
+    EXPECT_NE(reply->error().message().find("2147483647"), std::string::npos)
+        << reply->error().message();
+  }
+  // A frame cut in half, then the client vanishes.
+  {
+    int fd = raw_connect(d.socket());
+    v1::ClientMessage hello;
+    hello.mutable_hello()->set_app_name("half");
+    const std::string f = frame(hello);
+    ASSERT_GT(write(fd, f.data(), f.size() / 2), 0);
+    close(fd);
+  }
+  // A client that starts a long stream and never reads: it pauses only itself.
+  int stalled = raw_connect(d.socket());
+  {
+    v1::ClientMessage hello;
+    hello.set_request_id(1);
+    hello.mutable_hello()->set_app_name("stalled");
+    v1::ClientMessage chat;
+    chat.set_request_id(2);
+    *chat.mutable_chat() = chat_request("never read", "", 900);
+    const std::string bytes = frame(hello) + frame(chat);
+    ASSERT_EQ(write(stalled, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  // A client that vanishes mid-stream.
+  {
+    auto c = d.connect("vanisher");
+    v1::ClientMessage m;
+    *m.mutable_chat() = chat_request("long one", "", 900);
+    ASSERT_TRUE(c.send(m).ok());
+    auto first = c.next();
+    ASSERT_TRUE(first.ok());
+  }  // Client destroyed: socket closed mid-stream.
+  // Others are unaffected.
+  auto c = d.connect("good");
+  auto r = c.chat(chat_request("still there?"), [](const v1::Token&) {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_GT(r->usage().completion_tokens(), 0u);
+  // The vanished client's sequence was freed; the stalled one holds at most its own slot.
+  for (int i = 0; i < 100 && status_of(d).queue().active() > 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE(status_of(d).queue().active(), 1u);
+  close(stalled);
+  for (int i = 0; i < 100 && status_of(d).queue().active() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status_of(d).queue().active(), 0u);
+  EXPECT_EQ(d.stop(), 0) << d.log();
+}
+
+TEST(TheService, RefusesWhatExceedsItsLimits) {
+  DaemonProcess d("[server]\nmax_requests_per_client = 1\n");
+  ASSERT_TRUE(d.start());
+  auto c = d.connect("limits");
+  // A message past max_message_bytes.
+  auto big = c.chat(chat_request(std::string(300 * 1024, 'x')), [](const v1::Token&) {});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code, ErrorCode::kOutOfRange);
+  // A second request in flight past max_requests_per_client gets "busy".
+  v1::ClientMessage m;
+  *m.mutable_chat() = chat_request("one", "", 200);
+  ASSERT_TRUE(c.send(m).ok());
+  auto second = c.chat(chat_request("two"), [](const v1::Token&) {});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kResourceExhausted) << second.error().message;
+  // An unknown session reads as missing.
+  auto c2 = d.connect("limits2");
+  auto missing = c2.chat(chat_request("hi", "0123456789abcdef0123456789abcdef"),
+                         [](const v1::Token&) {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace gemmad::testing
