@@ -343,6 +343,8 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
     GEMMAD_ASSIGN_OR_RETURN(session, store_.get_session(client.app, req.session_id()));
     GEMMAD_ASSIGN_OR_RETURN(history, store_.messages(client.app, session.id));
   }
+  job.prompt = req.thinking() ? std::vector<int32_t>{}
+                              : continue_session(session.id, session.turns, req.user_text());
   std::vector<chat::Message> conv;
   if (!session.system_prompt.empty()) conv.push_back({chat::Role::kSystem, session.system_prompt});
   for (const auto& m : history) {
@@ -350,7 +352,7 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
     conv.push_back({m.role == store::Role::kUser ? chat::Role::kUser : chat::Role::kModel, m.text});
   }
   conv.push_back({chat::Role::kUser, req.user_text()});
-  job.prompt = chat_.render_ids(conv, {.thinking = req.thinking()});
+  if (job.prompt.empty()) job.prompt = chat_.render_ids(conv, {.thinking = req.thinking()});
   job.cache_key = session.id;
   const std::string session_id = session.id;
   const store::AppId app = client.app;
@@ -369,6 +371,11 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
         auto saved = store_.append_turn(app, session_id, turn);
         if (!saved.ok()) return std::move(saved).error().with_context("turn not stored");
         done.set_session_id(session_id);
+        if (r.reason != StopReason::kCancelled) {
+          std::vector<int32_t> seq = r.prompt;
+          seq.insert(seq.end(), r.tokens.begin(), r.tokens.end());
+          remember_session(session_id, saved->turns, std::move(seq));
+        }
         return Status{};
       });
 }
@@ -376,6 +383,36 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
 }  // namespace gemmad::daemon
 
 namespace gemmad::daemon {
+
+std::vector<int32_t> Router::continue_session(const std::string& session_id, int64_t turns,
+                                              const std::string& user_text) {
+  auto it = session_tokens_.find(session_id);
+  if (it == session_tokens_.end() || it->second.turns != turns) return {};
+  // Close the model turn the way the chat format does (spec §5.4), then the new user turn
+  // and the generation prompt.
+  std::vector<int32_t> ids = it->second.tokens;
+  ids.push_back(chat_.turn_end_id());
+  tokenizer_.encode_append("\n", false, ids);
+  const chat::Message turn{chat::Role::kUser, user_text};
+  const auto tail = chat_.render_ids(std::span(&turn, 1), {.add_bos = false});
+  ids.insert(ids.end(), tail.begin(), tail.end());
+  it->second.last_used = ++session_clock_;
+  return ids;
+}
+
+void Router::remember_session(const std::string& session_id, int64_t turns,
+                              std::vector<int32_t> tokens) {
+  session_tokens_[session_id] = {turns, std::move(tokens), ++session_clock_};
+  // Bounded: as many sessions as the scheduler keeps KV for.
+  const size_t cap = std::max<size_t>(1, config_.session_cache + config_.max_sequences);
+  while (session_tokens_.size() > cap) {
+    auto oldest = session_tokens_.begin();
+    for (auto j = session_tokens_.begin(); j != session_tokens_.end(); ++j) {
+      if (j->second.last_used < oldest->second.last_used) oldest = j;
+    }
+    session_tokens_.erase(oldest);
+  }
+}
 
 bool Router::is_admin(uint32_t uid) const {
   if (uid == 0) return true;

@@ -69,6 +69,20 @@ class Router {
   Scheduler& scheduler_;
   const char* kernel_set_;
   ipc::Server* server_ = nullptr;
+  // The exact token sequence (prompt + generated ids) of each session's last turn, for the
+  // most recently used sessions: the next turn continues it token for token, so the KV of
+  // the previous turn is reused even where re-tokenising the stored text would differ.
+  struct SessionTokens {
+    int64_t turns = 0;  // the session's turn count this sequence ends
+    std::vector<int32_t> tokens;
+    uint64_t last_used = 0;
+  };
+  std::vector<int32_t> continue_session(const std::string& session_id, int64_t turns,
+                                        const std::string& user_text);
+  void remember_session(const std::string& session_id, int64_t turns,
+                        std::vector<int32_t> tokens);
+  std::map<std::string, SessionTokens> session_tokens_;
+  uint64_t session_clock_ = 0;
   std::map<uint64_t, Client> clients_;  // by connection id
   uint64_t next_job_ = 1;
   size_t in_flight_ = 0;

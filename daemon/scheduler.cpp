@@ -212,6 +212,7 @@ void Scheduler::finish(Active& a, StopReason reason, Error error) {
   }
   a.result.reason = reason;
   a.result.error = std::move(error);
+  a.result.prompt = a.spec.prompt;
   const auto now = Clock::now();
   if (a.decoding) {
     a.result.timings.decode_ms = std::chrono::duration<double, std::milli>(now - a.first_token).count();

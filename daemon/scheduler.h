@@ -48,6 +48,7 @@ struct JobResult {
   StopReason reason = StopReason::kEos;
   std::string text;                // the completion, stop token excluded
   std::vector<int32_t> tokens;     // generated ids, stop token excluded
+  std::vector<int32_t> prompt;     // the job's prompt
   int32_t prompt_tokens = 0;
   int32_t cached_tokens = 0;       // prompt tokens whose KV was reused
   JobTimings timings;

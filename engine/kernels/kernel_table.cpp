@@ -47,7 +47,7 @@ KernelTable make_avx2() {
   t.f16 = f(dot_f16_avx2);
   t.bf16 = f(dot_bf16_avx2);
   t.q4_0 = q(dot_q4_0_avx2, 8);
-  t.q8_0 = q(dot_q8_0_avx2, 0);  // signed x signed via the sign trick: no zero point
+  t.q8_0 = q(dot_q8_0_avx2, 0);  // signed x signed, widened to 16 bits: no zero point
   t.q2_0 = q(dot_q2_0_avx2, 1);
   t.q4_k = q(dot_q4_k_avx2, 0);  // unsigned codes; the min goes through ActQ8::ds
   t.q6_k = q(dot_q6_k_avx2, 32, true);

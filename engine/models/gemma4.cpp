@@ -314,9 +314,7 @@ void Gemma4Forward::Impl::layer(int il, runtime::KvCachePool& kv) {
     matmul(lw.inp_gate, h.get(), n, g.get());
     for (int64_t kk = 0; kk < n; ++kk) {
       float* gr = g.get() + kk * p;
-      const float* pr = ple.get() + kk * n_ple + il * p;
-      for (int64_t i = 0; i < p; ++i)
-        gr[i] = ops::gelu_tanh(gr[i]) * pr[i];
+      ops::geglu(gr, ple.get() + kk * n_ple + il * p, gr, p);
     }
     tap("ple_gate", il, g.get(), p);
     matmul(lw.proj, g.get(), n, o.get());
@@ -347,10 +345,8 @@ void Gemma4Forward::Impl::output_head(ForwardOutput& out, size_t& out_row) {
   matmul(w.output, a.get(), n, z);
   const float cap = c.final_logit_softcap;
   if (cap > 0.0f) {
-    pool.parallel_for(n * nv, 16384, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i)
-        z[i] = cap * std::tanh(z[i] / cap);
-    });
+    pool.parallel_for(n * nv, 16384,
+                      [&](int64_t b, int64_t e, int) { ops::softcap_inplace(z + b, e - b, cap); });
   }
   tap("result_output", -1, z, nv);
   out_row += static_cast<size_t>(n);

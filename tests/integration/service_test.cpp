@@ -230,7 +230,9 @@ TEST(TheService, SurvivesHostileClients) {
   {
     int fd = raw_connect(d.socket());
     ASSERT_GE(fd, 0);
-    const std::string junk = "\x00\x00\x00\x05hello garbage that is not protobuf";
+    // A 5-byte frame whose payload is not a ClientMessage, then trailing junk.
+    static const char kJunk[] = "\x00\x00\x00\x05\xff\xff\xff\xff\xff garbage";
+    const std::string junk(kJunk, sizeof kJunk - 1);
     ASSERT_GT(write(fd, junk.data(), junk.size()), 0);
     auto reply = first_frame(read_all(fd));
     close(fd);

@@ -107,6 +107,26 @@ TEST(Ops, GeluTanhMatchesTheFormula) {
     EXPECT_FLOAT_EQ(out[i], gelu_tanh(gate[i]) * up[i]);
 }
 
+TEST(Ops, VectorTanhAndSoftcapStayWithinAFewUlpOfLibm) {
+  const int n = 20011;  // odd length: exercises the padded tail
+  std::vector<float> x(n), t(n), c(n);
+  for (int i = 0; i < n; ++i)
+    x[i] = (i - n / 2) * (30.0f / n) + 1e-3f * pseudo(i);
+  x[0] = 0.0f;
+  x[1] = -1e-30f;
+  x[2] = 200.0f;  // saturates
+  t = x;
+  tanh_inplace(t.data(), n);
+  c = x;
+  softcap_inplace(c.data() + 1, n - 1, 30.0f);  // an unaligned start
+  for (int i = 0; i < n; ++i) {
+    EXPECT_NEAR(t[i], std::tanh(double(x[i])), 3e-7) << x[i];
+    if (i > 0) EXPECT_NEAR(c[i], 30.0 * std::tanh(double(x[i]) / 30.0), 30 * 3e-7) << x[i];
+  }
+  EXPECT_EQ(t[0], 0.0f);
+  EXPECT_EQ(t[2], 1.0f);
+}
+
 // Naive two-pass softmax attention in double over rows [n][stride] at offset.
 std::vector<double> naive_attend(const std::vector<float>& q, int n_heads, int hd,
                                  const std::vector<float>& k, const std::vector<float>& v, int n,
