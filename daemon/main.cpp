@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/stubs/logging.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -29,6 +30,12 @@
 namespace {
 
 using namespace gemmad;
+
+// Protobuf logs malformed input (e.g. invalid UTF-8 in a hostile client's string field) on
+// stderr by itself; route it to debug so a hostile client cannot flood the journal.
+void protobuf_log(google::protobuf::LogLevel, const char*, int, const std::string& message) {
+  spdlog::debug("protobuf: {}", message);
+}
 
 // Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or config, 4 bad model.
 int fail(const Error& e, int code) {
@@ -166,5 +173,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+  google::protobuf::SetLogHandler(protobuf_log);
   return run(*cfg);
 }

@@ -121,7 +121,9 @@ TEST(Ops, VectorTanhAndSoftcapStayWithinAFewUlpOfLibm) {
   softcap_inplace(c.data() + 1, n - 1, 30.0f);  // an unaligned start
   for (int i = 0; i < n; ++i) {
     EXPECT_NEAR(t[i], std::tanh(double(x[i])), 3e-7) << x[i];
-    if (i > 0) EXPECT_NEAR(c[i], 30.0 * std::tanh(double(x[i]) / 30.0), 30 * 3e-7) << x[i];
+    if (i > 0) {
+      EXPECT_NEAR(c[i], 30.0 * std::tanh(double(x[i]) / 30.0), 30 * 3e-7) << x[i];
+    }
   }
   EXPECT_EQ(t[0], 0.0f);
   EXPECT_EQ(t[2], 1.0f);

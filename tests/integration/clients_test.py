@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""The real gemmad driven by its two shipped clients: gemmactl (every online verb, --json
+shapes, exit codes, Ctrl-C) and the Python client library with its example script.
+
+    clients_test.py --gemmad BIN --gemmactl BIN --proto-path DIR --client-dir DIR
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ARGS = None
+
+
+class Daemon:
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.socket = os.path.join(workdir, "gemmad.sock")
+        self.model = os.path.join(workdir, "tiny.gguf")
+        if not os.path.exists(self.model):
+            subprocess.run([ARGS.gemmactl, "model", "synth", "--preset", "tiny", "--quant",
+                            "q4_0", "--seed", "11", "-o", self.model], check=True,
+                           capture_output=True)
+        self.proc = None
+
+    def start(self):
+        log = open(os.path.join(self.dir, "gemmad.log"), "ab")
+        self.proc = subprocess.Popen([ARGS.gemmad, "--model", self.model, "--socket", self.socket,
+                                      "--state-dir", self.dir], stdout=log, stderr=log)
+        for _ in range(300):
+            if self.ctl("status").returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("gemmad did not come up")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def ctl(self, *args, input=None, app="cli-test"):
+        return subprocess.run([ARGS.gemmactl, "--socket", self.socket, "--app", app, *args],
+                              capture_output=True, text=True, input=input, timeout=60)
+
+
+class GemmactlAgainstTheDaemon(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.d = Daemon(cls.tmp.name)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.tmp.cleanup()
+
+    def chat_json(self, *args, app="cli-test"):
+        r = self.d.ctl("chat", "--json", "--temp", "0", "-n", "12", *args, app=app)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_chat_turns_are_stored_and_listed(self):
+        first = self.chat_json("--new", "first question")
+        self.assertEqual(set(first) >= {"session", "text", "usage"}, True, first)
+        self.assertGreater(first["usage"]["completion_tokens"], 0)
+        second = self.chat_json("--session", first["session"], "second question")
+        self.assertEqual(second["session"], first["session"])
+        listed = json.loads(self.d.ctl("session", "ls", "--json").stdout)
+        row = [s for s in listed["sessions"] if s["id"] == first["session"]]
+        self.assertEqual(len(row), 1, listed)
+        self.assertEqual(set(row[0]) >= {"id", "title", "updated", "turns"}, True)
+        self.assertEqual(row[0]["turns"], 2)
+        shown = json.loads(self.d.ctl("session", "show", first["session"], "--json").stdout)
+        self.assertEqual([m["role"] for m in shown["messages"]], ["user", "model"] * 2)
+        self.assertEqual(shown["messages"][2]["text"], "second question")
+        for m in shown["messages"]:
+            self.assertEqual(set(m) >= {"role", "text", "tokens", "created"}, True)
+        exported = json.loads(self.d.ctl("session", "export", first["session"]).stdout)
+        self.assertIn("messages", json.dumps(exported))
+        # Another app does not see it.
+        other = json.loads(self.d.ctl("session", "ls", "--json", app="other-app").stdout)
+        self.assertNotIn(first["session"], [s["id"] for s in other["sessions"]])
+        r = self.d.ctl("session", "show", first["session"], "--json", app="other-app")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(json.loads(r.stderr)["error"]["code"], "not_found")
+        # rm
+        self.assertEqual(self.d.ctl("session", "rm", first["session"]).returncode, 0)
+        self.assertEqual(self.d.ctl("session", "show", first["session"]).returncode, 1)
+
+    def test_status_json_has_the_documented_fields(self):
+        s = json.loads(self.d.ctl("status", "--json").stdout)
+        for key in ("daemon", "model", "memory", "queue", "clients", "batch"):
+            self.assertIn(key, s)
+        self.assertGreater(s["memory"]["rss_bytes"], 0)
+        self.assertGreater(s["memory"]["mapped_bytes"], 0)
+
+    def test_repl_holds_one_session_across_lines(self):
+        r = self.d.ctl("chat", "--temp", "0", "-n", "6", input="hello\nagain\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        session = r.stderr.strip().split()[-1]
+        shown = json.loads(self.d.ctl("session", "show", session, "--json").stdout)
+        self.assertEqual(len(shown["messages"]), 4)
+
+    def test_ctrl_c_cancels_the_turn_and_keeps_it_as_interrupted(self):
+        p = subprocess.Popen([ARGS.gemmactl, "--socket", self.d.socket, "--app", "cli-test",
+                              "chat", "--json", "--temp", "0", "-n", "900", "a long story"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 130, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["stop_reason"], "cancelled")
+        shown = json.loads(self.d.ctl("session", "show", doc["session"], "--json").stdout)
+        self.assertEqual(len(shown["messages"]), 2)
+        self.assertFalse(shown["messages"][1]["complete"])
+
+    def test_usage_errors_exit_2(self):
+        r = self.d.ctl("chat", "--new", "--session", "abc", "x")
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_python_client_streams_a_chat_and_lists_it(self):
+        sys.path.insert(0, ARGS.client_dir)
+        import gemmad_client
+        with gemmad_client.Client(self.d.socket, proto_path=ARGS.proto_path) as c:
+            reply = c.hello("python-test")
+            self.assertEqual(reply.model.vocab_size, 512)
+            stream = c.chat("hi from python", new_session=True, temperature=0.0, max_tokens=10)
+            text = "".join(t.text for t in stream)
+            self.assertGreater(stream.done.usage.completion_tokens, 0)
+            sessions = c.list_sessions()
+            self.assertEqual([s.id for s in sessions], [stream.done.session_id])
+            detail = c.show_session(stream.done.session_id)
+            self.assertEqual(detail.messages[1].text, text)
+            self.assertGreater(c.status().batch.total_tokens, 0)
+        r = subprocess.run(["/usr/bin/python3", os.path.join(ARGS.client_dir, "chat.py"),
+                            "--socket", self.d.socket, "--proto-path", ARGS.proto_path,
+                            "--new", "--temp", "0", "-n", "5", "hello"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class GemmactlWithoutADaemon(unittest.TestCase):
+    def test_unreachable_daemon_exits_3_with_a_json_error(self):
+        r = subprocess.run([ARGS.gemmactl, "--socket", "/nonexistent/gemmad.sock", "status",
+                            "--json"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 3)
+        err = json.loads(r.stderr)
+        self.assertEqual(err["error"]["code"], "unreachable")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gemmad", required=True)
+    parser.add_argument("--gemmactl", required=True)
+    parser.add_argument("--proto-path", required=True)
+    parser.add_argument("--client-dir", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
