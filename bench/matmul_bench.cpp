@@ -11,6 +11,9 @@
 // and each call uses the next copy, so every call reads its weights from DRAM as in decode.
 //
 // Usage: matmul_bench [--threads N] [--reps N] [--quick]
+#include <sys/resource.h>
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,8 +24,6 @@
 #include <random>
 #include <string>
 #include <thread>
-
-#include <sys/resource.h>
 #include <vector>
 
 #include "common/fp16.h"
@@ -70,25 +71,46 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
   return a ^ b ^ c ^ d;
 }
 
-// Best of 3 streaming reads of `bytes` split over `threads` threads, in GB/s.
-double read_bandwidth(const uint64_t* buf, size_t bytes, int threads) {
-  double best = 0;
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Bandwidth {
+  double wall = 0;  // GB/s of wall time
+  double cpu = 0;   // GB/s per CPU-second of one thread: its rate while it runs
+};
+
+// Best of 3 streaming reads of `bytes` split over `threads` threads.
+Bandwidth read_bandwidth(const uint64_t* buf, size_t bytes, int threads) {
+  Bandwidth best;
   for (int rep = 0; rep < 3; ++rep) {
     std::vector<uint64_t> sink(static_cast<size_t>(threads));
+    std::vector<double> cpu(static_cast<size_t>(threads));
     const size_t words = bytes / 8 / static_cast<size_t>(threads);
     const auto t0 = Clock::now();
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] { sink[t] = sum_words(buf + words * t, words); });
+      pool.emplace_back([&, t] {
+        const double c0 = thread_cpu_seconds();
+        sink[t] = sum_words(buf + words * t, words);
+        cpu[t] = thread_cpu_seconds() - c0;
+      });
     }
-    for (auto& th : pool)
+    for (auto& th : pool) {
       th.join();
+    }
     const double s = seconds_since(t0);
     uint64_t x = 0;
-    for (uint64_t v : sink)
-      x ^= v;
+    double slowest = 0;
+    for (int t = 0; t < threads; ++t) {
+      x ^= sink[t];
+      slowest = std::max(slowest, cpu[t]);
+    }
     if (x == 42) std::printf(" ");  // keep the sums alive
-    best = std::max(best, static_cast<double>(bytes) / s / 1e9);
+    best.wall = std::max(best.wall, static_cast<double>(bytes) / s / 1e9);
+    best.cpu = std::max(best.cpu, static_cast<double>(bytes) / threads / slowest / 1e9);
   }
   return best;
 }
@@ -164,7 +186,6 @@ struct Stats {
   std::vector<double> times;
   double cpu = 0;   // process CPU seconds over all samples
   double wall = 0;  // wall seconds over all samples
-  double best() const { return *std::min_element(times.begin(), times.end()); }
   double median() const {
     std::vector<double> t = times;
     std::sort(t.begin(), t.end());
@@ -203,13 +224,19 @@ void run_matrix(const Matrix& m, int64_t n_tok, const std::vector<KernelSet>& se
   }
   for (size_t s = 0; s < sets.size(); ++s) {
     const double t = stats[s].median();
-    // cpu: share of the pool's threads this process actually got (< 100%: the machine was busy).
+    // cpu: share of the pool's threads this process actually got (< 100%: the machine was
+    // busy). The rates after it are per CPU-second received, i.e. per core while running (idle
+    // workers spin, so this undercounts a little rather than flatters); on a busy machine the
+    // threads seldom run at once, so for memory-bound cases 2 threads reach at most the
+    // lower of twice this and the 2-thread read bandwidth.
+    const double share = stats[s].cpu / (stats[s].wall * pool.size());
+    const double cpu_per_call = t * share * pool.size();
     std::printf(
-        "  %-28s n_tok=%-3lld %-7s %9.3f ms  %6.2f GB/s  %7.1f GOP/s  (best %.3f ms, cpu "
-        "%3.0f%%)\n",
+        "  %-28s n_tok=%-3lld %-7s %8.3f ms %6.2f GB/s %6.1f GOP/s | cpu %3.0f%%, per core: "
+        "%6.2f GB/s %6.1f GOP/s\n",
         m.name.c_str(), static_cast<long long>(n_tok), kernels::kernel_set_name(sets[s]), t * 1e3,
-        static_cast<double>(m.bytes()) / t / 1e9, flop / t / 1e9, stats[s].best() * 1e3,
-        100.0 * stats[s].cpu / (stats[s].wall * pool.size()));
+        static_cast<double>(m.bytes()) / t / 1e9, flop / t / 1e9, 100.0 * share,
+        static_cast<double>(m.bytes()) / cpu_per_call / 1e9, flop / cpu_per_call / 1e9);
   }
 }
 
@@ -326,9 +353,11 @@ int run(int argc, char** argv) {
     std::unique_ptr<uint64_t[]> buf(new uint64_t[bytes / 8]);
     for (size_t i = 0; i < bytes / 8; ++i)
       buf[i] = i;
-    for (int t : {1, 2})
-      std::printf("  %d thread%s: %.2f GB/s\n", t, t > 1 ? "s" : "",
-                  read_bandwidth(buf.get(), bytes, t));
+    for (int t : {1, 2}) {
+      const Bandwidth b = read_bandwidth(buf.get(), bytes, t);
+      std::printf("  %d thread%s: %.2f GB/s (per core while running: %.2f GB/s)\n", t,
+                  t > 1 ? "s" : "", b.wall, b.cpu);
+    }
   }
 
   ThreadPool pool(threads);

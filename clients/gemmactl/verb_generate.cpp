@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "chat/chat_format.h"
 #include "cli.h"
 #include "daemon_link.h"
 #include "kernels/thread_pool.h"
@@ -72,14 +73,17 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
   return ids;
 }
 
-// spec/gemma4.md §5.4, E2B/E4B without system turn or tools: one user turn, then the model's.
-std::vector<int32_t> prompt_ids(const tokenizer::Tokenizer& tok, const std::string& prompt,
-                                bool raw) {
-  tokenizer::EncodeOptions eo;
-  eo.add_bos = true;
-  if (raw) return tok.encode(prompt, eo);
-  eo.parse_special = true;
-  return tok.encode("<|turn>user\n" + prompt + "<turn|>\n<|turn>model\n", eo);
+// <bos> + the prompt (--raw), or the prompt as one user turn of the chat format (spec §5.4).
+Result<std::vector<int32_t>> prompt_ids(const tokenizer::Tokenizer& tok, const std::string& prompt,
+                                        bool raw) {
+  if (raw) {
+    tokenizer::EncodeOptions eo;
+    eo.add_bos = true;
+    return tok.encode(prompt, eo);
+  }
+  GEMMAD_ASSIGN_OR_RETURN(chat::ChatFormat fmt, chat::ChatFormat::create(tok));
+  const chat::Message turn{chat::Role::kUser, prompt};
+  return fmt.render_ids({&turn, 1});
 }
 
 const char* stop_name(sampler::StopReason r, bool interrupted, bool context_full) {
@@ -196,7 +200,9 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
                           a.model + ": no tokenizer in the file; pass --ids instead of a prompt",
                           kExitBadModel);
     }
-    ids = prompt_ids(*tok, a.prompt, a.raw);
+    auto rendered = prompt_ids(*tok, a.prompt, a.raw);
+    if (!rendered.ok()) return report_error(g, rendered.error());
+    ids = std::move(rendered).value();
   }
   kernels::ThreadPool pool(a.threads);
   engine::Gemma4Forward fwd(m.config(), m.weights(), pool);

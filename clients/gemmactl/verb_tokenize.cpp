@@ -3,8 +3,8 @@
 // text to ids without BOS unless --bos, and ids back to text.
 //
 // Where the tokenizer comes from is one function, open_backend(): --model FILE (or
-// $GEMMAD_MODEL) runs in-process on that GGUF; the daemon path (TokenizeRequest /
-// DetokenizeRequest of ipc/proto/gemmad.proto) is to be added there as a second Backend.
+// $GEMMAD_MODEL) runs in-process on that GGUF; otherwise the daemon's model tokenizes
+// (TokenizeRequest / DetokenizeRequest of ipc/proto/gemmad.proto).
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "cli.h"
+#include "clients/cpp/socket_path.h"
+#include "daemon_link.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gemmad::ctl {
@@ -46,22 +48,47 @@ Result<Backend> offline_backend(const std::string& model) {
   return b;
 }
 
-// --model, else $GEMMAD_MODEL, else (later) the daemon.
-Result<Backend> open_backend(const std::string& model_flag) {
+// The daemon backend: the running gemmad's model. Connection failures are kIo (exit 3).
+Result<Backend> daemon_backend(const Globals& g) {
+  const std::string path = client::resolve_socket_path(g.socket);
+  auto connected = client::Client::connect(path);
+  if (!connected.ok()) {
+    return make_error(ErrorCode::kIo, "cannot reach gemmad: " + connected.error().message +
+                                          " (or pass --model FILE for an offline run)");
+  }
+  auto c = std::make_shared<client::Client>(std::move(connected).value());
+  if (auto hello = c->hello(app_name(g)); !hello.ok()) return hello.error();
+  Backend b;
+  b.tokenize = [c](const std::string& text, bool bos,
+                   bool special) -> Result<std::vector<TokenId>> {
+    GEMMAD_ASSIGN_OR_RETURN(v1::TokenizeReply r, c->tokenize(text, bos, special));
+    return std::vector<TokenId>(r.ids().begin(), r.ids().end());
+  };
+  b.detokenize = [c](const std::vector<TokenId>& ids, bool) -> Result<std::string> {
+    const std::vector<uint32_t> wire(ids.begin(), ids.end());
+    GEMMAD_ASSIGN_OR_RETURN(v1::DetokenizeReply r, c->detokenize(wire));
+    return r.text();
+  };
+  return b;
+}
+
+// --model, else $GEMMAD_MODEL, else the daemon.
+Result<Backend> open_backend(const std::string& model_flag, const Globals& g) {
   std::string model = model_flag;
   if (model.empty()) {
     if (const char* env = std::getenv("GEMMAD_MODEL"); env != nullptr) model = env;
   }
   if (!model.empty()) return offline_backend(model);
-  return make_error(ErrorCode::kInvalidArgument,
-                    "no --model given and the daemon client is not available yet");
+  return daemon_backend(g);
 }
 
-// Usage errors exit 2; engine errors by their code (bad model file 4, others 1).
+// Usage errors exit 2; unreachable daemon 3; engine errors by their code (bad model file 4,
+// others 1).
 int report_open_error(const Globals& g, const Error& e) {
   if (e.code == ErrorCode::kInvalidArgument) {
     return report_error(g, error_code_name(e.code), e.message, kExitUsage);
   }
+  if (e.code == ErrorCode::kIo) return report_error(g, "unreachable", e.message, kExitNoDaemon);
   return report_error(g, e);
 }
 
@@ -78,7 +105,7 @@ int run_tokenize(const TokenizeArgs& a, const Globals& g) {
   if (!a.have_text || text == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  Result<Backend> backend = open_backend(a.model);
+  Result<Backend> backend = open_backend(a.model, g);
   if (!backend.ok()) return report_open_error(g, backend.error());
   Result<std::vector<TokenId>> ids = backend->tokenize(text, a.bos, a.special);
   if (!ids.ok()) return report_error(g, ids.error());
@@ -129,7 +156,7 @@ Result<std::vector<TokenId>> parse_ids(const std::vector<std::string>& args) {
 int run_detokenize(const DetokenizeArgs& a, const Globals& g) {
   Result<std::vector<TokenId>> ids = parse_ids(a.ids);
   if (!ids.ok()) return report_error(g, "invalid_argument", ids.error().message, kExitUsage);
-  Result<Backend> backend = open_backend(a.model);
+  Result<Backend> backend = open_backend(a.model, g);
   if (!backend.ok()) return report_open_error(g, backend.error());
   Result<std::string> text = backend->detokenize(*ids, !a.skip_special);
   if (!text.ok()) return report_error(g, text.error());

@@ -51,6 +51,7 @@ Gemma4Forward::Impl::Impl(const Gemma4Config& config, const Gemma4Weights& weigh
   opt.max_rows_per_pass = std::max(1, opt.max_rows_per_pass);
   attn_scratch.resize(pool.size());
   attn_segs.resize(pool.size());
+  attn_queries.resize(pool.size());
 }
 
 void Gemma4Forward::Impl::matmul(const Linear& lin, const float* xin, int64_t rows, float* y) {

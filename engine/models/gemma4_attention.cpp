@@ -81,45 +81,73 @@ void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
   const bool swa = c.is_swa[il];
   const int32_t window = static_cast<int32_t>(c.n_swa);
   const size_t eb = runtime::kv_type_bytes(kv_type);
+  auto key_lo = [&](int32_t p) { return swa ? std::max(0, p - window + 1) : 0; };  // §1.5
+
+  // Tiles: up to kMaxTileRows consecutive active rows of one sequence share each widened K/V
+  // block. Rows of a sequence are in position order, so their key ranges only move forward.
+  constexpr int64_t kMaxTileRows = 16;
+  constexpr int64_t kMaxTileScores = int64_t{1} << 21;  // bounds the per-thread score scratch
+  tile_rows.clear();
+  tiles.clear();
+  for (int32_t s : pass.seq_ids) {
+    for (int64_t kk = 0; kk < n_act(); ++kk) {
+      if (pass.act_seq[kk] != s) continue;
+      const bool full = !tiles.empty() && tiles.back().seq == s &&
+                        (tiles.back().count >= kMaxTileRows ||
+                         (tiles.back().count + 1) * group *
+                                 (pass.act_pos[kk] + 1 - key_lo(tiles.back().first_pos)) >
+                             kMaxTileScores);
+      if (tiles.empty() || tiles.back().seq != s || full) {
+        tiles.push_back(Tile{s, static_cast<int32_t>(tile_rows.size()), 0, pass.act_pos[kk]});
+      }
+      tile_rows.push_back(static_cast<int32_t>(kk));
+      ++tiles.back().count;
+    }
+  }
   // Split a KV head's query group only as far as needed to give every thread work: each
-  // task widens its K/V blocks once for all of its heads.
+  // task widens its K/V blocks once for all of its heads and rows.
+  const int64_t n_tiles = static_cast<int64_t>(tiles.size());
   int64_t split = 1;
-  while (n_act() * nkv * split < pool.size() && split < group && group % (split * 2) == 0) {
+  while (n_tiles * nkv * split < pool.size() && split < group && group % (split * 2) == 0) {
     split *= 2;
   }
   const int64_t heads_per_task = group / split;
-  const int64_t n_tasks = n_act() * nkv * split;
-  pool.parallel_for(n_tasks, 1, [&](int64_t b, int64_t e, int thread) {
+  pool.parallel_for(n_tiles * nkv * split, 1, [&](int64_t b, int64_t e, int thread) {
     std::vector<ops::KvSegment>& segs = attn_segs[thread];
+    std::vector<ops::AttentionQuery>& queries = attn_queries[thread];
     for (int64_t t = b; t < e; ++t) {
-      const int64_t kk = t / (nkv * split);
+      const Tile& tile = tiles[t / (nkv * split)];
       const int64_t j = (t / split) % nkv;
-      const int64_t part = t % split;
-      const runtime::BatchRow& row = pass.rows[pass.act[kk]];
-      const int32_t p = row.pos;
-      const int32_t s = row.seq;
-      // §1.5: full layers see [0, p]; sliding layers (p - W, p].
-      const int32_t lo = swa ? std::max(0, p - window + 1) : 0;
+      const int64_t head0 = j * group + (t % split) * heads_per_task;
+      const int32_t s = tile.seq;
       const int32_t pos0 = pass.seq_pos0[s];
+      const int32_t first = key_lo(tile.first_pos);
+      const int32_t last = pass.act_pos[tile_rows[tile.begin + tile.count - 1]];
+      // Keys [first, last]: cached below the pass's first position of s, in flight above.
       segs.clear();
-      if (lo < pos0) kv.seq(s).segments(kvl, lo, std::min(p + 1, pos0), segs);
-      const int32_t a0 = std::max(lo, pos0);
-      if (a0 <= p) {
-        const int64_t first = pass.seq_first_slot[s] + (a0 - pos0);
-        segs.push_back(ops::KvSegment{inflight_k[kvl].get() + first * kv_dim * eb,
-                                      inflight_v[kvl].get() + first * kv_dim * eb, p - a0 + 1});
+      if (first < pos0) kv.seq(s).segments(kvl, first, std::min(last + 1, pos0), segs);
+      const int32_t a0 = std::max(first, pos0);
+      if (a0 <= last) {
+        const int64_t slot = pass.seq_first_slot[s] + (a0 - pos0);
+        segs.push_back(ops::KvSegment{inflight_k[kvl].get() + slot * kv_dim * eb,
+                                      inflight_v[kvl].get() + slot * kv_dim * eb, last - a0 + 1});
       }
-      const int64_t head0 = j * group + part * heads_per_task;
+      queries.clear();
+      for (int32_t i = 0; i < tile.count; ++i) {
+        const int64_t kk = tile_rows[tile.begin + i];
+        const int32_t p = pass.act_pos[kk];
+        queries.push_back(ops::AttentionQuery{q.get() + kk * q_dim + head0 * hd,
+                                              attn.get() + kk * q_dim + head0 * hd,
+                                              key_lo(p) - first, p + 1 - first});
+      }
       ops::AttentionArgs args;
-      args.q = q.get() + kk * q_dim + head0 * hd;
-      args.out = attn.get() + kk * q_dim + head0 * hd;
       args.n_heads = static_cast<int>(heads_per_task);
       args.head_dim = static_cast<int>(hd);
       args.elem = runtime::kv_elem(kv_type);
       args.row_stride = kv_dim;
       args.kv_offset = j * hd;
       args.scale = 1.0f;  // §1.3 step 4: no 1/sqrt(hd)
-      ops::attend(args, segs, attn_scratch[thread]);
+      ops::attend_multi(args, segs, queries, attn_scratch[thread]);
     }
   });
 }

@@ -80,9 +80,20 @@ struct Gemma4Forward::Impl {
   Scratch<float> x, h, a, q, k, v, attn, o, gate, up, ple_tok, ple, g;
   Scratch<float> cos_swa, sin_swa, cos_full, sin_full;  // [n][active pairs] per row
   runtime::KvType kv_type = runtime::KvType::kF16;
-  std::vector<Scratch<uint8_t>> inflight_k, inflight_v;  // per cache layer [slot][kv_dim]
-  std::vector<ops::AttentionScratch> attn_scratch;       // per pool thread
-  std::vector<std::vector<ops::KvSegment>> attn_segs;    // per pool thread
+  std::vector<Scratch<uint8_t>> inflight_k, inflight_v;        // per cache layer [slot][kv_dim]
+  std::vector<ops::AttentionScratch> attn_scratch;             // per pool thread
+  std::vector<std::vector<ops::KvSegment>> attn_segs;          // per pool thread
+  std::vector<std::vector<ops::AttentionQuery>> attn_queries;  // per pool thread
+  // Attention tiles of the current layer: rows tile_rows[begin, begin + count) (indices into
+  // the active rows) of sequence `seq`, the first at position first_pos.
+  struct Tile {
+    int32_t seq;
+    int32_t begin;
+    int32_t count;
+    int32_t first_pos;
+  };
+  std::vector<Tile> tiles;
+  std::vector<int32_t> tile_rows;
 };
 
 }  // namespace gemmad::engine

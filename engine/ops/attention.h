@@ -1,13 +1,14 @@
 // Scaled dot-product attention of a group of query heads that share one KV head (GQA), over
 // keys/values stored as runs of consecutive positions (spec/gemma4.md §1.3 step 4): scores
 // q·k times `scale` (Gemma 4: 1.0), softmax in f32, weighted sum of v. The caller decides
-// which positions are visible (causal + sliding window) by the runs it passes.
+// which positions are visible (causal + sliding window) by the key range of each query.
 //
-// K/V rows are f16 or f32 (the KV cache element type); f16 rows are widened to f32 a block at
-// a time with a branch-free loop the compiler vectorises, once per block for all heads of
-// the group. Softmax is two-pass in position order (all scores, then weights, then V), so
-// the result is the same however the positions are split into runs; the scores take
-// n_heads x positions floats of scratch.
+// Several queries (e.g. consecutive prompt rows of one sequence) can share one call: each
+// block of K/V is widened to f32 once for all of them and all heads of the group. f16 rows
+// are widened with a branch-free 4-lane loop. Softmax is two-pass in position order (all
+// scores, then weights, then V), and every query's arithmetic is the same whichever other
+// queries share the call and however the positions are split into runs, so a batch and a
+// step give bit-identical results. Scratch: n_heads x (sum of key counts) floats.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,7 @@ struct KvSegment {
 // Scratch for one thread; reused across calls.
 struct AttentionScratch {
   std::vector<float> k_block, v_block, scores, acc, row_max, row_sum;
+  std::vector<int64_t> score_offset;
 };
 
 struct AttentionArgs {
@@ -45,6 +47,19 @@ struct AttentionArgs {
 // Attends the heads of `a` over all positions of `segments`, in order. With no positions the
 // output is zero.
 void attend(const AttentionArgs& a, std::span<const KvSegment> segments, AttentionScratch& s);
+
+// One query of a multi-query call: its heads, and the keys it sees as a range of indices into
+// the concatenation of the call's segments.
+struct AttentionQuery {
+  const float* q = nullptr;  // [n_heads][head_dim]
+  float* out = nullptr;      // [n_heads][head_dim]
+  int64_t key_begin = 0;
+  int64_t key_end = 0;
+};
+
+// Each query attends over its key range; a.q and a.out are ignored.
+void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
+                  std::span<const AttentionQuery> queries, AttentionScratch& s);
 
 // dst[0..n) = the f16 values at src, widened exactly (subnormals, inf and NaN included).
 void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n);

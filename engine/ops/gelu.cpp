@@ -1,48 +1,23 @@
-// GELU (tanh approximation), GeGLU and tanh in blocks of 8 lanes.
+// GELU (tanh approximation), GeGLU and tanh on 4-lane vectors.
 #include "ops/gelu.h"
 
 #include <bit>
 #include <climits>
 #include <cstdint>
 
+#include "ops/vec4.h"
+
 namespace gemmad::ops {
 namespace {
 
-// 4 floats: one SSE / NEON register at the baseline ISA. (GNU vector extensions, supported by
-// GCC and Clang; 16 bytes so passing them by value has the same ABI everywhere.)
-typedef float F4 __attribute__((vector_size(16)));
-typedef int32_t I4 __attribute__((vector_size(16)));
+using vec::exp_neg;
+using vec::F4;
+using vec::I4;
+using vec::splat;
 constexpr int kLanes = 4;
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kCubic = 0.044715f;
-
-inline F4 splat(float v) {
-  return F4{v, v, v, v};
-}
-inline F4 select(I4 mask, F4 a, F4 b) {
-  return std::bit_cast<F4>((mask & std::bit_cast<I4>(a)) | (~mask & std::bit_cast<I4>(b)));
-}
-
-// exp(t) for t <= 0 (clamped at -87): t = n ln2 + r with |r| <= ln2/2, e^r by its degree-7
-// Taylor polynomial (truncation error < 6e-9 relative), times 2^n built in the exponent bits.
-inline F4 exp_neg(F4 t) {
-  t = select(t < splat(-87.0f), splat(-87.0f), t);
-  const F4 kRound = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
-  const F4 n = (t * splat(1.44269504088896341f) + kRound) - kRound;
-  // ln 2 split in two so that n * hi is exact.
-  const F4 r = (t - n * splat(0.693145751953125f)) - n * splat(1.428606765330187e-06f);
-  F4 p = splat(1.0f / 5040.0f);
-  p = p * r + splat(1.0f / 720.0f);
-  p = p * r + splat(1.0f / 120.0f);
-  p = p * r + splat(1.0f / 24.0f);
-  p = p * r + splat(1.0f / 6.0f);
-  p = p * r + splat(0.5f);
-  p = p * r + splat(1.0f);
-  p = p * r + splat(1.0f);
-  const I4 e = __builtin_convertvector(n, I4) + 127;  // n in [-126, 0]: a normal float
-  return p * std::bit_cast<F4>(e << 23);
-}
 
 // tanh(x) = sign(x) (1 - e^(-2|x|)) / (1 + e^(-2|x|)).
 inline F4 tanh4(F4 x) {

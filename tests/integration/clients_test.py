@@ -121,6 +121,15 @@ class GemmactlAgainstTheDaemon(unittest.TestCase):
         self.assertEqual(len(shown["messages"]), 2)
         self.assertFalse(shown["messages"][1]["complete"])
 
+    def test_tokenize_and_detokenize_go_through_the_daemon_without_model(self):
+        r = self.d.ctl("tokenize", "--json", "--bos", "hello world")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = json.loads(r.stdout)["ids"]
+        self.assertEqual(ids[0], 2)
+        r = self.d.ctl("detokenize", "--json", *[str(i) for i in ids[1:]])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["text"], "hello world")
+
     def test_usage_errors_exit_2(self):
         r = self.d.ctl("chat", "--new", "--session", "abc", "x")
         self.assertEqual(r.returncode, 2, r.stderr)

@@ -198,6 +198,45 @@ TEST(Ops, AttentionOverSeveralRunsMatchesTwoPassSoftmax) {
     EXPECT_NEAR(out[i], want16[i], 1e-5) << i;
 }
 
+TEST(Ops, MultiQueryAttentionEqualsOneCallPerQueryExactly) {
+  const int hd = 20, n = 70, heads = 2;  // head_dim not a multiple of 8: exercises tails
+  std::vector<uint16_t> k(n * hd), v(n * hd);
+  for (int i = 0; i < n * hd; ++i) {
+    k[i] = fp32_to_fp16(pseudo(i));
+    v[i] = fp32_to_fp16(pseudo(2 * i + 5));
+  }
+  const int nq = 3;
+  std::vector<float> q(nq * heads * hd), out_multi(q.size()), out_one(q.size());
+  for (size_t i = 0; i < q.size(); ++i)
+    q[i] = pseudo(7 * static_cast<int>(i) + 3);
+  // A causal sliding window over positions 0..69: query j at position 40 + 13 j sees 24 keys.
+  const std::vector<KvSegment> segs = {{k.data(), v.data(), 33},
+                                       {k.data() + 33 * hd, v.data() + 33 * hd, n - 33}};
+  std::vector<AttentionQuery> queries;
+  for (int j = 0; j < nq; ++j) {
+    const int p = 40 + 13 * j;
+    queries.push_back(
+        {q.data() + j * heads * hd, out_multi.data() + j * heads * hd, p - 23, p + 1});
+  }
+  AttentionArgs a;
+  a.n_heads = heads;
+  a.head_dim = hd;
+  a.elem = KvElem::kF16;
+  a.row_stride = hd;
+  AttentionScratch scratch;
+  attend_multi(a, segs, queries, scratch);
+  for (int j = 0; j < nq; ++j) {
+    // The same query alone, over exactly its own keys as one run.
+    const int p = 40 + 13 * j;
+    a.q = q.data() + j * heads * hd;
+    a.out = out_one.data() + j * heads * hd;
+    const std::vector<KvSegment> own = {{k.data() + (p - 23) * hd, v.data() + (p - 23) * hd, 24}};
+    attend(a, own, scratch);
+  }
+  for (size_t i = 0; i < q.size(); ++i)
+    EXPECT_EQ(out_multi[i], out_one[i]) << i;
+}
+
 TEST(Ops, AttentionOverOnePositionReturnsItsValue) {
   const int hd = 8;
   std::vector<float> q(hd, 1.0f), k(hd, 0.5f), v(hd), out(hd);

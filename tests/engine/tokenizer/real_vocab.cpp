@@ -3,6 +3,8 @@
 // each time would dominate the sanitizer CI run).
 #include "real_vocab.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,15 +64,29 @@ std::unique_ptr<Tokenizer> load_real_vocab(std::string* error, std::string* gguf
   const auto [exe_size, exe_mtime] = file_stamp(exe.string());
   const auto [json_size, json_mtime] = file_stamp(json_path);
   uint64_t key = mix(mix(mix(mix(0, exe_size), exe_mtime), json_size), json_mtime);
-  fs::path dir = fs::temp_directory_path();
-  if (const char* build = std::getenv("GEMMAD_BUILD_DIR"); build != nullptr && *build != '\0') {
-    dir = fs::path(build) / "test-data";
-  }
+  // Beside the executable (its build tree), else in the temp dir.
+  fs::path dir = exe.empty() ? fs::temp_directory_path() : exe.parent_path() / "test-data";
   fs::create_directories(dir, ec);
+  if (ec) {
+    dir = fs::temp_directory_path();
+    ec.clear();
+  }
   const std::string prefix = exe.filename().string() + "-gemma4-vocab-";
   char hex[17];
   std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(key));
   const fs::path cached = dir / (prefix + hex + ".gguf");
+
+  // One importer at a time per executable: processes that ctest starts together wait for
+  // the first one's GGUF instead of each parsing the JSON (released when this returns).
+  const std::string lock_path = (dir / (prefix + "lock")).string();
+  const int lock_fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (lock_fd >= 0) ::flock(lock_fd, LOCK_EX);
+  struct Unlock {
+    int fd;
+    ~Unlock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } unlock{lock_fd};
 
   if (fs::exists(cached)) {
     auto tok = Tokenizer::load(cached.string());

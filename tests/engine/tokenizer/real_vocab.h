@@ -15,8 +15,8 @@ std::string tokenizer_json_path();
 std::string reference_jsonl_path();
 
 // Imports tokenizer.json into a vocabulary-only GGUF and loads it. The GGUF is kept in
-// $GEMMAD_BUILD_DIR/test-data (else the temp dir), keyed by this executable's and the JSON's
-// size and mtime, so the import runs once per build rather than once per test process. On
+// test-data/ beside the test executable (else the temp dir), keyed by this executable's and the
+// JSON's size and mtime, so the import runs once per build rather than once per test process. On
 // failure (e.g. the file was never fetched) returns nullptr and sets `error` to a message
 // saying to run scripts/fetch-tokenizer.sh.
 std::unique_ptr<Tokenizer> load_real_vocab(std::string* error, std::string* gguf_path = nullptr);

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""The offline engine verbs on the tiny synthetic model (shared/DESIGN.md contract):
+`logits` writes [positions][vocab] float32, `generate --json` is deterministic and agrees with
+the logits, `bench --json` reports positive speeds and a consistent bandwidth."""
+import array
+import math
+import os
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
+
+import cli_support as cs  # noqa: E402
+
+PROMPT = [2, 10, 20]
+
+# Batch and step mode compute the same function over the same cache type; they may differ by
+# float32 summation order only (~1e-6 on logits soft-capped to [-30, 30]), while a wrong mask
+# or position moves logits by O(0.1) (see tests/reference/compare.py).
+MODE_TOL = 1e-3
+
+
+def ids_arg(ids):
+    return " ".join(str(i) for i in ids)
+
+
+class OfflineEngine(cs.CliTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="gemmad-cli-")
+        cls.models = {}
+        for quant in ("f32", "q4_0"):
+            path = os.path.join(cls.tmp.name, f"tiny-{quant}.gguf")
+            run = cs.gemmactl("model", "synth", "--preset", "tiny", "--quant", quant, "--seed",
+                              3, "-o", path)
+            if run.code != 0:
+                cls.tmp.cleanup()
+                raise AssertionError("model synth failed\n" + run.describe())
+            cls.models[quant] = path
+        run = cs.gemmactl("model", "inspect", "--json", cls.models["f32"])
+        cls.n_vocab = run.json()["vocab_size"]
+        cls.n_out = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def logits(self, quant, ids, *flags):
+        """Rows of `gemmactl logits`, one list of n_vocab floats per position."""
+        type(self).n_out += 1
+        out = os.path.join(self.tmp.name, f"logits-{self.n_out}.bin")
+        self.ok("logits", "--model", self.models[quant], "--ids", ids_arg(ids), "--out", out,
+                *flags)
+        size = os.path.getsize(out)
+        self.assertEqual(size, len(ids) * self.n_vocab * 4,
+                         f"{out}: {size} bytes for {len(ids)} x {self.n_vocab} float32")
+        values = array.array("f")
+        with open(out, "rb") as f:
+            values.frombytes(f.read())
+        if sys.byteorder != "little":
+            values.byteswap()
+        n = self.n_vocab
+        return [values[i * n:(i + 1) * n] for i in range(len(ids))]
+
+    def assert_rows_close(self, a, b, tol):
+        self.assertEqual(len(a), len(b))
+        for p, (ra, rb) in enumerate(zip(a, b)):
+            worst = max(abs(x - y) for x, y in zip(ra, rb))
+            self.assertLessEqual(worst, tol, f"position {p}: max |diff| {worst}")
+
+    def generate(self, quant, ids, *flags):
+        return self.ok_json("generate", "--model", self.models[quant], "--ids", ids_arg(ids),
+                            *flags)
+
+    def test_logits_are_positions_by_vocab_finite_float32(self):
+        for quant in self.models:
+            with self.subTest(quant=quant):
+                rows = self.logits(quant, PROMPT)
+                for p, row in enumerate(rows):
+                    self.assertTrue(all(math.isfinite(x) for x in row), f"position {p}")
+                    # Real logits vary across the vocabulary (not a zero or constant fill).
+                    self.assertGreater(max(row) - min(row), 1e-3, f"position {p}")
+                # Different positions see different tokens: their rows differ.
+                self.assertNotEqual(list(rows[0]), list(rows[1]))
+
+    def test_batch_and_step_mode_agree(self):
+        for quant in self.models:
+            for kv in ("f16", "f32"):
+                with self.subTest(quant=quant, kv=kv):
+                    batch = self.logits(quant, PROMPT, "--mode", "batch", "--kv-type", kv)
+                    step = self.logits(quant, PROMPT, "--mode", "step", "--kv-type", kv)
+                    self.assert_rows_close(batch, step, MODE_TOL)
+
+    def test_logits_of_a_prefix_do_not_depend_on_later_tokens(self):
+        # Causal attention: position p sees ids[0..p] only.
+        full = self.logits("q4_0", PROMPT)
+        prefix = self.logits("q4_0", PROMPT[:2])
+        self.assert_rows_close(prefix, full[:2], MODE_TOL)
+
+    def test_logits_of_an_id_outside_the_vocabulary_fail_naming_it(self):
+        out = os.path.join(self.tmp.name, "bad.bin")
+        run = cs.gemmactl("logits", "--json", "--model", self.models["f32"], "--ids",
+                          f"2 {self.n_vocab}", "--out", out)
+        self.assert_json_error(run, cs.EXIT_ERROR, mentions=[str(self.n_vocab)])
+
+    def test_generate_json_has_the_contract_shape(self):
+        doc = self.generate("q4_0", PROMPT, "-n", 8, "--temp", 0)
+        self.assertIsInstance(doc["text"], str)
+        self.assertIsInstance(doc["tokens"], int)
+        self.assertIsInstance(doc["timings"], dict)
+        self.assertEqual(doc["prompt_tokens"], len(PROMPT))
+        self.assertEqual(doc["tokens"], len(doc["token_ids"]))
+        self.assertGreater(doc["tokens"], 0)
+        self.assertLessEqual(doc["tokens"], 8)
+        self.assertTrue(all(0 <= t < self.n_vocab for t in doc["token_ids"]), doc)
+
+    def test_greedy_generate_is_deterministic(self):
+        for quant in self.models:
+            with self.subTest(quant=quant):
+                a = self.generate(quant, PROMPT, "-n", 8, "--temp", 0)
+                b = self.generate(quant, PROMPT, "-n", 8, "--temp", 0)
+                self.assertEqual(a["token_ids"], b["token_ids"])
+                self.assertEqual(a["text"], b["text"])
+
+    def test_seeded_sampling_is_deterministic(self):
+        flags = ("-n", 8, "--temp", 1.0, "--seed", 1234)
+        a = self.generate("q4_0", PROMPT, *flags)
+        b = self.generate("q4_0", PROMPT, *flags)
+        self.assertEqual(a["token_ids"], b["token_ids"])
+
+    def test_greedy_generate_follows_the_argmax_of_the_logits(self):
+        # Two verbs, one engine: each greedy token is the argmax of the last row of the
+        # logits of everything before it (ties between rows are not expected in float32).
+        for quant in self.models:
+            with self.subTest(quant=quant):
+                gen = self.generate(quant, PROMPT, "-n", 3, "--temp", 0)["token_ids"]
+                self.assertGreaterEqual(len(gen), 2)
+                context = list(PROMPT)
+                for t in gen[:2]:
+                    last = self.logits(quant, context)[-1]
+                    self.assertEqual(t, max(range(len(last)), key=last.__getitem__),
+                                     f"after {context}")
+                    context.append(t)
+
+    def test_generate_stops_after_n_tokens(self):
+        doc = self.generate("f32", PROMPT, "-n", 2, "--temp", 0)
+        self.assertLessEqual(doc["tokens"], 2)
+
+    def test_bench_json_reports_positive_speeds_and_consistent_bandwidth(self):
+        doc = self.ok_json("bench", "--model", self.models["q4_0"], "--prompt-tokens", 16,
+                           "--gen-tokens", 4)
+        for key in ("prefill_tok_s", "decode_tok_s", "peak_rss_bytes", "weight_bytes_per_token",
+                    "read_gb_s"):
+            with self.subTest(key=key):
+                self.assertIsInstance(doc[key], (int, float))
+                self.assertGreater(doc[key], 0)
+        self.assertIsInstance(doc["peak_rss_bytes"], int)
+        self.assertIsInstance(doc["weight_bytes_per_token"], int)
+        # Weights read per token cannot exceed the file that holds them.
+        self.assertLessEqual(doc["weight_bytes_per_token"],
+                             os.path.getsize(self.models["q4_0"]))
+        # read_gb_s = weight bytes per decoded token x decode tok/s (DESIGN.md, bench).
+        self.assertAlmostEqual(doc["read_gb_s"],
+                               doc["weight_bytes_per_token"] * doc["decode_tok_s"] / 1e9,
+                               delta=1e-6 * doc["read_gb_s"])
+
+
+if __name__ == "__main__":
+    cs.main()
