@@ -6,6 +6,17 @@
 // Prefill shortcut (§1.7): KV-shared layers (>= F0) write no cache, so rows that want no
 // logits stop after layer F0 - 1 (E2B: ~3x less work per prompt token).
 //
+// Taps (runtime/tap.h), in order; [rows][cols] f32, rows = the rows still active:
+//   layer -1: inp_embd [d], ple_tok [L*p], ple_proj [L*p] (after 1/sqrt(d)), ple_proj_norm,
+//             ple_inp (combined PLE)
+//   per layer: attn_norm, q, q_norm, q_rope, k, v, k_norm, k_rope, v_norm (KV-owning layers
+//             only), kqv_out [H*hd], attn_out, attn_post_norm, attn_resid, ffn_norm, ffn_gate,
+//             ffn_up, ffn_geglu, ffn_out, ffn_post_norm, ffn_resid, ple_gate [p],
+//             ple_proj_out, ple_post_norm, ple_resid, l_out (after layer_output_scale)
+//   layer -1: result_norm [d], result_output [V] (soft-capped logits)
+// KV-shared layers (>= F0) and the head only see the rows that want logits when the prefill
+// shortcut is on (the default).
+//
 // Threading: a Gemma4Forward owns scratch buffers and is used by one thread at a time; it
 // runs its kernels on the given pool. The config and weights are shared read-only, so any
 // number of Gemma4Forward objects may run on one model.

@@ -10,6 +10,7 @@
 // (equally rounded) values in the same order.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "models/gemma4_impl.h"
 
@@ -104,21 +105,27 @@ void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
       ++tiles.back().count;
     }
   }
-  // Split a KV head's query group only as far as needed to give every thread work: each
-  // task widens its K/V blocks once for all of its heads and rows.
   const int64_t n_tiles = static_cast<int64_t>(tiles.size());
-  int64_t split = 1;
-  while (n_tiles * nkv * split < pool.size() && split < group && group % (split * 2) == 0) {
-    split *= 2;
+  if (n_tiles * nkv < pool.size()) {
+    // Too few (row, KV head) tasks for the threads (a decode step): split each one's keys,
+    // then its value columns, across the pool instead.
+    for (const Tile& tile : tiles) {
+      for (int32_t i = 0; i < tile.count; ++i) {
+        const int64_t kk = tile_rows[tile.begin + i];
+        for (int64_t j = 0; j < nkv; ++j)
+          attend_split(il, kv, kk, j);
+      }
+    }
+    return;
   }
-  const int64_t heads_per_task = group / split;
-  pool.parallel_for(n_tiles * nkv * split, 1, [&](int64_t b, int64_t e, int thread) {
+  // One task per (tile, KV head): it widens each K/V block once for all heads and rows.
+  pool.parallel_for(n_tiles * nkv, 1, [&](int64_t b, int64_t e, int thread) {
     std::vector<ops::KvSegment>& segs = attn_segs[thread];
     std::vector<ops::AttentionQuery>& queries = attn_queries[thread];
     for (int64_t t = b; t < e; ++t) {
-      const Tile& tile = tiles[t / (nkv * split)];
-      const int64_t j = (t / split) % nkv;
-      const int64_t head0 = j * group + (t % split) * heads_per_task;
+      const Tile& tile = tiles[t / nkv];
+      const int64_t j = t % nkv;
+      const int64_t head0 = j * group;
       const int32_t s = tile.seq;
       const int32_t pos0 = pass.seq_pos0[s];
       const int32_t first = key_lo(tile.first_pos);
@@ -141,7 +148,7 @@ void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
                                               key_lo(p) - first, p + 1 - first});
       }
       ops::AttentionArgs args;
-      args.n_heads = static_cast<int>(heads_per_task);
+      args.n_heads = static_cast<int>(group);
       args.head_dim = static_cast<int>(hd);
       args.elem = runtime::kv_elem(kv_type);
       args.row_stride = kv_dim;
@@ -149,6 +156,62 @@ void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
       args.scale = 1.0f;  // §1.3 step 4: no 1/sqrt(hd)
       ops::attend_multi(args, segs, queries, attn_scratch[thread]);
     }
+  });
+}
+
+void Gemma4Forward::Impl::attend_split(int il, const runtime::KvCachePool& kv, int64_t kk,
+                                       int64_t j) {
+  const int kvl = kv_of_layer[il];
+  const int64_t hd = c.head_dim(il);
+  const int64_t nh = c.n_head, nkv = c.n_head_kv;
+  const int64_t q_dim = nh * hd, kv_dim = nkv * hd, group = nh / nkv;
+  const size_t eb = runtime::kv_type_bytes(kv_type);
+  const int32_t s = pass.act_seq[kk], p = pass.act_pos[kk], pos0 = pass.seq_pos0[s];
+  const int32_t first = c.is_swa[il] ? std::max(0, p - static_cast<int32_t>(c.n_swa) + 1) : 0;
+  std::vector<ops::KvSegment>& segs = attn_segs[0];
+  segs.clear();
+  if (first < pos0) kv.seq(s).segments(kvl, first, std::min(p + 1, pos0), segs);
+  const int32_t a0 = std::max(first, pos0);
+  if (a0 <= p) {
+    const int64_t slot = pass.seq_first_slot[s] + (a0 - pos0);
+    segs.push_back(ops::KvSegment{inflight_k[kvl].get() + slot * kv_dim * eb,
+                                  inflight_v[kvl].get() + slot * kv_dim * eb, p - a0 + 1});
+  }
+  const int64_t n_keys = p + 1 - first;
+  ops::AttentionArgs args;
+  args.q = q.get() + kk * q_dim + j * group * hd;
+  args.out = attn.get() + kk * q_dim + j * group * hd;
+  args.n_heads = static_cast<int>(group);
+  args.head_dim = static_cast<int>(hd);
+  args.elem = runtime::kv_elem(kv_type);
+  args.row_stride = kv_dim;
+  args.kv_offset = j * hd;
+  args.scale = 1.0f;  // §1.3 step 4
+  split_scores.ensure(static_cast<size_t>(group * n_keys));
+  split_max.assign(static_cast<size_t>(pool.size() * group),
+                   -std::numeric_limits<float>::infinity());
+  split_sum.resize(group);
+  split_local.resize(static_cast<size_t>(pool.size() * group));
+  // Phase 1: scores, keys split across threads; maxima per thread, then combined (exact).
+  pool.parallel_for(n_keys, 32, [&](int64_t b, int64_t e, int thread) {
+    float* mx = split_local.data() + thread * group;
+    ops::attention_scores(args, segs, b, e, split_scores.get(), n_keys, mx, attn_scratch[thread]);
+    for (int64_t h = 0; h < group; ++h) {
+      split_max[thread * group + h] = std::max(split_max[thread * group + h], mx[h]);
+    }
+  });
+  for (int t = 1; t < pool.size(); ++t) {
+    for (int64_t h = 0; h < group; ++h) {
+      split_max[h] = std::max(split_max[h], split_max[t * group + h]);
+    }
+  }
+  // Phase 2: softmax numerators and sums, in position order.
+  ops::attention_softmax(split_scores.get(), static_cast<int>(group), n_keys, n_keys,
+                         split_max.data(), split_sum.data());
+  // Phase 3: value columns split across threads.
+  pool.parallel_for(hd, 16, [&](int64_t b, int64_t e, int thread) {
+    ops::attention_values(args, segs, n_keys, split_scores.get(), n_keys, split_sum.data(),
+                          static_cast<int>(b), static_cast<int>(e), attn_scratch[thread]);
   });
 }
 

@@ -58,6 +58,8 @@ struct Gemma4Forward::Impl {
   void plan_inflight(const runtime::KvCachePool& kv);
   void store_inflight(int kv_layer, const float* k, const float* v);
   void attention(int il, const runtime::KvCachePool& kv);
+  // One row and KV head with keys, then value columns, spread over the pool (decode).
+  void attend_split(int il, const runtime::KvCachePool& kv, int64_t kk, int64_t j);
   Status commit_inflight(runtime::KvCachePool& kv);
 
   // y[rows][n_out] = lin(x[rows][n_in]) including the `.scale` companion.
@@ -93,6 +95,9 @@ struct Gemma4Forward::Impl {
     int32_t first_pos;
   };
   std::vector<Tile> tiles;
+  Scratch<float> split_scores;                // attend_split: [group][keys]
+  std::vector<float> split_max, split_local;  // attend_split: [thread][head] maxima
+  std::vector<float> split_sum;               // attend_split: [head]
   std::vector<int32_t> tile_rows;
 };
 

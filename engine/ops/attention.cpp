@@ -18,19 +18,20 @@ namespace {
 // heads of the group (32 x 512 x 4 B = 64 KiB at the largest head size).
 constexpr int kBlock = 32;
 
+// dst[r][0..width) = row r of `base` (stride row_stride elements) from element `offset`.
 void load_rows(KvElem elem, const void* base, int64_t row_stride, int64_t offset, int n_rows,
-               int head_dim, float* dst) {
+               int width, float* dst) {
   switch (elem) {
     case KvElem::kF16: {
       const auto* p = static_cast<const uint16_t*>(base) + offset;
       for (int r = 0; r < n_rows; ++r)
-        f16_to_f32_row(p + r * row_stride, dst + r * head_dim, head_dim);
+        f16_to_f32_row(p + r * row_stride, dst + r * width, width);
       return;
     }
     case KvElem::kF32: {
       const auto* p = static_cast<const float*>(base) + offset;
       for (int r = 0; r < n_rows; ++r) {
-        std::memcpy(dst + r * head_dim, p + r * row_stride, sizeof(float) * head_dim);
+        std::memcpy(dst + r * width, p + r * row_stride, sizeof(float) * width);
       }
       return;
     }
@@ -102,6 +103,59 @@ void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) 
   }
 }
 
+// Visits the blocks of keys [lo, hi) (indices into the concatenated segments), in order:
+// fn(first key index, rows, pointer to the first row's K or V element bytes).
+template <typename F>
+void for_blocks(std::span<const KvSegment> segments, int64_t lo, int64_t hi, bool values,
+                int64_t row_stride, size_t elem_bytes, F&& fn) {
+  int64_t base = 0;
+  for (const KvSegment& seg : segments) {
+    const int64_t from = std::max<int64_t>(lo - base, 0);
+    const int64_t to = std::min<int64_t>(hi - base, seg.n);
+    for (int64_t b0 = from; b0 < to; b0 += kBlock) {
+      const int nb = static_cast<int>(std::min<int64_t>(kBlock, to - b0));
+      const auto* rows = static_cast<const uint8_t*>(values ? seg.v : seg.k) +
+                         b0 * row_stride * static_cast<int64_t>(elem_bytes);
+      fn(base + b0, nb, rows);
+    }
+    base += seg.n;
+  }
+}
+
+// Scores of m widened keys for the heads of q: sc[h * stride + b] = scale * q_h · k_b, and
+// each head's running maximum.
+void score_keys(const float* q, int nh, int hd, const float* kb, int m, float scale, float* sc,
+                int64_t stride, float* maxes) {
+  for (int h = 0; h < nh; ++h) {
+    const float* qh = q + static_cast<int64_t>(h) * hd;
+    float* sh = sc + h * stride;
+    int b = 0;
+    for (; b + 4 <= m; b += 4)
+      dot4(qh, kb + static_cast<int64_t>(b) * hd, hd, sh + b);
+    for (; b < m; ++b)
+      sh[b] = dot(qh, kb + static_cast<int64_t>(b) * hd, hd);
+    for (b = 0; b < m; ++b) {
+      sh[b] *= scale;
+      maxes[h] = std::max(maxes[h], sh[b]);
+    }
+  }
+}
+
+// Softmax numerators e^(s - max) (exponents <= 0) of n scores in place; returns their sum,
+// added in position order.
+float exp_and_sum(float* sc, int64_t n, float max) {
+  const vec::F4 mx = vec::splat(max);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    vec::store(sc + i, vec::exp_neg(vec::load(sc + i) - mx));
+  for (; i < n; ++i)
+    sc[i] = vec::exp_neg(vec::splat(sc[i] - max))[0];
+  float sum = 0.0f;
+  for (i = 0; i < n; ++i)
+    sum += sc[i];
+  return sum;
+}
+
 }  // namespace
 
 void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
@@ -145,83 +199,47 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
   s.acc.assign(nq * nh * hd, 0.0f);
   s.row_max.assign(nq * nh, -std::numeric_limits<float>::infinity());
   s.row_sum.assign(nq * nh, 0.0f);
-  const size_t elem_bytes = a.elem == KvElem::kF16 ? 2 : 4;
-
-  // Visits the blocks of keys in [lo, hi), in order: fn(first key index, rows, K or V bytes).
-  auto for_blocks = [&](bool values, auto&& fn) {
-    int64_t base = 0;
-    for (const KvSegment& seg : segments) {
-      const int64_t from = std::max<int64_t>(lo - base, 0);
-      const int64_t to = std::min<int64_t>(hi - base, seg.n);
-      for (int64_t b0 = from; b0 < to; b0 += kBlock) {
-        const int nb = static_cast<int>(std::min<int64_t>(kBlock, to - b0));
-        const auto* rows = static_cast<const uint8_t*>(values ? seg.v : seg.k) +
-                           b0 * a.row_stride * static_cast<int64_t>(elem_bytes);
-        fn(base + b0, nb, rows);
-      }
-      base += seg.n;
-    }
-  };
+  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
 
   // Pass 1: scores and each head's maximum.
-  for_blocks(false, [&](int64_t g0, int nb, const uint8_t* rows) {
-    load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.k_block.data());
-    for (size_t j = 0; j < nq; ++j) {
-      const AttentionQuery& qj = queries[j];
-      const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
-      if (k0 >= k1) continue;
-      const int64_t n_j = qj.key_end - qj.key_begin;
-      const float* kb = s.k_block.data() + (k0 - g0) * hd;
-      const int m = static_cast<int>(k1 - k0);
-      for (int h = 0; h < nh; ++h) {
-        const float* qh = qj.q + static_cast<int64_t>(h) * hd;
-        float* sc = s.scores.data() + s.score_offset[j] + h * n_j + (k0 - qj.key_begin);
-        int b = 0;
-        for (; b + 4 <= m; b += 4)
-          dot4(qh, kb + static_cast<int64_t>(b) * hd, hd, sc + b);
-        for (; b < m; ++b)
-          sc[b] = dot(qh, kb + static_cast<int64_t>(b) * hd, hd);
-        float& mx = s.row_max[j * nh + h];
-        for (b = 0; b < m; ++b) {
-          sc[b] *= a.scale;
-          mx = std::max(mx, sc[b]);
+  for_blocks(
+      segments, lo, hi, false, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.k_block.data());
+        for (size_t j = 0; j < nq; ++j) {
+          const AttentionQuery& qj = queries[j];
+          const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
+          if (k0 >= k1) continue;
+          const int64_t n_j = qj.key_end - qj.key_begin;
+          score_keys(qj.q, nh, hd, s.k_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0),
+                     a.scale, s.scores.data() + s.score_offset[j] + (k0 - qj.key_begin), n_j,
+                     s.row_max.data() + j * nh);
         }
-      }
-    }
-  });
-  // Pass 2: softmax weights e^(s - max) (exponents <= 0), summed in position order.
+      });
+  // Pass 2: softmax numerators and their sums.
   for (size_t j = 0; j < nq; ++j) {
     const int64_t n_j = std::max<int64_t>(queries[j].key_end - queries[j].key_begin, 0);
     for (int h = 0; h < nh; ++h) {
-      float* sc = s.scores.data() + s.score_offset[j] + h * n_j;
-      const float m = s.row_max[j * nh + h];
-      const vec::F4 mx = vec::splat(m);
-      int64_t i = 0;
-      for (; i + 4 <= n_j; i += 4)
-        vec::store(sc + i, vec::exp_neg(vec::load(sc + i) - mx));
-      for (; i < n_j; ++i)
-        sc[i] = vec::exp_neg(vec::splat(sc[i] - m))[0];
-      float sum = 0.0f;
-      for (i = 0; i < n_j; ++i)
-        sum += sc[i];
-      s.row_sum[j * nh + h] = sum;
+      s.row_sum[j * nh + h] =
+          exp_and_sum(s.scores.data() + s.score_offset[j] + h * n_j, n_j, s.row_max[j * nh + h]);
     }
   }
   // Pass 3: weighted sum of V.
-  for_blocks(true, [&](int64_t g0, int nb, const uint8_t* rows) {
-    load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.v_block.data());
-    for (size_t j = 0; j < nq; ++j) {
-      const AttentionQuery& qj = queries[j];
-      const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
-      if (k0 >= k1) continue;
-      const int64_t n_j = qj.key_end - qj.key_begin;
-      for (int h = 0; h < nh; ++h) {
-        const float* p = s.scores.data() + s.score_offset[j] + h * n_j + (k0 - qj.key_begin);
-        float* acc = s.acc.data() + (j * nh + h) * hd;
-        accumulate_rows(p, s.v_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0), hd, acc);
-      }
-    }
-  });
+  for_blocks(
+      segments, lo, hi, true, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.v_block.data());
+        for (size_t j = 0; j < nq; ++j) {
+          const AttentionQuery& qj = queries[j];
+          const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
+          if (k0 >= k1) continue;
+          const int64_t n_j = qj.key_end - qj.key_begin;
+          for (int h = 0; h < nh; ++h) {
+            const float* p = s.scores.data() + s.score_offset[j] + h * n_j + (k0 - qj.key_begin);
+            float* acc = s.acc.data() + (j * nh + h) * hd;
+            accumulate_rows(p, s.v_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0), hd,
+                            acc);
+          }
+        }
+      });
   for (size_t j = 0; j < nq; ++j) {
     for (int h = 0; h < nh; ++h) {
       float* out = queries[j].out + static_cast<int64_t>(h) * hd;
@@ -231,6 +249,51 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
       for (int i = 0; i < hd; ++i)
         out[i] = acc[i] * inv;
     }
+  }
+}
+
+void attention_scores(const AttentionArgs& a, std::span<const KvSegment> segments, int64_t k0,
+                      int64_t k1, float* scores, int64_t stride, float* maxes,
+                      AttentionScratch& s) {
+  const int hd = a.head_dim;
+  s.k_block.resize(static_cast<size_t>(kBlock) * hd);
+  for (int h = 0; h < a.n_heads; ++h)
+    maxes[h] = -std::numeric_limits<float>::infinity();
+  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
+  for_blocks(
+      segments, k0, k1, false, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.k_block.data());
+        score_keys(a.q, a.n_heads, hd, s.k_block.data(), nb, a.scale, scores + g0, stride, maxes);
+      });
+}
+
+void attention_softmax(float* scores, int n_heads, int64_t n, int64_t stride, const float* maxes,
+                       float* sums) {
+  for (int h = 0; h < n_heads; ++h)
+    sums[h] = exp_and_sum(scores + h * stride, n, maxes[h]);
+}
+
+void attention_values(const AttentionArgs& a, std::span<const KvSegment> segments, int64_t n_keys,
+                      const float* weights, int64_t stride, const float* sums, int c0, int c1,
+                      AttentionScratch& s) {
+  const int hd = a.head_dim, w = c1 - c0, nh = a.n_heads;
+  if (w <= 0) return;
+  s.v_block.resize(static_cast<size_t>(kBlock) * w);
+  s.acc.assign(static_cast<size_t>(nh) * w, 0.0f);
+  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
+  for_blocks(
+      segments, 0, n_keys, true, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a.elem, rows, a.row_stride, a.kv_offset + c0, nb, w, s.v_block.data());
+        for (int h = 0; h < nh; ++h) {
+          accumulate_rows(weights + h * stride + g0, s.v_block.data(), nb, w, s.acc.data() + h * w);
+        }
+      });
+  for (int h = 0; h < nh; ++h) {
+    float* out = a.out + static_cast<int64_t>(h) * hd + c0;
+    const float* acc = s.acc.data() + h * w;
+    const float inv = sums[h] > 0.0f ? 1.0f / sums[h] : 0.0f;
+    for (int i = 0; i < w; ++i)
+      out[i] = acc[i] * inv;
   }
 }
 

@@ -61,6 +61,21 @@ struct AttentionQuery {
 void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
                   std::span<const AttentionQuery> queries, AttentionScratch& s);
 
+// The same arithmetic split in three phases, so that one query (a decode step) can be spread
+// over threads without widening its K/V twice: keys split across threads for the scores,
+// then columns of V. Each element of the result sees exactly the operations attend() does.
+// Scores of keys [k0, k1) (indices into the concatenated segments) for the heads of a.q, at
+// scores[h * stride + key]; each head's maximum over these keys into maxes[h].
+void attention_scores(const AttentionArgs& a, std::span<const KvSegment> segments, int64_t k0,
+                      int64_t k1, float* scores, int64_t stride, float* maxes, AttentionScratch& s);
+// Softmax numerators in place for keys [0, n) of each head given its maximum, and their sums.
+void attention_softmax(float* scores, int n_heads, int64_t n, int64_t stride, const float* maxes,
+                       float* sums);
+// a.out[h][c0, c1) = sum over keys of weights[h * stride + key] * v[key][c0, c1) / sums[h].
+void attention_values(const AttentionArgs& a, std::span<const KvSegment> segments, int64_t n_keys,
+                      const float* weights, int64_t stride, const float* sums, int c0, int c1,
+                      AttentionScratch& s);
+
 // dst[0..n) = the f16 values at src, widened exactly (subnormals, inf and NaN included).
 void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
 // dst[0..n) = src rounded to f16 (nearest even).

@@ -91,9 +91,10 @@ DaemonProcess::DaemonProcess(std::string config) {
   socket_ = dir_ + "/gemmad.sock";
   config_path_ = dir_ + "/gemmad.toml";
   log_path_ = dir_ + "/gemmad.log";
-  std::ofstream(config_path_) << "[model]\npath = \"" << tiny_model()
-                              << "\"\nthreads = 2\ncontext_length = 1024\n"
-                              << "[store]\nmax_prompt_tokens = 900\n"
+  // Dotted keys, so a test's extra keys (also dotted) can name any section.
+  std::ofstream(config_path_) << "model.path = \"" << tiny_model()
+                              << "\"\nmodel.threads = 2\nmodel.context_length = 1024\n"
+                              << "store.max_prompt_tokens = 900\n"
                               << config;
 }
 

@@ -19,7 +19,8 @@ const std::string& tiny_model();
 
 class DaemonProcess {
  public:
-  // `config` is TOML appended to the generated config file (limits for a test).
+  // `config` is TOML appended to the generated config file, as dotted keys such as
+  // `server.max_clients = 2`: limits for one test.
   explicit DaemonProcess(std::string config = "");
   ~DaemonProcess();
 

@@ -5,7 +5,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -300,7 +302,7 @@ TEST(TheService, SurvivesHostileClients) {
 }
 
 TEST(TheService, RefusesWhatExceedsItsLimits) {
-  DaemonProcess d("[server]\nmax_requests_per_client = 1\n");
+  DaemonProcess d("server.max_requests_per_client = 1\n");
   ASSERT_TRUE(d.start());
   auto c = d.connect("limits");
   // A message past max_message_bytes.
@@ -320,6 +322,49 @@ TEST(TheService, RefusesWhatExceedsItsLimits) {
                          [](const v1::Token&) {});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace gemmad::testing
+
+namespace gemmad::testing {
+namespace {
+
+TEST(TheService, AdmitsAppsRoundRobinSoOneAppCannotStarveAnother) {
+  // One sequence slot: requests run one at a time, in admission order.
+  DaemonProcess d("model.max_sequences = 1\n");
+  ASSERT_TRUE(d.start());
+  std::mutex mu;
+  std::vector<std::string> finished;  // app of each completed request, in order
+  auto run = [&](const std::string& app, int i) {
+    auto c = d.connect(app);
+    v1::GenerateRequest g;
+    g.set_prompt("request " + std::to_string(i));
+    g.set_raw(true);
+    g.mutable_sampling()->set_temperature(0.0f);
+    g.mutable_sampling()->set_max_tokens(160);  // long enough that the others queue up
+    auto r = c.generate(g, [](const v1::Token&) {});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    std::lock_guard lock(mu);
+    finished.push_back(app);
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 5; ++i) threads.emplace_back(run, "greedy-app", i);
+  // Wait until greedy-app's requests are all running or queued, then the other app asks once.
+  bool all_in = false;
+  for (int i = 0; i < 500 && !all_in; ++i) {
+    auto st = status_of(d);
+    all_in = st.queue().active() + st.queue().queued() >= 5;
+    if (!all_in) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(all_in) << "greedy-app's requests did not queue up";
+  threads.emplace_back(run, "modest-app", 99);
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(finished.size(), 6u);
+  const auto pos = std::find(finished.begin(), finished.end(), "modest-app") - finished.begin();
+  // FIFO would put it last (index 5); round-robin admits it right after the running request
+  // and at most one more of greedy-app's.
+  EXPECT_LE(pos, 2) << "modest-app finished at position " << pos;
 }
 
 }  // namespace

@@ -75,6 +75,18 @@ TEST_F(Gemma4ForwardTest, BatchAndStepGiveTheSameLogits) {
   }
 }
 
+// Past a KV chunk (256 positions) of the full layers and a default pass (256 rows), with the
+// sliding rings wrapped many times.
+TEST_F(Gemma4ForwardTest, LongPromptsMatchStepByStepExactly) {
+  const auto tokens = test_tokens(300, model_->config().n_vocab, 14);
+  KvCacheOptions o = kv_opts(KvType::kF16);
+  o.n_ctx = 512;
+  auto kv_a = model_->new_kv_pool(o);
+  auto kv_b = model_->new_kv_pool(o);
+  auto fwd = make_forward();
+  EXPECT_EQ(max_abs_diff(run_batch(*fwd, kv_a, tokens), run_steps(*fwd, kv_b, tokens)), 0.0);
+}
+
 TEST_F(Gemma4ForwardTest, F16CacheStaysCloseToF32Cache) {
   const auto tokens = test_tokens(kPromptLen, model_->config().n_vocab, 2);
   auto kv16 = model_->new_kv_pool(kv_opts(KvType::kF16));
