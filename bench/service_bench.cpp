@@ -46,10 +46,12 @@ double run_streams(const std::string& socket, int n, int tokens) {
       if (done.ok()) generated[static_cast<size_t>(i)] = done->usage().completion_tokens();
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   const double secs = seconds_since(t0);
   uint64_t total = 0;
-  for (uint64_t g : generated) total += g;
+  for (uint64_t g : generated)
+    total += g;
   return static_cast<double>(total) / secs;
 }
 
@@ -90,12 +92,14 @@ int main(int argc, char** argv) {
     if (k == "--rounds") rounds = std::atoi(argv[i + 1]);
   }
   if (socket.empty()) {
-    std::fprintf(stderr, "usage: service_bench --socket S [--streams 1,2,4] [--tokens N] [--rounds R]\n");
+    std::fprintf(stderr,
+                 "usage: service_bench --socket S [--streams 1,2,4] [--tokens N] [--rounds R]\n");
     return 2;
   }
   std::vector<int> counts;
   std::stringstream ss(streams);
-  for (std::string part; std::getline(ss, part, ',');) counts.push_back(std::atoi(part.c_str()));
+  for (std::string part; std::getline(ss, part, ',');)
+    counts.push_back(std::atoi(part.c_str()));
   std::vector<std::vector<double>> results(counts.size());
   run_streams(socket, 1, 8);  // warm the page cache
   for (int r = 0; r < rounds; ++r) {

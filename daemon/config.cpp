@@ -4,10 +4,10 @@
 
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 #include <variant>
 
 namespace gemmad::daemon {
@@ -74,7 +74,9 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v && *v ? std::string(v) : fallback;
 }
 
-bool is_root() { return geteuid() == 0; }
+bool is_root() {
+  return geteuid() == 0;
+}
 
 Error key_error(const std::string& where, const std::string& key, const std::string& what) {
   return make_error(ErrorCode::kInvalidArgument, where + ": key '" + key + "': " + what);
@@ -89,8 +91,8 @@ Status apply_value(Config& c, const KeySpec& spec, const toml::node& node,
     if (!node.is_integer() || !v) return key_error(where, key, "expected an integer");
     if (*v < u->lo || *v > u->hi) {
       return key_error(where, key,
-                       "value " + std::to_string(*v) + " outside [" + std::to_string(u->lo) +
-                           ", " + std::to_string(u->hi) + "]");
+                       "value " + std::to_string(*v) + " outside [" + std::to_string(u->lo) + ", " +
+                           std::to_string(u->hi) + "]");
     }
     c.*(u->member) = static_cast<uint32_t>(*v);
   } else if (auto* i = std::get_if<IntKey>(&spec.kind)) {
@@ -98,8 +100,8 @@ Status apply_value(Config& c, const KeySpec& spec, const toml::node& node,
     if (!node.is_integer() || !v) return key_error(where, key, "expected an integer");
     if (*v < i->lo || *v > i->hi) {
       return key_error(where, key,
-                       "value " + std::to_string(*v) + " outside [" + std::to_string(i->lo) +
-                           ", " + std::to_string(i->hi) + "]");
+                       "value " + std::to_string(*v) + " outside [" + std::to_string(i->lo) + ", " +
+                           std::to_string(i->hi) + "]");
     }
     c.*(i->member) = static_cast<int>(*v);
   } else if (auto* s = std::get_if<StrKey>(&spec.kind)) {
@@ -159,9 +161,9 @@ Status apply_toml(Config& c, const std::string& text, const std::string& name) {
   try {
     root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      name + ":" + std::to_string(e.source().begin.line) + ": " +
-                          std::string(e.description()));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        name + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }
   for (auto&& [section, node] : root) {
     const std::string sec(section.str());
@@ -214,12 +216,13 @@ Result<Config> load_config(const FlagOverrides& flags) {
                       "no model: set [model] path in " + path + " or pass --model FILE");
   }
   if (c.max_prompt_tokens >= c.context_length) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "store.max_prompt_tokens (" + std::to_string(c.max_prompt_tokens) +
-                          ") must be below model.context_length (" +
-                          std::to_string(c.context_length) + ")");
+    return make_error(ErrorCode::kInvalidArgument, "store.max_prompt_tokens (" +
+                                                       std::to_string(c.max_prompt_tokens) +
+                                                       ") must be below model.context_length (" +
+                                                       std::to_string(c.context_length) + ")");
   }
-  for (const KeySpec& k : keys()) c.source.emplace(k.name, "default");
+  for (const KeySpec& k : keys())
+    c.source.emplace(k.name, "default");
   return c;
 }
 

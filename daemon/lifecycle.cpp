@@ -12,11 +12,17 @@ void notify_ready(const std::string& status) {
   sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", status.c_str(), static_cast<int>(getpid()));
 }
 
-void notify_status(const std::string& status) { sd_notifyf(0, "STATUS=%s", status.c_str()); }
+void notify_status(const std::string& status) {
+  sd_notifyf(0, "STATUS=%s", status.c_str());
+}
 
-void notify_stopping() { sd_notify(0, "STOPPING=1\nSTATUS=draining"); }
+void notify_stopping() {
+  sd_notify(0, "STOPPING=1\nSTATUS=draining");
+}
 
-void notify_watchdog() { sd_notify(0, "WATCHDOG=1"); }
+void notify_watchdog() {
+  sd_notify(0, "WATCHDOG=1");
+}
 
 std::optional<std::chrono::milliseconds> watchdog_interval() {
   uint64_t usec = 0;

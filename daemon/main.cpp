@@ -4,8 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <CLI/CLI.hpp>
 #include <google/protobuf/stubs/logging.h>
+#include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -21,6 +21,7 @@
 #include "daemon/router.h"
 #include "daemon/scheduler.h"
 #include "ipc/server.h"
+#include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 #include "runtime/model.h"
@@ -54,10 +55,13 @@ void schedule_watchdog(boost::asio::steady_timer& timer, std::chrono::millisecon
 
 int run(const daemon::Config& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
+  // The kernel set ($GEMMAD_KERNELS or the best the CPU has), chosen once before any matmul.
+  if (auto ks = kernels::init_kernels(); !ks.ok()) return fail(ks.error(), 2);
   auto model_r = runtime::Model::load(cfg.model_path);
   if (!model_r.ok()) return fail(model_r.error(), 4);
   std::unique_ptr<runtime::Model> model = std::move(model_r).value();
-  for (const auto& note : model->shape_notes()) spdlog::warn("model: {}", note);
+  for (const auto& note : model->shape_notes())
+    spdlog::warn("model: {}", note);
   auto tok_r = tokenizer::Tokenizer::from_gguf(model->file());
   if (!tok_r.ok()) return fail(std::move(tok_r).error().with_context(cfg.model_path), 4);
   std::unique_ptr<tokenizer::Tokenizer> tok = std::move(tok_r).value();
@@ -86,7 +90,7 @@ int run(const daemon::Config& cfg) {
 
   boost::asio::io_context io;
   daemon::Router router(io, cfg, *model, *tok, chat_format, *store, scheduler,
-                       kernels::kernel_set_name());
+                        kernels::kernel_set_name());
   ipc::ServerOptions io_opts;
   io_opts.max_frame_bytes = cfg.max_frame_bytes;
   io_opts.max_clients = cfg.max_clients;
@@ -148,8 +152,8 @@ int main(int argc, char** argv) {
   app.name("gemmad");
   daemon::FlagOverrides flags;
   bool print_config = false;
-  app.add_option("--config", flags.config_file, "config file (default: " +
-                                                    daemon::default_config_path() + ")");
+  app.add_option("--config", flags.config_file,
+                 "config file (default: " + daemon::default_config_path() + ")");
   app.add_option("--socket", flags.socket_path, "Unix socket path");
   app.add_option("--model", flags.model_path, "GGUF model file");
   app.add_option("--state-dir", flags.state_dir, "directory of the session database");

@@ -23,8 +23,12 @@ uint64_t status_field_kib(const char* field) {
 
 }  // namespace
 
-uint64_t resident_set_bytes() { return status_field_kib("VmRSS"); }
-uint64_t peak_resident_set_bytes() { return status_field_kib("VmHWM"); }
+uint64_t resident_set_bytes() {
+  return status_field_kib("VmRSS");
+}
+uint64_t peak_resident_set_bytes() {
+  return status_field_kib("VmHWM");
+}
 
 uint64_t resident_bytes_of(const void* data, uint64_t size) {
   if (data == nullptr || size == 0) return 0;
@@ -39,7 +43,8 @@ uint64_t resident_bytes_of(const void* data, uint64_t size) {
   for (uint64_t first = 0; first < n_pages; first += kSlice) {
     const uint64_t n = std::min(kSlice, n_pages - first);
     if (mincore(reinterpret_cast<void*>(begin + first * page), n * page, vec.data()) != 0) break;
-    for (uint64_t i = 0; i < n; ++i) resident += vec[i] & 1u;
+    for (uint64_t i = 0; i < n; ++i)
+      resident += vec[i] & 1u;
   }
   return resident * page;
 }

@@ -1,12 +1,12 @@
 // Request routing; see router.h.
 #include "daemon/router.h"
 
-#include <boost/asio/post.hpp>
-#include <exception>
-#include <fstream>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
+#include <boost/asio/post.hpp>
+#include <exception>
+#include <fstream>
 
 #include "chat/chat_format.h"
 #include "daemon/process_stats.h"
@@ -16,7 +16,9 @@
 namespace gemmad::daemon {
 namespace {
 
-Error invalid(std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); }
+Error invalid(std::string m) {
+  return make_error(ErrorCode::kInvalidArgument, std::move(m));
+}
 
 v1::StopReason to_wire(StopReason r) {
   switch (r) {
@@ -44,9 +46,9 @@ Result<sampler::SamplingParams> sampling_from(const v1::SamplingParams& p, uint3
   s.top_p = p.has_top_p() ? p.top_p() : 0.95f;
   s.min_p = p.has_min_p() ? p.min_p() : 0.0f;
   s.repetition_penalty = p.has_repeat_penalty() ? p.repeat_penalty() : 1.0f;
-  s.seed = p.has_seed() ? p.seed()
-                        : static_cast<uint64_t>(
-                              std::chrono::steady_clock::now().time_since_epoch().count());
+  s.seed = p.has_seed()
+               ? p.seed()
+               : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   s.max_tokens = p.has_max_tokens() ? static_cast<int32_t>(p.max_tokens()) : 512;
   if (s.max_tokens < 1 || static_cast<uint32_t>(s.max_tokens) >= n_ctx) {
     return invalid("sampling.max_tokens must be in [1, " + std::to_string(n_ctx - 1) + "]");
@@ -74,7 +76,8 @@ class StreamSink : public JobSink {
   }
   bool writable() override { return conn_->writable() || conn_->closing(); }
   void on_finish(JobResult result) override {
-    boost::asio::post(io_, [done = on_done_, r = std::move(result)]() mutable { done(std::move(r)); });
+    boost::asio::post(io_,
+                      [done = on_done_, r = std::move(result)]() mutable { done(std::move(r)); });
   }
 
  private:
@@ -92,7 +95,8 @@ std::string derive_title(const std::string& text) {
     t += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
   }
   // Do not cut a UTF-8 character in half.
-  while (!t.empty() && (static_cast<unsigned char>(t.back()) & 0xC0) == 0x80) t.pop_back();
+  while (!t.empty() && (static_cast<unsigned char>(t.back()) & 0xC0) == 0x80)
+    t.pop_back();
   if (!t.empty() && (static_cast<unsigned char>(t.back()) & 0x80)) t.pop_back();
   return t;
 }
@@ -138,7 +142,8 @@ void Router::on_close(const ConnPtr& conn) {
   auto it = clients_.find(conn->id());
   if (it == clients_.end()) return;
   // A vanished client's streams stop within one step and free their KV slots.
-  for (auto& [request, job] : it->second.jobs) scheduler_.cancel(job);
+  for (auto& [request, job] : it->second.jobs)
+    scheduler_.cancel(job);
   clients_.erase(it);
 }
 
@@ -182,16 +187,16 @@ Status Router::dispatch(const ConnPtr& conn, Client& client, const v1::ClientMes
     case Body::kTokenize: {
       const auto& req = msg.tokenize();
       if (req.text().size() > config_.max_message_bytes) {
-        return make_error(ErrorCode::kOutOfRange,
-                          "text of " + std::to_string(req.text().size()) +
-                              " bytes exceeds store.max_message_bytes " +
-                              std::to_string(config_.max_message_bytes));
+        return make_error(ErrorCode::kOutOfRange, "text of " + std::to_string(req.text().size()) +
+                                                      " bytes exceeds store.max_message_bytes " +
+                                                      std::to_string(config_.max_message_bytes));
       }
-      auto ids = tokenizer_.encode(req.text(), {.add_bos = req.add_bos(),
-                                                .parse_special = req.special()});
+      auto ids =
+          tokenizer_.encode(req.text(), {.add_bos = req.add_bos(), .parse_special = req.special()});
       v1::ServerMessage reply;
       reply.set_request_id(msg.request_id());
-      for (int32_t id : ids) reply.mutable_tokenize_reply()->add_ids(static_cast<uint32_t>(id));
+      for (int32_t id : ids)
+        reply.mutable_tokenize_reply()->add_ids(static_cast<uint32_t>(id));
       conn->send(reply);
       return {};
     }
@@ -253,10 +258,9 @@ Status Router::start_job(const ConnPtr& conn, Client& client, uint64_t request_i
                           std::to_string(config_.max_requests_per_client) + ")");
   }
   if (job.prompt.size() > config_.max_prompt_tokens) {
-    return make_error(ErrorCode::kOutOfRange,
-                      "prompt of " + std::to_string(job.prompt.size()) +
-                          " tokens exceeds store.max_prompt_tokens " +
-                          std::to_string(config_.max_prompt_tokens));
+    return make_error(ErrorCode::kOutOfRange, "prompt of " + std::to_string(job.prompt.size()) +
+                                                  " tokens exceeds store.max_prompt_tokens " +
+                                                  std::to_string(config_.max_prompt_tokens));
   }
   const uint64_t job_id = next_job_++;
   job.id = job_id;
@@ -264,8 +268,7 @@ Status Router::start_job(const ConnPtr& conn, Client& client, uint64_t request_i
   const uint64_t conn_id = conn->id();
   std::weak_ptr<ipc::Connection> weak = conn;
   job.sink = std::make_shared<StreamSink>(
-      io_, conn, request_id,
-      [this, weak, conn_id, request_id, on_complete](JobResult r) {
+      io_, conn, request_id, [this, weak, conn_id, request_id, on_complete](JobResult r) {
         --in_flight_;
         auto it = clients_.find(conn_id);
         if (it != clients_.end()) it->second.jobs.erase(request_id);
@@ -316,29 +319,30 @@ Status Router::on_generate(const ConnPtr& conn, Client& client, const v1::Client
     const chat::Message turn{chat::Role::kUser, req.prompt()};
     job.prompt = chat_.render_ids(std::span(&turn, 1));
   }
-  return start_job(conn, client, msg.request_id(), std::move(job), [](const JobResult&, v1::Done&) { return Status{}; });
+  return start_job(conn, client, msg.request_id(), std::move(job),
+                   [](const JobResult&, v1::Done&) { return Status{}; });
 }
 
 Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg) {
   const auto& req = msg.chat();
   if (req.user_text().empty()) return invalid("ChatRequest.user_text is empty");
   if (req.user_text().size() > config_.max_message_bytes) {
-    return make_error(ErrorCode::kOutOfRange,
-                      "user_text of " + std::to_string(req.user_text().size()) +
-                          " bytes exceeds store.max_message_bytes " +
-                          std::to_string(config_.max_message_bytes));
+    return make_error(ErrorCode::kOutOfRange, "user_text of " +
+                                                  std::to_string(req.user_text().size()) +
+                                                  " bytes exceeds store.max_message_bytes " +
+                                                  std::to_string(config_.max_message_bytes));
   }
   JobSpec job;
   GEMMAD_ASSIGN_OR_RETURN(job.sampling, sampling_from(req.sampling(), config_.context_length));
   store::Session session;
   std::vector<store::Message> history;
   if (req.new_session() || req.session_id().empty()) {
-    const std::string options = std::string("{\"thinking\":") + (req.thinking() ? "true" : "false") + "}";
+    const std::string options =
+        std::string("{\"thinking\":") + (req.thinking() ? "true" : "false") + "}";
     GEMMAD_ASSIGN_OR_RETURN(
-        session, store_.create_session(client.app,
-                                       req.title().empty() ? derive_title(req.user_text())
-                                                           : req.title(),
-                                       req.system_prompt(), options));
+        session, store_.create_session(
+                     client.app, req.title().empty() ? derive_title(req.user_text()) : req.title(),
+                     req.system_prompt(), options));
   } else {
     GEMMAD_ASSIGN_OR_RETURN(session, store_.get_session(client.app, req.session_id()));
     GEMMAD_ASSIGN_OR_RETURN(history, store_.messages(client.app, session.id));
@@ -358,26 +362,28 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
   const store::AppId app = client.app;
   const std::string user_text = req.user_text();
   const int64_t user_tokens = static_cast<int64_t>(tokenizer_.encode(user_text).size());
-  return start_job(
-      conn, client, msg.request_id(), std::move(job),
-      [this, app, session_id, user_text, user_tokens](const JobResult& r, v1::Done& done) -> Status {
-        store::NewTurn turn;
-        turn.user_text = user_text;
-        turn.user_tokens = user_tokens;
-        turn.model_text = r.text;
-        turn.model_tokens = static_cast<int64_t>(r.tokens.size());
-        turn.model_status = r.reason == StopReason::kCancelled ? store::MessageStatus::kInterrupted
-                                                               : store::MessageStatus::kComplete;
-        auto saved = store_.append_turn(app, session_id, turn);
-        if (!saved.ok()) return std::move(saved).error().with_context("turn not stored");
-        done.set_session_id(session_id);
-        if (r.reason != StopReason::kCancelled) {
-          std::vector<int32_t> seq = r.prompt;
-          seq.insert(seq.end(), r.tokens.begin(), r.tokens.end());
-          remember_session(session_id, saved->turns, std::move(seq));
-        }
-        return Status{};
-      });
+  return start_job(conn, client, msg.request_id(), std::move(job),
+                   [this, app, session_id, user_text, user_tokens](const JobResult& r,
+                                                                   v1::Done& done) -> Status {
+                     store::NewTurn turn;
+                     turn.user_text = user_text;
+                     turn.user_tokens = user_tokens;
+                     turn.model_text = r.text;
+                     turn.model_tokens = static_cast<int64_t>(r.tokens.size());
+                     turn.model_status = r.reason == StopReason::kCancelled
+                                             ? store::MessageStatus::kInterrupted
+                                             : store::MessageStatus::kComplete;
+                     auto saved = store_.append_turn(app, session_id, turn);
+                     if (!saved.ok())
+                       return std::move(saved).error().with_context("turn not stored");
+                     done.set_session_id(session_id);
+                     if (r.reason != StopReason::kCancelled) {
+                       std::vector<int32_t> seq = r.prompt;
+                       seq.insert(seq.end(), r.tokens.begin(), r.tokens.end());
+                       remember_session(session_id, saved->turns, std::move(seq));
+                     }
+                     return Status{};
+                   });
 }
 
 }  // namespace gemmad::daemon
@@ -443,12 +449,12 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
         }
         GEMMAD_ASSIGN_OR_RETURN(auto all, store_.list_all_sessions(limit));
         for (const auto& s : all) {
-          *list->add_sessions() =
-              to_wire(s.session, std::to_string(s.uid) + ":" + s.app_name);
+          *list->add_sessions() = to_wire(s.session, std::to_string(s.uid) + ":" + s.app_name);
         }
       } else {
         GEMMAD_ASSIGN_OR_RETURN(auto sessions, store_.list_sessions(client.app, limit));
-        for (const auto& s : sessions) *list->add_sessions() = to_wire(s, client.app_name);
+        for (const auto& s : sessions)
+          *list->add_sessions() = to_wire(s, client.app_name);
       }
       break;
     }
@@ -488,9 +494,8 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
       return invalid("not a session request");
   }
   if (conn->send(reply) == ipc::SendStatus::kTooLarge) {
-    return make_error(ErrorCode::kOutOfRange,
-                      "reply exceeds server.max_frame_bytes " +
-                          std::to_string(config_.max_frame_bytes));
+    return make_error(ErrorCode::kOutOfRange, "reply exceeds server.max_frame_bytes " +
+                                                  std::to_string(config_.max_frame_bytes));
   }
   return {};
 }
@@ -509,7 +514,8 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
   m->set_path(config_.model_path);
   m->set_n_ctx(config_.context_length);
   m->set_vocab_size(static_cast<uint32_t>(tokenizer_.vocab_size()));
-  if (auto name = model_.file().get_string("general.name"); name.ok()) m->set_name(std::string(*name));
+  if (auto name = model_.file().get_string("general.name"); name.ok())
+    m->set_name(std::string(*name));
   auto* mem = s->mutable_memory();
   mem->set_rss_bytes(resident_set_bytes());
   mem->set_mapped_bytes(model_.file().file_size());

@@ -79,8 +79,7 @@ class Router {
   };
   std::vector<int32_t> continue_session(const std::string& session_id, int64_t turns,
                                         const std::string& user_text);
-  void remember_session(const std::string& session_id, int64_t turns,
-                        std::vector<int32_t> tokens);
+  void remember_session(const std::string& session_id, int64_t turns, std::vector<int32_t> tokens);
   std::map<std::string, SessionTokens> session_tokens_;
   uint64_t session_clock_ = 0;
   std::map<uint64_t, Client> clients_;  // by connection id

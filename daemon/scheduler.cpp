@@ -12,8 +12,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             Clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
       .count();
 }
 
@@ -70,16 +69,18 @@ Scheduler::Scheduler(const engine::Gemma4Config& config, const engine::Gemma4Wei
   thread_ = std::thread([this] { run(); });
 }
 
-Scheduler::~Scheduler() { stop(0); }
+Scheduler::~Scheduler() {
+  stop(0);
+}
 
 Status Scheduler::submit(JobSpec job) {
   if (job.prompt.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "empty prompt");
   }
   if (job.prompt.size() + 1 >= opts_.n_ctx) {
-    return make_error(ErrorCode::kOutOfRange,
-                      "prompt of " + std::to_string(job.prompt.size()) +
-                          " tokens does not fit the context of " + std::to_string(opts_.n_ctx));
+    return make_error(ErrorCode::kOutOfRange, "prompt of " + std::to_string(job.prompt.size()) +
+                                                  " tokens does not fit the context of " +
+                                                  std::to_string(opts_.n_ctx));
   }
   for (int32_t t : job.prompt) {
     if (!tokenizer_.is_valid_id(t) || t >= static_cast<int32_t>(config_.n_vocab)) {
@@ -90,9 +91,9 @@ Status Scheduler::submit(JobSpec job) {
   std::lock_guard lock(mu_);
   if (stopping_) return make_error(ErrorCode::kCancelled, "gemmad is shutting down");
   if (n_queued_ >= opts_.max_queued) {
-    return make_error(ErrorCode::kResourceExhausted,
-                      "busy: " + std::to_string(n_queued_) + " requests queued (limit " +
-                          std::to_string(opts_.max_queued) + ")");
+    return make_error(ErrorCode::kResourceExhausted, "busy: " + std::to_string(n_queued_) +
+                                                         " requests queued (limit " +
+                                                         std::to_string(opts_.max_queued) + ")");
   }
   job.submitted = std::chrono::steady_clock::now();
   auto& q = queues_[job.fair_key];
@@ -215,9 +216,11 @@ void Scheduler::finish(Active& a, StopReason reason, Error error) {
   a.result.prompt = a.spec.prompt;
   const auto now = Clock::now();
   if (a.decoding) {
-    a.result.timings.decode_ms = std::chrono::duration<double, std::milli>(now - a.first_token).count();
+    a.result.timings.decode_ms =
+        std::chrono::duration<double, std::milli>(now - a.first_token).count();
   } else if (a.admitted != Clock::time_point{}) {
-    a.result.timings.prefill_ms = std::chrono::duration<double, std::milli>(now - a.admitted).count();
+    a.result.timings.prefill_ms =
+        std::chrono::duration<double, std::milli>(now - a.admitted).count();
   }
   Slot& slot = slots_[a.slot];
   slot.busy = false;
@@ -386,13 +389,15 @@ void Scheduler::run() {
       }
       if (stopping_) {
         for (auto& [app, q] : queues_) {
-          for (auto& j : q) dropped.push_back(std::move(j));
+          for (auto& j : q)
+            dropped.push_back(std::move(j));
         }
         queues_.clear();
         app_order_.clear();
         n_queued_ = 0;
         if (now_ms() >= deadline_ms_) {
-          for (auto& a : active_) a->cancel_requested = true;
+          for (auto& a : active_)
+            a->cancel_requested = true;
         }
         stop_now = active_.empty();
       } else {
@@ -418,7 +423,8 @@ void Scheduler::run() {
       a->admitted = Clock::now();
       a->result.timings.queue_ms =
           std::chrono::duration<double, std::milli>(a->admitted - a->spec.submitted).count();
-      for (int32_t t : a->spec.prompt) a->sampler.accept(t);
+      for (int32_t t : a->spec.prompt)
+        a->sampler.accept(t);
       active_.push_back(std::move(a));
     }
     std::erase_if(active_, [](const auto& a) { return a->done; });

@@ -46,13 +46,13 @@ struct JobTimings {
 
 struct JobResult {
   StopReason reason = StopReason::kEos;
-  std::string text;                // the completion, stop token excluded
-  std::vector<int32_t> tokens;     // generated ids, stop token excluded
-  std::vector<int32_t> prompt;     // the job's prompt
+  std::string text;             // the completion, stop token excluded
+  std::vector<int32_t> tokens;  // generated ids, stop token excluded
+  std::vector<int32_t> prompt;  // the job's prompt
   int32_t prompt_tokens = 0;
-  int32_t cached_tokens = 0;       // prompt tokens whose KV was reused
+  int32_t cached_tokens = 0;  // prompt tokens whose KV was reused
   JobTimings timings;
-  Error error;                     // when reason == kError
+  Error error;  // when reason == kError
 };
 
 // Where a job's output goes. Called on the inference thread.
@@ -68,9 +68,9 @@ class JobSink {
 };
 
 struct JobSpec {
-  uint64_t id = 0;            // unique per scheduler (the router assigns it)
-  std::string fair_key;       // admission is round-robin over these (the app identity)
-  std::string cache_key;      // KV reuse key (session id); empty = none
+  uint64_t id = 0;        // unique per scheduler (the router assigns it)
+  std::string fair_key;   // admission is round-robin over these (the app identity)
+  std::string cache_key;  // KV reuse key (session id); empty = none
   std::vector<int32_t> prompt;
   sampler::SamplingParams sampling;  // includes max_tokens and the stop set
   std::shared_ptr<JobSink> sink;

@@ -23,7 +23,8 @@ void install_verbs(VerbContext& ctx) {
   auto verbs = registry();
   std::stable_sort(verbs.begin(), verbs.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [order, fn] : verbs) fn(ctx);
+  for (auto& [order, fn] : verbs)
+    fn(ctx);
 }
 
 int exit_code_for(const Error& e) {

@@ -14,10 +14,10 @@ namespace gemmad::ctl {
 // Exit codes are part of the command-line contract (shared/DESIGN.md).
 enum ExitCode : int {
   kExitOk = 0,
-  kExitError = 1,        // reported by the daemon or engine
-  kExitUsage = 2,        // bad command line
-  kExitNoDaemon = 3,     // cannot reach the daemon
-  kExitBadModel = 4,     // bad model file
+  kExitError = 1,     // reported by the daemon or engine
+  kExitUsage = 2,     // bad command line
+  kExitNoDaemon = 3,  // cannot reach the daemon
+  kExitBadModel = 4,  // bad model file
   kExitInterrupted = 130,
 };
 

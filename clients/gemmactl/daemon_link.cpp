@@ -57,8 +57,12 @@ InterruptScope::~InterruptScope() {
   g_interrupter = client::Interrupter();
 }
 
-bool InterruptScope::interrupted() { return g_interrupted != 0; }
-void InterruptScope::clear() { g_interrupted = 0; }
+bool InterruptScope::interrupted() {
+  return g_interrupted != 0;
+}
+void InterruptScope::clear() {
+  g_interrupted = 0;
+}
 
 int report_client_error(const Globals& g, const Error& e) {
   if (e.code == ErrorCode::kIo) {

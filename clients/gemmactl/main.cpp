@@ -9,14 +9,16 @@ void install_verbs(VerbContext& ctx);
 
 int main(int argc, char** argv) {
   using namespace gemmad::ctl;
-  CLI::App app{"gemmactl: talk to the gemmad inference service, or run a verb offline with --model"};
+  CLI::App app{
+      "gemmactl: talk to the gemmad inference service, or run a verb offline with --model"};
   app.name("gemmactl");
   app.set_version_flag("--version", std::string(GEMMAD_VERSION));
   app.require_subcommand(1);
   Globals globals;
   int exit_code = kExitOk;
-  app.add_option("--socket", globals.socket, "daemon socket (default: $GEMMAD_SOCKET, then "
-                                             "$XDG_RUNTIME_DIR/gemmad.sock, then /run/gemmad/gemmad.sock)")
+  app.add_option("--socket", globals.socket,
+                 "daemon socket (default: $GEMMAD_SOCKET, then "
+                 "$XDG_RUNTIME_DIR/gemmad.sock, then /run/gemmad/gemmad.sock)")
       ->envname("GEMMAD_SOCKET");
   app.add_option("--app", globals.app,
                  "app name announced to the daemon; an app sees only its own sessions "

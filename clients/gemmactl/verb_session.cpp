@@ -55,8 +55,10 @@ int run_ls(const Globals& g, const SessionArgs& a) {
   if (a.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& s : list.sessions()) {
-      nlohmann::json j = {{"id", s.id()},           {"title", s.title()},
-                          {"updated", s.updated_ms()}, {"created", s.created_ms()},
+      nlohmann::json j = {{"id", s.id()},
+                          {"title", s.title()},
+                          {"updated", s.updated_ms()},
+                          {"created", s.created_ms()},
                           {"turns", s.turns()}};
       if (a.all) j["app"] = s.app();
       arr.push_back(j);
@@ -66,8 +68,8 @@ int run_ls(const Globals& g, const SessionArgs& a) {
   }
   for (const auto& s : list.sessions()) {
     std::cout << s.id() << "  " << format_time(s.updated_ms()) << "  " << s.turns() << " turn"
-              << (s.turns() == 1 ? " " : "s") << "  " << (a.all ? s.app() + "  " : "")
-              << s.title() << "\n";
+              << (s.turns() == 1 ? " " : "s") << "  " << (a.all ? s.app() + "  " : "") << s.title()
+              << "\n";
   }
   return kExitOk;
 }

@@ -24,23 +24,27 @@ int run_status(const Globals& g, bool json) {
     hist.push_back({{"batch_size", h.batch_size()}, {"steps", h.steps()}});
   }
   if (json) {
-    print_json({{"daemon", {{"version", s->daemon_version()},
-                            {"pid", s->pid()},
-                            {"uptime_ms", s->uptime_ms()},
-                            {"kernel_set", s->kernel_set()}}},
-                {"model", {{"name", s->model().name()},
-                           {"variant", s->model().variant()},
-                           {"path", s->model().path()},
-                           {"n_ctx", s->model().n_ctx()},
-                           {"vocab_size", s->model().vocab_size()}}},
-                {"memory", {{"rss_bytes", s->memory().rss_bytes()},
-                            {"mapped_bytes", s->memory().mapped_bytes()},
-                            {"resident_weight_bytes", s->memory().resident_weight_bytes()}}},
+    print_json({{"daemon",
+                 {{"version", s->daemon_version()},
+                  {"pid", s->pid()},
+                  {"uptime_ms", s->uptime_ms()},
+                  {"kernel_set", s->kernel_set()}}},
+                {"model",
+                 {{"name", s->model().name()},
+                  {"variant", s->model().variant()},
+                  {"path", s->model().path()},
+                  {"n_ctx", s->model().n_ctx()},
+                  {"vocab_size", s->model().vocab_size()}}},
+                {"memory",
+                 {{"rss_bytes", s->memory().rss_bytes()},
+                  {"mapped_bytes", s->memory().mapped_bytes()},
+                  {"resident_weight_bytes", s->memory().resident_weight_bytes()}}},
                 {"queue", {{"active", s->queue().active()}, {"queued", s->queue().queued()}}},
                 {"clients", s->clients_connected()},
-                {"batch", {{"histogram", hist},
-                           {"total_decode_steps", s->batch().total_decode_steps()},
-                           {"total_tokens", s->batch().total_tokens()}}}});
+                {"batch",
+                 {{"histogram", hist},
+                  {"total_decode_steps", s->batch().total_decode_steps()},
+                  {"total_tokens", s->batch().total_tokens()}}}});
     return kExitOk;
   }
   std::cout << "gemmad " << s->daemon_version() << " (pid " << s->pid() << ", up "

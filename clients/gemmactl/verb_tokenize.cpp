@@ -48,7 +48,8 @@ Result<Backend> offline_backend(const std::string& model) {
   return b;
 }
 
-// The daemon backend: the running gemmad's model. Connection failures are kIo (exit 3).
+// The daemon backend: the running gemmad's model. A connection failure is kIo with a message
+// starting "cannot reach gemmad", which report_open_error turns into exit 3.
 Result<Backend> daemon_backend(const Globals& g) {
   const std::string path = client::resolve_socket_path(g.socket);
   auto connected = client::Client::connect(path);
@@ -88,7 +89,9 @@ int report_open_error(const Globals& g, const Error& e) {
   if (e.code == ErrorCode::kInvalidArgument) {
     return report_error(g, error_code_name(e.code), e.message, kExitUsage);
   }
-  if (e.code == ErrorCode::kIo) return report_error(g, "unreachable", e.message, kExitNoDaemon);
+  if (e.code == ErrorCode::kIo && e.message.rfind("cannot reach gemmad", 0) == 0) {
+    return report_error(g, "unreachable", e.message, kExitNoDaemon);
+  }
   return report_error(g, e);
 }
 

@@ -45,7 +45,7 @@ inline Error make_error(ErrorCode code, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -111,9 +111,9 @@ using Status = Result<void>;
 #define GEMMAD_CONCAT_(a, b) GEMMAD_CONCAT_INNER_(a, b)
 
 // Return the error of a Result/Status expression from the enclosing function.
-#define GEMMAD_TRY(expr)                                  \
-  do {                                                    \
-    auto&& gemmad_try_r_ = (expr);                        \
+#define GEMMAD_TRY(expr)                                              \
+  do {                                                                \
+    auto&& gemmad_try_r_ = (expr);                                    \
     if (!gemmad_try_r_.ok()) return std::move(gemmad_try_r_).error(); \
   } while (0)
 

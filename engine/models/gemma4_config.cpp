@@ -133,23 +133,25 @@ Result<Gemma4Config> Gemma4Config::from_gguf(const gguf::GgufFile& f) {
   if (c.final_logit_softcap < 0.0f) {
     return bad(a + "final_logit_softcapping", "must be >= 0");
   }
-  GEMMAD_ASSIGN_OR_RETURN(c.n_ff, read_per_layer(f, a + "feed_forward_length", c.n_layer,
-                                                 kMaxWidth));
+  GEMMAD_ASSIGN_OR_RETURN(c.n_ff,
+                          read_per_layer(f, a + "feed_forward_length", c.n_layer, kMaxWidth));
   GEMMAD_ASSIGN_OR_RETURN(std::vector<bool> pattern,
                           f.get_bool_array(a + "attention.sliding_window_pattern"));
   if (pattern.size() != c.n_layer) {
-    return bad(a + "attention.sliding_window_pattern",
-               "has " + std::to_string(pattern.size()) + " entries; expected block_count " +
-                   std::to_string(c.n_layer));
+    return bad(a + "attention.sliding_window_pattern", "has " + std::to_string(pattern.size()) +
+                                                           " entries; expected block_count " +
+                                                           std::to_string(c.n_layer));
   }
   c.is_swa = std::move(pattern);
   const uint32_t f0 = c.first_shared_layer();
   for (uint32_t il = f0; il < c.n_layer; ++il) {
     bool found = false;
-    for (uint32_t j = 0; j < f0; ++j) found = found || c.is_swa[j] == c.is_swa[il];
+    for (uint32_t j = 0; j < f0; ++j)
+      found = found || c.is_swa[j] == c.is_swa[il];
     if (!found) {
-      return bad(a + "attention.shared_kv_layers",
-                 "layer " + std::to_string(il) + " shares KV but no earlier layer of its type owns KV");
+      return bad(
+          a + "attention.shared_kv_layers",
+          "layer " + std::to_string(il) + " shares KV but no earlier layer of its type owns KV");
     }
   }
 
@@ -239,7 +241,8 @@ std::optional<Gemma4Config> Gemma4Config::preset(const std::string& name) {
   // Proportional RoPE on full layers: a quarter of the pairs rotate (spec §1.4).
   const uint32_t pairs = c.n_rot_full / 2;
   c.rope_freq_factors.assign(pairs, 1e30f);
-  for (uint32_t j = 0; j < pairs / 4; ++j) c.rope_freq_factors[j] = 1.0f;
+  for (uint32_t j = 0; j < pairs / 4; ++j)
+    c.rope_freq_factors[j] = 1.0f;
   return c;
 }
 

@@ -20,13 +20,13 @@ struct Gemma4Config {
   std::string variant;  // "e2b", "e4b", "tiny" or "" (unknown shape)
   uint32_t n_vocab = 0;
   uint32_t n_ctx_train = 0;
-  uint32_t n_embd = 0;        // d
-  uint32_t n_layer = 0;       // L
-  uint32_t n_head = 0;        // H (all layers)
-  uint32_t n_head_kv = 0;     // Hkv (all layers; E2B/E4B use one value)
-  uint32_t head_dim_full = 0;  // hf (key_length)
-  uint32_t head_dim_swa = 0;   // hs (key_length_swa)
-  uint32_t n_swa = 0;          // sliding window W
+  uint32_t n_embd = 0;             // d
+  uint32_t n_layer = 0;            // L
+  uint32_t n_head = 0;             // H (all layers)
+  uint32_t n_head_kv = 0;          // Hkv (all layers; E2B/E4B use one value)
+  uint32_t head_dim_full = 0;      // hf (key_length)
+  uint32_t head_dim_swa = 0;       // hs (key_length_swa)
+  uint32_t n_swa = 0;              // sliding window W
   uint32_t n_layer_kv_shared = 0;  // S; layers >= n_layer - S reuse another layer's KV
   uint32_t n_embd_per_layer = 0;   // p (PLE width); 0 = no PLE
   float rms_eps = 1e-6f;
@@ -39,8 +39,8 @@ struct Gemma4Config {
   // Empty = every pair rotates. Pairs with a divisor >= 1e20 are skipped (angle ~0).
   std::vector<float> rope_freq_factors;
   float final_logit_softcap = 30.0f;  // 0 = none
-  std::vector<uint32_t> n_ff;          // per layer FFN width
-  std::vector<bool> is_swa;            // per layer: true = sliding window layer
+  std::vector<uint32_t> n_ff;         // per layer FFN width
+  std::vector<bool> is_swa;           // per layer: true = sliding window layer
 
   uint32_t first_shared_layer() const { return n_layer - n_layer_kv_shared; }  // F0
   bool owns_kv(uint32_t il) const { return il < first_shared_layer(); }

@@ -3,19 +3,18 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 namespace gemmad::daemon {
 namespace {
 
 std::string write_temp(const std::string& text) {
   auto dir = std::filesystem::temp_directory_path() /
-             ("gemmad-config-" + std::to_string(::getpid()) + "-" +
-              std::to_string(std::rand()));
+             ("gemmad-config-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
   std::filesystem::create_directories(dir);
   auto path = (dir / "gemmad.toml").string();
   std::ofstream(path) << text;
@@ -56,8 +55,8 @@ TEST(Config, SyntaxErrorsNameTheLine) {
 }
 
 TEST(Config, FlagsOverrideFileOverrideDefaults) {
-  const std::string path =
-      write_temp("[model]\npath = \"/file/model.gguf\"\nthreads = 3\n[server]\nsocket = \"/f.sock\"\n");
+  const std::string path = write_temp(
+      "[model]\npath = \"/file/model.gguf\"\nthreads = 3\n[server]\nsocket = \"/f.sock\"\n");
   FlagOverrides flags;
   flags.config_file = path;
   flags.model_path = "/flag/model.gguf";

@@ -32,13 +32,17 @@ std::string read_file(const std::string& path) {
 }
 }  // namespace
 
-std::string gemmad_binary() { return env_or("GEMMAD_BIN", GEMMAD_BIN_PATH); }
-std::string gemmactl_binary() { return env_or("GEMMACTL_BIN", GEMMACTL_BIN_PATH); }
+std::string gemmad_binary() {
+  return env_or("GEMMAD_BIN", GEMMAD_BIN_PATH);
+}
+std::string gemmactl_binary() {
+  return env_or("GEMMACTL_BIN", GEMMACTL_BIN_PATH);
+}
 
 const std::string& tiny_model() {
   static const std::string path = [] {
-    const std::string p = fs::temp_directory_path() /
-                          ("gemmad-it-tiny-" + std::to_string(getpid()) + ".gguf");
+    const std::string p =
+        fs::temp_directory_path() / ("gemmad-it-tiny-" + std::to_string(getpid()) + ".gguf");
     std::string out, err;
     const int rc = run_command({gemmactl_binary(), "model", "synth", "--preset", "tiny", "--quant",
                                 "q4_0", "--seed", "7", "-o", p},
@@ -59,9 +63,11 @@ int run_command(const std::vector<std::string>& argv, std::string* out, std::str
     dup2(err_pipe[1], 2);
     close(out_pipe[0]);
     close(err_pipe[0]);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    for (const auto& e : env)
+      putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
@@ -125,8 +131,8 @@ bool DaemonProcess::start() {
     }
     auto c = client::Client::connect(socket_);
     if (c.ok() && c->hello("probe").ok()) {
-      start_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                      .count();
+      start_ms_ =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -153,7 +159,9 @@ void DaemonProcess::kill9() {
   pid_ = -1;
 }
 
-std::string DaemonProcess::log() const { return read_file(log_path_); }
+std::string DaemonProcess::log() const {
+  return read_file(log_path_);
+}
 
 client::Client DaemonProcess::connect(const std::string& app) const {
   auto c = client::Client::connect(socket_);

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <chrono>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -51,7 +51,8 @@ std::string read_all(int fd) {
   std::string got;
   char buf[4096];
   ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    got.append(buf, static_cast<size_t>(n));
   return got;
 }
 
@@ -103,7 +104,8 @@ TEST(TheService, ServesFourClientsOfTwoAppsAtOnceWithSharedDecodeSteps) {
       ++done;
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   ASSERT_EQ(done.load(), 4);
 
   // Each app sees exactly its own two sessions.
@@ -112,10 +114,12 @@ TEST(TheService, ServesFourClientsOfTwoAppsAtOnceWithSharedDecodeSteps) {
     auto list = c.list_sessions();
     ASSERT_TRUE(list.ok());
     std::set<std::string> ids;
-    for (const auto& s : list->sessions()) ids.insert(s.id());
+    for (const auto& s : list->sessions())
+      ids.insert(s.id());
     const int first = std::string(app) == "app-a" ? 0 : 1;
     EXPECT_EQ(ids, (std::set<std::string>{sessions[first], sessions[first + 2]}));
-    for (const auto& s : list->sessions()) EXPECT_EQ(s.turns(), 2u);
+    for (const auto& s : list->sessions())
+      EXPECT_EQ(s.turns(), 2u);
     // The other app's session reads as missing.
     auto other = c.show_session(sessions[1 - first]);
     ASSERT_FALSE(other.ok());
@@ -318,8 +322,8 @@ TEST(TheService, RefusesWhatExceedsItsLimits) {
   EXPECT_EQ(second.error().code, ErrorCode::kResourceExhausted) << second.error().message;
   // An unknown session reads as missing.
   auto c2 = d.connect("limits2");
-  auto missing = c2.chat(chat_request("hi", "0123456789abcdef0123456789abcdef"),
-                         [](const v1::Token&) {});
+  auto missing =
+      c2.chat(chat_request("hi", "0123456789abcdef0123456789abcdef"), [](const v1::Token&) {});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
@@ -342,24 +346,27 @@ TEST(TheService, AdmitsAppsRoundRobinSoOneAppCannotStarveAnother) {
     g.set_prompt("request " + std::to_string(i));
     g.set_raw(true);
     g.mutable_sampling()->set_temperature(0.0f);
-    g.mutable_sampling()->set_max_tokens(160);  // long enough that the others queue up
+    g.mutable_sampling()->set_max_tokens(400);  // long enough that the others queue up
     auto r = c.generate(g, [](const v1::Token&) {});
     ASSERT_TRUE(r.ok()) << r.error().message;
     std::lock_guard lock(mu);
     finished.push_back(app);
   };
   std::vector<std::thread> threads;
-  for (int i = 0; i < 5; ++i) threads.emplace_back(run, "greedy-app", i);
+  for (int i = 0; i < 5; ++i)
+    threads.emplace_back(run, "greedy-app", i);
   // Wait until greedy-app's requests are all running or queued, then the other app asks once.
   bool all_in = false;
-  for (int i = 0; i < 500 && !all_in; ++i) {
-    auto st = status_of(d);
-    all_in = st.queue().active() + st.queue().queued() >= 5;
+  auto probe = d.connect("status-probe");
+  for (int i = 0; i < 2000 && !all_in; ++i) {
+    auto st = probe.status();
+    all_in = st.ok() && st->queue().active() + st->queue().queued() >= 5;
     if (!all_in) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  if (all_in) threads.emplace_back(run, "modest-app", 99);
+  for (auto& t : threads)
+    t.join();
   ASSERT_TRUE(all_in) << "greedy-app's requests did not queue up";
-  threads.emplace_back(run, "modest-app", 99);
-  for (auto& t : threads) t.join();
   ASSERT_EQ(finished.size(), 6u);
   const auto pos = std::find(finished.begin(), finished.end(), "modest-app") - finished.begin();
   // FIFO would put it last (index 5); round-robin admits it right after the running request
