@@ -271,7 +271,12 @@ std::string format_value(const KeyValue& kv, size_t max_elems) {
         std::string_view(reinterpret_cast<const char*>(kv.raw.data()), kv.raw.size()), kMaxChars);
   }
   if (kv.type != ValueType::kArray) return format_fixed(kv.type, kv.raw.data());
-  std::string out = "[" + tname(kv.array_type) + "; " + std::to_string(kv.array_count) + "]";
+  // Appended piece by piece: gcc 12 at -O3 reports a false -Wrestrict on "[" + std::string.
+  std::string out = "[";
+  out += tname(kv.array_type);
+  out += "; ";
+  out += std::to_string(kv.array_count);
+  out += "]";
   const uint64_t shown = std::min<uint64_t>(kv.array_count, max_elems);
   if (shown == 0) return out;
   out += " ";
