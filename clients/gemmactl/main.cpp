@@ -1,5 +1,6 @@
 // gemmactl: the shell client of gemmad. Verbs live in verb_*.cpp and register themselves.
 #include <iostream>
+#include <string>
 
 #include "cli.h"
 
@@ -34,6 +35,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // CLI11 says "A subcommand is required" for a misspelt verb: name the word instead.
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--socket" || arg == "--app") {
+        ++i;
+        continue;
+      }
+      if (arg.rfind("-", 0) == 0) continue;
+      if (app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == arg; }).empty()) {
+        std::cerr << "gemmactl: unknown verb '" << arg << "' (see gemmactl --help)\n";
+        return kExitUsage;
+      }
+      break;
+    }
     app.exit(e);
     return kExitUsage;
   }
