@@ -33,7 +33,15 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   auto file = gguf::GgufFile::open(path);
   if (!file.ok()) return std::move(file).error();
   auto model = from_file(std::move(file).value());
-  if (!model.ok()) return std::move(model).error().with_context(path);
+  if (!model.ok()) {
+    Error e = std::move(model).error();
+    // A file that lacks a key or tensor the model needs (e.g. a vocabulary-only GGUF) is a
+    // bad model file (gemmactl exit 4), not a missing thing the caller asked for.
+    if (e.code == ErrorCode::kNotFound) e.code = ErrorCode::kBadModelFile;
+    // GGUF getters already name the file; add it only where it is missing.
+    if (e.message.rfind(path, 0) != 0) e = std::move(e).with_context(path);
+    return e;
+  }
   return model;
 }
 
