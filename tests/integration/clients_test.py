@@ -158,6 +158,65 @@ class GemmactlAgainstTheDaemon(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class DaemonLifecycle(unittest.TestCase):
+    """gemmad's own command line and its systemd notifications."""
+
+    def test_print_config_shows_values_and_their_sources(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = os.path.join(tmp, "gemmad.toml")
+            with open(cfg, "w") as f:
+                f.write("[model]\nthreads = 1\n")
+            r = subprocess.run([ARGS.gemmad, "--config", cfg, "--model", "/m.gguf",
+                                "--print-config"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("threads = 1  # %s:2" % cfg, r.stdout)
+            self.assertIn('path = "/m.gguf"  # --model', r.stdout)
+            self.assertIn("max_sequences = 4  # default", r.stdout)
+
+    def test_bad_config_and_bad_model_exit_with_their_codes(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = os.path.join(tmp, "gemmad.toml")
+            with open(cfg, "w") as f:
+                f.write("[server]\nmax_clinets = 3\n")
+            r = subprocess.run([ARGS.gemmad, "--config", cfg, "--model", "/m.gguf"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("server.max_clinets", r.stderr)
+            self.assertIn(":2", r.stderr)
+            bad = os.path.join(tmp, "bad.gguf")
+            with open(bad, "wb") as f:
+                f.write(b"GGUF\x03\x00\x00\x00" + b"\xff" * 40)
+            r = subprocess.run([ARGS.gemmad, "--model", bad, "--socket",
+                                os.path.join(tmp, "s.sock"), "--state-dir", tmp],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 4, r.stderr)
+
+    def test_notifies_systemd_when_ready_and_when_stopping(self):
+        import socket as so
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Daemon(tmp)
+            notify_path = os.path.join(tmp, "notify.sock")
+            listener = so.socket(so.AF_UNIX, so.SOCK_DGRAM)
+            listener.bind(notify_path)
+            listener.settimeout(30)
+            env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+            proc = subprocess.Popen([ARGS.gemmad, "--model", d.model, "--socket", d.socket,
+                                     "--state-dir", tmp], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                ready = listener.recv(4096).decode()
+                self.assertIn("READY=1", ready)
+                self.assertEqual(d.ctl("status").returncode, 0)
+                proc.send_signal(signal.SIGTERM)
+                stopping = listener.recv(4096).decode()
+                self.assertIn("STOPPING=1", stopping)
+                self.assertEqual(proc.wait(timeout=30), 0)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                listener.close()
+
+
 class GemmactlWithoutADaemon(unittest.TestCase):
     def test_unreachable_daemon_exits_3_with_a_json_error(self):
         r = subprocess.run([ARGS.gemmactl, "--socket", "/nonexistent/gemmad.sock", "status",
