@@ -39,7 +39,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     // bad model file (gemmactl exit 4), not a missing thing the caller asked for.
     if (e.code == ErrorCode::kNotFound) e.code = ErrorCode::kBadModelFile;
     // GGUF getters already name the file; add it only where it is missing.
-    if (e.message.rfind(path, 0) != 0) e = std::move(e).with_context(path);
+    if (e.message.rfind(path, 0) != 0) e.message = path + ": " + e.message;
     return e;
   }
   return model;
