@@ -376,3 +376,40 @@ TEST(TheService, AdmitsAppsRoundRobinSoOneAppCannotStarveAnother) {
 
 }  // namespace
 }  // namespace gemmad::testing
+
+namespace gemmad::testing {
+namespace {
+
+TEST(TheService, DrainsARunningTurnOnSigtermAndStoresIt) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  auto c = d.connect("drain");
+  v1::ClientMessage m;
+  *m.mutable_chat() = chat_request("a long answer please", "", 900);
+  auto id = c.send(m);
+  ASSERT_TRUE(id.ok());
+  for (int got = 0; got < 3;) {
+    auto msg = c.next();
+    ASSERT_TRUE(msg.ok());
+    got += msg->has_token();
+  }
+  kill(d.pid(), SIGTERM);
+  // The stream still ends with Done (finished, or cancelled at the grace deadline), and the
+  // turn was committed before it.
+  std::optional<v1::Done> done;
+  while (!done) {
+    auto msg = c.next();
+    ASSERT_TRUE(msg.ok()) << msg.error().message;
+    ASSERT_FALSE(msg->has_error()) << msg->error().message();
+    if (msg->has_done()) done = msg->done();
+  }
+  EXPECT_EQ(d.stop(), 0) << d.log();
+  ASSERT_TRUE(d.start());
+  auto c2 = d.connect("drain");
+  auto shown = c2.show_session(done->session_id());
+  ASSERT_TRUE(shown.ok()) << shown.error().message;
+  EXPECT_EQ(shown->messages_size(), 2);
+}
+
+}  // namespace
+}  // namespace gemmad::testing
