@@ -171,7 +171,7 @@ Result<SynthVocab> build_builtin_vocab(uint32_t n_vocab) {
 }
 
 void write_vocab_keys(gguf::GgufWriter& w, const SynthVocab& v) {
-  // spec/gemma4.md §5.2 key layout; scores are a placeholder (unused by BPE).
+  // spec/gemma4.md §5.2 key layout; scores hold a constant (BPE ranks by merges, not scores).
   std::vector<float> scores(v.tokens.size(), -1000.0f);
   std::vector<int32_t> types(v.types.size());
   for (size_t i = 0; i < v.types.size(); ++i)

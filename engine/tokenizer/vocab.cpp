@@ -112,7 +112,7 @@ void write_vocab_keys(const VocabData& vocab, gguf::GgufWriter& writer) {
   writer.set_string(kKeyModel, vocab.model);
   writer.set_string_array(kKeyTokens, vocab.tokens);
   std::vector<float> scores = vocab.scores;
-  // spec/gemma4.md §5.2: scores are a placeholder for BPE; llama.cpp expects the array.
+  // spec/gemma4.md §5.2: scores hold a constant (BPE ranks by merges); llama.cpp expects the array.
   if (scores.size() != vocab.tokens.size()) scores.assign(vocab.tokens.size(), -1000.0f);
   writer.set_f32_array(kKeyScores, scores);
   std::vector<int32_t> types(vocab.types.size());
