@@ -3,8 +3,8 @@
 //
 //   service_bench --socket S [--streams 1,2,4] [--tokens 64] [--rounds 2]
 //
-// Streams run greedy generations of --tokens tokens each (max_tokens, no early stop: the
-// synthetic models rarely emit a stop token; real ones may, so read tokens/s, not time).
+// Streams run greedy generations of exactly --tokens tokens each (max_tokens with ignore_eos,
+// so a stop token cannot end a stream early).
 // Alternates the stream counts (1 2 4 1 2 4 ...) so machine noise hits every setting alike.
 #include <chrono>
 #include <cstdio>
@@ -30,6 +30,7 @@ v1::GenerateRequest request(int tokens, int i) {
   r.set_prompt("Write a long story about the sea, part " + std::to_string(i));
   r.mutable_sampling()->set_temperature(0.0f);
   r.mutable_sampling()->set_max_tokens(static_cast<uint32_t>(tokens));
+  r.mutable_sampling()->set_ignore_eos(true);
   return r;
 }
 

@@ -45,6 +45,7 @@ Result<sampler::SamplingParams> sampling_from(const v1::SamplingParams& p, uint3
   if (s.max_tokens < 1 || static_cast<uint32_t>(s.max_tokens) >= n_ctx) {
     return invalid("sampling.max_tokens must be in [1, " + std::to_string(n_ctx - 1) + "]");
   }
+  if (p.ignore_eos()) s.stop_ids.clear();
   GEMMAD_TRY(sampler::validate(s));
   return s;
 }

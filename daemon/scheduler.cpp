@@ -90,16 +90,13 @@ Status Scheduler::submit(JobSpec job) {
   }
   std::lock_guard lock(mu_);
   if (stopping_) return make_error(ErrorCode::kCancelled, "gemmad is shutting down");
-  if (n_queued_ >= opts_.max_queued) {
-    return make_error(ErrorCode::kResourceExhausted, "busy: " + std::to_string(n_queued_) +
+  if (queue_.size() >= opts_.max_queued) {
+    return make_error(ErrorCode::kResourceExhausted, "busy: " + std::to_string(queue_.size()) +
                                                          " requests queued (limit " +
                                                          std::to_string(opts_.max_queued) + ")");
   }
   job.submitted = std::chrono::steady_clock::now();
-  auto& q = queues_[job.fair_key];
-  if (q.empty()) app_order_.push_back(job.fair_key);
-  q.push_back(std::move(job));
-  ++n_queued_;
+  queue_.push(std::move(job));
   cv_.notify_one();
   return {};
 }
@@ -119,7 +116,7 @@ void Scheduler::wake() {
 SchedulerStats Scheduler::stats() const {
   std::lock_guard lock(mu_);
   SchedulerStats s = stats_;
-  s.queued = n_queued_;
+  s.queued = static_cast<uint32_t>(queue_.size());
   return s;
 }
 
@@ -181,22 +178,20 @@ uint32_t Scheduler::pick_slot(const JobSpec& job, int32_t& n_reuse) {
   return static_cast<uint32_t>(best);
 }
 
-// Moves queued jobs into free active slots, one app at a time in round-robin order.
+// Moves queued jobs into free active slots in FairQueue's order.
 void Scheduler::admit_locked(std::vector<std::unique_ptr<Active>>& admitted) {
-  while (active_.size() + admitted.size() < opts_.max_active && !app_order_.empty()) {
-    std::string app = std::move(app_order_.front());
-    app_order_.pop_front();
-    auto& q = queues_[app];
-    JobSpec job = std::move(q.front());
-    q.pop_front();
-    --n_queued_;
-    if (!q.empty()) {
-      app_order_.push_back(app);
-    } else {
-      queues_.erase(app);
-    }
-    auto a = std::make_unique<Active>(std::move(job), tokenizer_);
-    admitted.push_back(std::move(a));
+  auto running = [&](const std::string& app) {
+    uint32_t n = 0;
+    for (const auto& a : active_)
+      n += !a->done && a->spec.fair_key == app;
+    for (const auto& a : admitted)
+      n += a->spec.fair_key == app;
+    return n;
+  };
+  while (active_.size() + admitted.size() < opts_.max_active) {
+    auto job = queue_.pop(running);
+    if (!job) break;
+    admitted.push_back(std::make_unique<Active>(std::move(*job), tokenizer_));
   }
 }
 
@@ -354,7 +349,7 @@ void Scheduler::run() {
       // Sleep when there is nothing runnable: no queued jobs, and every active job paused.
       auto runnable = [&] {
         if (stopping_ || !cancelled_.empty() || woken_) return true;
-        if (!app_order_.empty() && active_.size() < opts_.max_active) return true;
+        if (!queue_.empty() && active_.size() < opts_.max_active) return true;
         for (auto& a : active_) {
           if (!a->paused) return true;
         }
@@ -366,35 +361,12 @@ void Scheduler::run() {
         if (cancelled_.count(a->spec.id)) a->cancel_requested = true;
       }
       if (!cancelled_.empty()) {
-        for (auto it = queues_.begin(); it != queues_.end();) {
-          auto& q = it->second;
-          for (auto j = q.begin(); j != q.end();) {
-            if (cancelled_.count(j->id)) {
-              dropped.push_back(std::move(*j));
-              j = q.erase(j);
-              --n_queued_;
-            } else {
-              ++j;
-            }
-          }
-          if (q.empty()) {
-            app_order_.erase(std::remove(app_order_.begin(), app_order_.end(), it->first),
-                             app_order_.end());
-            it = queues_.erase(it);
-          } else {
-            ++it;
-          }
-        }
+        dropped = queue_.remove_if([&](const JobSpec& j) { return cancelled_.count(j.id) > 0; });
         cancelled_.clear();
       }
       if (stopping_) {
-        for (auto& [app, q] : queues_) {
-          for (auto& j : q)
-            dropped.push_back(std::move(j));
-        }
-        queues_.clear();
-        app_order_.clear();
-        n_queued_ = 0;
+        for (auto& j : queue_.drain())
+          dropped.push_back(std::move(j));
         if (now_ms() >= deadline_ms_) {
           for (auto& a : active_)
             a->cancel_requested = true;

@@ -4,8 +4,8 @@
 // One thread owns the engine. Each step it builds one Batch: one decode row for every active,
 // unpaused sequence plus up to `prefill_chunk` prompt rows (round-robin over the sequences
 // still prefilling), so a long prompt never freezes other apps' streams and N apps share each
-// pass over the weights. Admission to the `max_active` sequence slots is round-robin by app
-// (the "fair key"), so one app with 10 requests cannot starve another with 1.
+// pass over the weights. Admission to the `max_active` sequence slots is fair by app (the
+// "fair key"; see fair_queue.h), so one app with 10 requests cannot starve another with 1.
 //
 // KV reuse: a finished sequence's slot keeps its tokens under the job's cache key (the
 // session id); the next job with that key reuses the longest common prefix and prefills only
@@ -19,7 +19,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/fair_queue.h"
 #include "kernels/thread_pool.h"
 #include "models/gemma4.h"
 #include "runtime/kv_cache.h"
@@ -69,7 +69,7 @@ class JobSink {
 
 struct JobSpec {
   uint64_t id = 0;        // unique per scheduler (the router assigns it)
-  std::string fair_key;   // admission is round-robin over these (the app identity)
+  std::string fair_key;   // admission is fair across these (the app identity)
   std::string cache_key;  // KV reuse key (session id); empty = none
   std::vector<int32_t> prompt;
   sampler::SamplingParams sampling;  // includes max_tokens and the stop set
@@ -147,9 +147,7 @@ class Scheduler {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, std::deque<JobSpec>> queues_;  // guarded by mu_
-  std::deque<std::string> app_order_;                  // round-robin of fair keys with jobs
-  uint32_t n_queued_ = 0;
+  FairQueue<JobSpec> queue_;  // guarded by mu_
   std::unordered_set<uint64_t> cancelled_;
   bool stopping_ = false;
   bool woken_ = false;

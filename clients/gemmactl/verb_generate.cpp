@@ -1,9 +1,9 @@
 // `gemmactl generate [--model FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]
-// [--ids "2 ..."] [--raw] [--json] [PROMPT]`: a raw completion (DESIGN.md command-line
-// contract), computed in-process with --model, else by the daemon (GenerateRequest). The prompt
-// gets <bos>; unless --raw it is wrapped as one user turn of the chat format. Text streams to
-// stdout as tokens arrive (UTF-8 held back until a character is complete); --json prints one
-// document at the end instead. Stops on the stop set, after -n tokens, or at the context limit;
+// [--ids "2 ..."] [--raw] [--ignore-eos] [--json] [PROMPT]`: a raw completion (DESIGN.md
+// command-line contract), computed in-process with --model, else by the daemon (GenerateRequest).
+// The prompt gets <bos>; unless --raw it is wrapped as one user turn of the chat format. Text
+// streams to stdout as tokens arrive (UTF-8 held back until a character is complete); --json prints
+// one document at the end instead. Stops on the stop set, after -n tokens, or at the context limit;
 // Ctrl-C stops with exit 130.
 #include <signal.h>
 
@@ -40,6 +40,7 @@ struct GenerateArgs {
   uint64_t seed = 0;
   std::string ids;
   bool raw = false;
+  bool ignore_eos = false;
   int threads = 0;
   std::string prompt;
 };
@@ -133,6 +134,7 @@ int run_generate_daemon(const GenerateArgs& a, const Globals& g) {
   sp->set_top_p(a.top_p);
   sp->set_seed(a.seed);
   if (a.n > 0) sp->set_max_tokens(static_cast<uint32_t>(a.n));
+  sp->set_ignore_eos(a.ignore_eos);
   std::string text;
   std::vector<uint32_t> ids;
   InterruptScope scope(*c);
@@ -170,6 +172,7 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
   sp.top_p = a.top_p;
   sp.seed = a.seed;
   sp.max_tokens = a.n;
+  if (a.ignore_eos) sp.stop_ids.clear();
   if (Status st = sampler::validate(sp); !st.ok()) {
     return report_error(g, "invalid_argument", st.error().message, kExitUsage);
   }
@@ -310,6 +313,8 @@ void add_generate_verb(VerbContext& ctx) {
   sub->add_option("--seed", args->seed, "sampling seed")->capture_default_str();
   sub->add_option("--ids", args->ids, "prompt as token ids instead of text, e.g. \"2 651\"");
   sub->add_flag("--raw", args->raw, "no chat format: <bos> + the prompt as it is");
+  sub->add_flag("--ignore-eos", args->ignore_eos,
+                "keep going through stop tokens until -n tokens (benchmarks)");
   sub->add_option("--threads", args->threads, "worker threads (0 = all cores)")
       ->check(CLI::Range(0, 1024));
   sub->add_flag("--json", ctx.globals.json, "one JSON document at the end (no streaming)");

@@ -147,6 +147,18 @@ class OfflineEngine(cs.CliTestCase):
         doc = self.generate("f32", PROMPT, "-n", 2, "--temp", 0)
         self.assertLessEqual(doc["tokens"], 2)
 
+    def test_ignore_eos_generates_exactly_n_tokens(self):
+        # Near-uniform sampling over the tiny vocabulary meets a stop token within a few dozen
+        # tokens; with --ignore-eos the same seeded run goes on to exactly -n tokens.
+        flags = ("-n", 200, "--temp", 50, "--seed", 3)
+        stopped = self.generate("q4_0", PROMPT, *flags)
+        self.assertEqual(stopped["stop_reason"], "stop_token")
+        self.assertLess(stopped["tokens"], 200)
+        full = self.generate("q4_0", PROMPT, *flags, "--ignore-eos")
+        self.assertEqual(full["tokens"], 200)
+        self.assertEqual(full["stop_reason"], "max_tokens")
+        self.assertEqual(full["token_ids"][:stopped["tokens"]], stopped["token_ids"])
+
     def test_bench_json_reports_positive_speeds_and_consistent_bandwidth(self):
         doc = self.ok_json("bench", "--model", self.models["q4_0"], "--prompt-tokens", 16,
                            "--gen-tokens", 4)
