@@ -31,6 +31,14 @@ v1::ChatRequest chat_request(const std::string& text, const std::string& session
   return r;
 }
 
+// A turn that streams until the test stops it: no stop token can end it early.
+v1::ChatRequest long_chat_request(const std::string& text, const std::string& session = "",
+                                  uint32_t max_tokens = 900) {
+  v1::ChatRequest r = chat_request(text, session, max_tokens);
+  r.mutable_sampling()->set_ignore_eos(true);
+  return r;
+}
+
 // A raw AF_UNIX connection, for clients that break the protocol.
 int raw_connect(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -173,7 +181,7 @@ TEST(TheService, KeepsEveryAcknowledgedTurnWhenKilledMidStream) {
   const std::string session = first->session_id();
   // Start a long turn and kill the daemon once tokens flow.
   v1::ClientMessage m;
-  *m.mutable_chat() = chat_request("a long second turn", session, 900);
+  *m.mutable_chat() = long_chat_request("a long second turn", session);
   auto id = c.send(m);
   ASSERT_TRUE(id.ok());
   int tokens = 0;
@@ -198,7 +206,7 @@ TEST(TheService, CancelStopsAStreamWithinAStep) {
   ASSERT_TRUE(d.start());
   auto c = d.connect("canceller");
   v1::ClientMessage m;
-  *m.mutable_chat() = chat_request("tell me a long story", "", 900);
+  *m.mutable_chat() = long_chat_request("tell me a long story");
   auto id = c.send(m);
   ASSERT_TRUE(id.ok());
   for (int got = 0; got < 3;) {
@@ -274,7 +282,7 @@ TEST(TheService, SurvivesHostileClients) {
     hello.mutable_hello()->set_app_name("stalled");
     v1::ClientMessage chat;
     chat.set_request_id(2);
-    *chat.mutable_chat() = chat_request("never read", "", 900);
+    *chat.mutable_chat() = long_chat_request("never read");
     const std::string bytes = frame(hello) + frame(chat);
     ASSERT_EQ(write(stalled, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   }
@@ -282,7 +290,7 @@ TEST(TheService, SurvivesHostileClients) {
   {
     auto c = d.connect("vanisher");
     v1::ClientMessage m;
-    *m.mutable_chat() = chat_request("long one", "", 900);
+    *m.mutable_chat() = long_chat_request("long one");
     ASSERT_TRUE(c.send(m).ok());
     auto first = c.next();
     ASSERT_TRUE(first.ok());
@@ -416,7 +424,7 @@ TEST(TheService, DrainsARunningTurnOnSigtermAndStoresIt) {
   ASSERT_TRUE(d.start());
   auto c = d.connect("drain");
   v1::ClientMessage m;
-  *m.mutable_chat() = chat_request("a long answer please", "", 900);
+  *m.mutable_chat() = long_chat_request("a long answer please", "", 300);
   auto id = c.send(m);
   ASSERT_TRUE(id.ok());
   for (int got = 0; got < 3;) {
