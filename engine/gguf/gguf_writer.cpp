@@ -42,6 +42,14 @@ uint64_t align_up(uint64_t v, uint64_t a) {
   return (v + a - 1) / a * a;
 }
 
+// Rows of a tensor (ne[1] * ne[2] * ...); call only after tensor_bytes() accepted ne.
+uint64_t tensor_rows(const std::vector<uint64_t>& ne) {
+  uint64_t rows = 1;
+  for (size_t d = 1; d < ne.size(); ++d)
+    rows *= ne[d];
+  return rows;
+}
+
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
@@ -160,7 +168,12 @@ void GgufWriter::copy_kv(const KeyValue& kv) {
 void GgufWriter::add_tensor(std::string name, quant::GgmlType type, std::vector<uint64_t> ne,
                             FillFn fill) {
   // The shape is validated by write(), which can report an error.
-  tensors_.push_back(Tensor{std::move(name), type, std::move(ne), 0, std::move(fill)});
+  tensors_.push_back(Tensor{std::move(name), type, std::move(ne), 0, std::move(fill), nullptr});
+}
+
+void GgufWriter::add_tensor_rows(std::string name, quant::GgmlType type, std::vector<uint64_t> ne,
+                                 RowFillFn fill) {
+  tensors_.push_back(Tensor{std::move(name), type, std::move(ne), 0, nullptr, std::move(fill)});
 }
 
 Status GgufWriter::write(const std::string& path,
@@ -244,17 +257,37 @@ Status GgufWriter::write(const std::string& path,
   };
   if (std::fwrite(head.data(), 1, head.size(), f.get()) != head.size()) return fail("write");
 
-  std::vector<uint8_t> buf;  // reused for every tensor: memory is the largest tensor
+  std::vector<uint8_t> buf;  // reused: memory is one chunk, or the largest whole-filled tensor
   uint64_t done = 0;
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const Tensor& t = tensors_[i];
-    buf.assign(align_up(sizes[i], align), 0);
-    if (t.fill) t.fill(std::span<uint8_t>(buf.data(), sizes[i]));
-    // The last tensor is padded too, so every tensor's data ends on an aligned boundary.
-    if (std::fwrite(buf.data(), 1, buf.size(), f.get()) != buf.size()) {
-      return fail("write tensor '" + t.name + "'");
+    const uint64_t n_rows = tensor_rows(t.ne);
+    const uint64_t row_bytes = sizes[i] / n_rows;
+    // Rows per chunk: the whole tensor for a whole-tensor fill, else as many rows as fit.
+    const uint64_t chunk_rows =
+        t.row_fill ? std::max<uint64_t>(1, kChunkBytes / row_bytes) : n_rows;
+    for (uint64_t r = 0; r < n_rows; r += chunk_rows) {
+      const uint64_t r_end = std::min(n_rows, r + chunk_rows);
+      const uint64_t n = (r_end - r) * row_bytes;
+      buf.assign(n, 0);
+      if (t.row_fill) {
+        t.row_fill(r, r_end, std::span<uint8_t>(buf.data(), n));
+      } else if (t.fill) {
+        t.fill(std::span<uint8_t>(buf.data(), n));
+      }
+      if (std::fwrite(buf.data(), 1, n, f.get()) != n) {
+        return fail("write tensor '" + t.name + "'");
+      }
     }
-    done += buf.size();
+    // Every tensor (the last too) is padded, so each one's data ends on an aligned boundary.
+    const uint64_t pad = align_up(sizes[i], align) - sizes[i];
+    if (pad > 0) {
+      buf.assign(pad, 0);
+      if (std::fwrite(buf.data(), 1, pad, f.get()) != pad) {
+        return fail("write tensor '" + t.name + "'");
+      }
+    }
+    done += sizes[i] + pad;
     if (progress) progress(done, data_size);
   }
   if (std::fflush(f.get()) != 0) return fail("flush");

@@ -252,9 +252,11 @@ Result<SynthSummary> write_synthetic_model(
 
   std::vector<TensorPlan> plan = plan_tensors(c, opts.quant, opts.shared_kv);
   for (TensorPlan& t : plan) {
-    const uint64_t n_rows = t.ne.size() > 1 ? t.ne[1] : 1;
-    w.add_tensor(t.name, t.type, t.ne,
-                 make_fill(t.name, t.type, t.ne[0], n_rows, opts.seed, std::move(t.values)));
+    uint64_t n_rows = 1;
+    for (size_t d = 1; d < t.ne.size(); ++d)
+      n_rows *= t.ne[d];
+    w.add_tensor_rows(t.name, t.type, t.ne,
+                      make_fill(t.name, t.type, t.ne[0], n_rows, opts.seed, std::move(t.values)));
   }
   summary.n_tensors = plan.size();
   GEMMAD_TRY(w.write(out_path, progress));

@@ -45,14 +45,16 @@ void for_rows(uint64_t n_rows, unsigned n_workers, const Body& body) {
     t.join();
 }
 
-void fill_values(const std::string& name, quant::GgmlType type, uint64_t n_cols, uint64_t n_rows,
-                 uint64_t seed, const ValueSpec& spec, std::span<uint8_t> out) {
+// Rows [r_begin, r_end) into `out` (which holds exactly those rows).
+void fill_values(const std::string& name, quant::GgmlType type, uint64_t n_cols, uint64_t r_begin,
+                 uint64_t r_end, uint64_t seed, const ValueSpec& spec, std::span<uint8_t> out) {
+  const uint64_t n_rows = r_end - r_begin;
   const uint64_t row_bytes = out.size() / n_rows;
   const uint64_t key = stream_key(seed, name, kSaltValues);
   for_rows(n_rows, worker_count(n_cols * n_rows), [&](uint64_t r0, uint64_t r1) {
     std::vector<float> row(n_cols);
     for (uint64_t r = r0; r < r1; ++r) {
-      const uint64_t base = r * n_cols;
+      const uint64_t base = (r_begin + r) * n_cols;
       if (!spec.constants.empty()) {
         for (uint64_t c = 0; c < n_cols; ++c)
           row[c] = spec.constants[base + c];
@@ -67,28 +69,37 @@ void fill_values(const std::string& name, quant::GgmlType type, uint64_t n_cols,
   });
 }
 
-void fill_from_pool(const std::string& name, quant::GgmlType type, uint64_t n_cols, uint64_t n_rows,
-                    uint64_t seed, const ValueSpec& spec, std::span<uint8_t> out) {
+// kPoolBlocks blocks quantised from hashed values (same distribution as spec).
+std::vector<uint8_t> make_pool(const std::string& name, quant::GgmlType type, uint64_t seed,
+                               const ValueSpec& spec) {
   const quant::TypeTraits& tt = quant::traits(type);
-  const uint64_t block_bytes = tt.block_bytes;
-  const uint64_t blocks_per_row = n_cols / tt.block_elems;
-  // The pool: kPoolBlocks blocks quantised from hashed values (same distribution as spec).
-  std::vector<uint8_t> pool(kPoolBlocks * block_bytes);
+  std::vector<uint8_t> pool(kPoolBlocks * tt.block_bytes);
   const uint64_t pool_key = stream_key(seed, name, kSaltPool);
   std::vector<float> vals(tt.block_elems);
   for (uint64_t b = 0; b < kPoolBlocks; ++b) {
     for (uint64_t i = 0; i < tt.block_elems; ++i) {
       vals[i] = spec.center + spec.half_width * stream_unit(pool_key, b * tt.block_elems + i);
     }
-    quant::quantize_row_ref(type, vals.data(), pool.data() + b * block_bytes,
+    quant::quantize_row_ref(type, vals.data(), pool.data() + b * tt.block_bytes,
                             static_cast<int64_t>(tt.block_elems));
   }
+  return pool;
+}
+
+void fill_from_pool(const std::string& name, quant::GgmlType type, uint64_t n_cols,
+                    uint64_t r_begin, uint64_t r_end, uint64_t seed,
+                    const std::vector<uint8_t>& pool, std::span<uint8_t> out) {
+  const quant::TypeTraits& tt = quant::traits(type);
+  const uint64_t block_bytes = tt.block_bytes;
+  const uint64_t blocks_per_row = n_cols / tt.block_elems;
   const uint64_t pick_key = stream_key(seed, name, kSaltPick);
+  const uint64_t n_rows = r_end - r_begin;
   for_rows(n_rows, worker_count(n_cols * n_rows), [&](uint64_t r0, uint64_t r1) {
     for (uint64_t r = r0; r < r1; ++r) {
       uint8_t* dst = out.data() + r * blocks_per_row * block_bytes;
+      const uint64_t first_block = (r_begin + r) * blocks_per_row;
       for (uint64_t b = 0; b < blocks_per_row; ++b) {
-        const uint64_t pick = stream_u64(pick_key, r * blocks_per_row + b) % kPoolBlocks;
+        const uint64_t pick = stream_u64(pick_key, first_block + b) % kPoolBlocks;
         std::memcpy(dst + b * block_bytes, pool.data() + pick * block_bytes, block_bytes);
       }
     }
@@ -104,17 +115,24 @@ bool uses_block_pool(quant::GgmlType type, uint64_t n_cols, uint64_t n_rows) {
   return n_blocks > uint64_t{kPoolUseFactor} * kPoolBlocks;
 }
 
-gguf::GgufWriter::FillFn make_fill(const std::string& name, quant::GgmlType type, uint64_t n_cols,
-                                   uint64_t n_rows, uint64_t seed, ValueSpec spec) {
-  const bool pooled = spec.constants.empty() && uses_block_pool(type, n_cols, n_rows);
-  return
-      [name, type, n_cols, n_rows, seed, spec = std::move(spec), pooled](std::span<uint8_t> out) {
-        if (pooled) {
-          fill_from_pool(name, type, n_cols, n_rows, seed, spec, out);
-        } else {
-          fill_values(name, type, n_cols, n_rows, seed, spec, out);
-        }
-      };
+gguf::GgufWriter::RowFillFn make_fill(const std::string& name, quant::GgmlType type,
+                                      uint64_t n_cols, uint64_t n_rows, uint64_t seed,
+                                      ValueSpec spec) {
+  // The pool is built on the first chunk and shared by the rest (the writer copies nothing:
+  // std::function copies share it).
+  std::shared_ptr<std::vector<uint8_t>> pool;
+  if (spec.constants.empty() && uses_block_pool(type, n_cols, n_rows)) {
+    pool = std::make_shared<std::vector<uint8_t>>();
+  }
+  return [name, type, n_cols, seed, spec = std::move(spec), pool](uint64_t r_begin, uint64_t r_end,
+                                                                  std::span<uint8_t> out) {
+    if (pool) {
+      if (pool->empty()) *pool = make_pool(name, type, seed, spec);
+      fill_from_pool(name, type, n_cols, r_begin, r_end, seed, *pool, out);
+    } else {
+      fill_values(name, type, n_cols, r_begin, r_end, seed, spec, out);
+    }
+  };
 }
 
 }  // namespace gemmad::synth

@@ -27,11 +27,13 @@ struct ValueSpec {
 constexpr uint32_t kPoolBlocks = 4096;
 constexpr uint32_t kPoolUseFactor = 4;
 
-// Returns the fill for a 2-D tensor {n_cols, n_rows} (n_rows = 1 for vectors) of `type`
-// (n_cols must be a multiple of its block size). `name` and `seed` select the hash stream.
-// Large tensors are filled by several threads.
-gguf::GgufWriter::FillFn make_fill(const std::string& name, quant::GgmlType type, uint64_t n_cols,
-                                   uint64_t n_rows, uint64_t seed, ValueSpec spec);
+// Returns the row fill for a 2-D tensor {n_cols, n_rows} (n_rows = 1 for vectors) of `type`
+// (n_cols must be a multiple of its block size). `name` and `seed` select the hash stream; a
+// row's bytes depend only on them and the row index, so any chunking gives the same file.
+// Large chunks are filled by several threads.
+gguf::GgufWriter::RowFillFn make_fill(const std::string& name, quant::GgmlType type,
+                                      uint64_t n_cols, uint64_t n_rows, uint64_t seed,
+                                      ValueSpec spec);
 
 // True if make_fill() builds this tensor from a block pool rather than element by element.
 bool uses_block_pool(quant::GgmlType type, uint64_t n_cols, uint64_t n_rows);

@@ -166,6 +166,42 @@ TEST(GgufWriter, StreamsTensorsFromFillCallbacksAtAlignedOffsets) {
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
 }
 
+TEST(GgufWriter, FillsLargeTensorsInChunksOfWholeRows) {
+  // f32 rows of 1 MiB, 3 x 2 x 20 of them: 60 MiB, more than one chunk.
+  constexpr uint64_t kCols = 256 * 1024;
+  constexpr uint64_t kRowBytes = kCols * 4;
+  GgufWriter w;
+  w.set_string("general.architecture", "test");
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  w.add_tensor_rows("big", GgmlType::kF32, {kCols, 3, 20},
+                    [&](uint64_t r0, uint64_t r1, std::span<uint8_t> out) {
+                      calls.emplace_back(r0, r1);
+                      ASSERT_EQ(out.size(), (r1 - r0) * kRowBytes);
+                      ASSERT_LE(out.size(), GgufWriter::kChunkBytes);
+                      for (uint64_t r = r0; r < r1; ++r) {
+                        const float v = static_cast<float>(r);
+                        std::memcpy(out.data() + (r - r0) * kRowBytes, &v, sizeof v);
+                      }
+                    });
+  TempDir dir;
+  const std::string path = dir.file("big.gguf");
+  ASSERT_TRUE(w.write(path).ok());
+  // Increasing, contiguous, covering all 60 rows, more than once.
+  ASSERT_GT(calls.size(), 1u);
+  EXPECT_EQ(calls.front().first, 0u);
+  EXPECT_EQ(calls.back().second, 60u);
+  for (size_t i = 1; i < calls.size(); ++i)
+    EXPECT_EQ(calls[i].first, calls[i - 1].second);
+  auto f = open_ok(path);
+  ASSERT_TRUE(f);
+  const TensorInfo& t = *f->find_tensor("big");
+  for (uint64_t r = 0; r < 60; ++r) {
+    float v;
+    std::memcpy(&v, t.data + r * kRowBytes, sizeof v);
+    EXPECT_EQ(v, static_cast<float>(r)) << "row " << r;
+  }
+}
+
 TEST(GgufWriter, RejectsShapesTheReaderWouldReject) {
   TempDir dir;
   const std::string path = dir.file("bad.gguf");

@@ -18,7 +18,20 @@ using quant::GgmlType;
 std::vector<uint8_t> fill(const std::string& name, GgmlType type, uint64_t cols, uint64_t rows,
                           uint64_t seed, ValueSpec spec) {
   std::vector<uint8_t> out(rows * *quant::row_bytes(type, cols));
-  make_fill(name, type, cols, rows, seed, std::move(spec))(out);
+  make_fill(name, type, cols, rows, seed, std::move(spec))(0, rows, out);
+  return out;
+}
+
+// The same tensor filled `chunk` rows at a time by one fill object, as the writer does.
+std::vector<uint8_t> fill_in_chunks(const std::string& name, GgmlType type, uint64_t cols,
+                                    uint64_t rows, uint64_t seed, ValueSpec spec, uint64_t chunk) {
+  const uint64_t row_bytes = *quant::row_bytes(type, cols);
+  std::vector<uint8_t> out(rows * row_bytes);
+  auto f = make_fill(name, type, cols, rows, seed, std::move(spec));
+  for (uint64_t r = 0; r < rows; r += chunk) {
+    const uint64_t e = std::min(rows, r + chunk);
+    f(r, e, std::span<uint8_t>(out.data() + r * row_bytes, (e - r) * row_bytes));
+  }
   return out;
 }
 
@@ -34,6 +47,17 @@ TEST(SynthWeights, FillDependsOnNameAndSeedOnly) {
   EXPECT_EQ(a, fill("blk.0.attn_q.weight", GgmlType::kF32, 64, 8, 1, s));
   EXPECT_NE(a, fill("blk.1.attn_q.weight", GgmlType::kF32, 64, 8, 1, s));
   EXPECT_NE(a, fill("blk.0.attn_q.weight", GgmlType::kF32, 64, 8, 2, s));
+}
+
+TEST(SynthWeights, ChunkedFillsGiveTheSameBytesAsOneFill) {
+  const ValueSpec s{0.0f, 1.0f, {}};
+  EXPECT_EQ(fill("v", GgmlType::kQ8_0, 64, 37, 5, s),
+            fill_in_chunks("v", GgmlType::kQ8_0, 64, 37, 5, s, 5));
+  // Large enough for the block pool: chunks reuse one pool and pick the same blocks.
+  const uint64_t rows = 4 * uint64_t{kPoolBlocks} / 2 + 8;
+  ASSERT_TRUE(uses_block_pool(GgmlType::kQ4_0, 256, rows));
+  EXPECT_EQ(fill("p", GgmlType::kQ4_0, 256, rows, 5, s),
+            fill_in_chunks("p", GgmlType::kQ4_0, 256, rows, 5, s, 1000));
 }
 
 TEST(SynthWeights, UniformValuesStayInRangeWithTheExpectedSpread) {
