@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -141,6 +142,12 @@ int run(const daemon::Config& cfg) {
   });
   io.run();
   if (drainer.joinable()) drainer.join();
+  // The drain is done; what remains is closing the store and unmapping the model. A repeated
+  // SIGTERM (an impatient user, a supervisor) must not cut that short with exit 143, so further
+  // signals are ignored. clear() restores SIG_DFL, hence the ignore right after it.
+  signals.clear();
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   spdlog::info("stopped");
   return 0;
 }
