@@ -216,19 +216,27 @@ TEST(TheService, CancelStopsAStreamWithinAStep) {
   }
   const auto t0 = Clock::now();
   ASSERT_TRUE(c.cancel(*id).ok());
+  // The daemon registers the cancel with the scheduler before it sends the Ack, so after the
+  // Ack at most the token of the step already running can arrive, and the UTF-8 bytes the
+  // detokenizer held back, flushed when the sequence ends. (Tokens between sending the
+  // Cancel and the Ack depend on how fast the daemon's io thread runs, not on the scheduler.)
   std::optional<v1::Done> done;
-  int after = 0;
+  bool acked = false;
+  int after_ack = 0;
   while (!done) {
     auto msg = c.next();
     ASSERT_TRUE(msg.ok());
+    if (msg->has_ack()) acked = true;
     if (msg->has_done() && msg->request_id() == *id) done = msg->done();
-    if (msg->has_token()) ++after;
+    if (msg->has_token() && acked) ++after_ack;
   }
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  EXPECT_TRUE(acked);
   EXPECT_EQ(done->stop_reason(), v1::STOP_REASON_CANCELLED);
-  EXPECT_LT(after, 64);  // tokens already in flight, not the 900 asked for
+  EXPECT_LE(after_ack, 2) << "tokens after the cancel was acknowledged";
+  EXPECT_LT(done->usage().completion_tokens(), 900u);
   RecordProperty("cancel_latency_ms", std::to_string(ms));
-  printf("cancel latency: %.1f ms (%d tokens after cancel)\n", ms, after);
+  printf("cancel latency: %.1f ms (%d tokens after the Ack)\n", ms, after_ack);
   // The interrupted turn is stored as such.
   auto shown = c.show_session(done->session_id());
   ASSERT_TRUE(shown.ok());
