@@ -19,6 +19,7 @@ struct ChatArgs {
   bool think = false;
   bool json = false;
   int max_tokens = 512;
+  bool ignore_eos = false;
   float temp = -1.0f;
   int64_t seed = -1;
   std::string text;
@@ -67,6 +68,7 @@ int one_turn(client::Client& c, const Globals& g, ChatArgs& args, const std::str
   req.set_user_text(text);
   req.set_thinking(args.think);
   req.mutable_sampling()->set_max_tokens(static_cast<uint32_t>(args.max_tokens));
+  req.mutable_sampling()->set_ignore_eos(args.ignore_eos);
   if (args.temp >= 0) req.mutable_sampling()->set_temperature(args.temp);
   if (args.seed >= 0) req.mutable_sampling()->set_seed(static_cast<uint64_t>(args.seed));
   std::string reply;
@@ -125,6 +127,8 @@ void add_chat_verb(VerbContext& ctx) {
   cmd->add_flag("--think", args->think, "let the model think before answering");
   cmd->add_option("-n,--max-tokens", args->max_tokens, "most tokens in the reply")
       ->check(CLI::Range(1, 131072));
+  cmd->add_flag("--ignore-eos", args->ignore_eos,
+                "keep going through end-of-turn until -n tokens (benchmarks, tests)");
   cmd->add_option("--temp", args->temp, "sampling temperature (0 = greedy)")
       ->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--seed", args->seed, "sampling seed");

@@ -109,9 +109,10 @@ class GemmactlAgainstTheDaemon(unittest.TestCase):
         self.assertEqual(len(shown["messages"]), 4)
 
     def test_ctrl_c_cancels_the_turn_and_keeps_it_as_interrupted(self):
-        # Seed 7's tiny model answers this prompt with ~900 tokens: SIGINT once text streams.
+        # 3000 tokens whatever the model says (--ignore-eos): still streaming when SIGINT lands,
+        # even on a loaded machine. SIGINT once text streams.
         p = subprocess.Popen([ARGS.gemmactl, "--socket", self.d.socket, "--app", "cli-test",
-                              "chat", "--temp", "0", "-n", "900", "a long story"],
+                              "chat", "--temp", "0", "-n", "3000", "--ignore-eos", "a long story"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         first = p.stdout.read(1)
         p.send_signal(signal.SIGINT)

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <latch>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -96,11 +97,15 @@ TEST(TheService, ServesFourClientsOfTwoAppsAtOnceWithSharedDecodeSteps) {
   std::atomic<int> done{0};
   std::vector<std::string> sessions(4);
   std::vector<std::thread> threads;
+  // Connected first, then all ask at once, each for 200 tokens: the turns overlap even on a
+  // loaded machine, where the tiny model's short turns could otherwise run one after another.
+  std::latch connected(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {
       auto c = d.connect(i % 2 == 0 ? "app-a" : "app-b");
+      connected.arrive_and_wait();
       std::string text;
-      auto r = c.chat(chat_request("hello number " + std::to_string(i), "", 48),
+      auto r = c.chat(long_chat_request("hello number " + std::to_string(i), "", 200),
                       [&](const v1::Token& t) { text += t.text(); });
       ASSERT_TRUE(r.ok()) << r.error().message;
       EXPECT_GT(r->usage().completion_tokens(), 0u);
