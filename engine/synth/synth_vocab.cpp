@@ -8,45 +8,21 @@
 #include <unordered_set>
 
 #include "gguf/gguf_writer.h"
+#include "tokenizer/gemma4_specials.h"
 
 namespace gemmad::synth {
 namespace {
 
 constexpr std::string_view kSpace = "\xe2\x96\x81";  // U+2581, the SentencePiece space
 
-// Renamed reserved slots of Gemma 4 (spec/tokenizer.md table, spec/gemma4.md §5.2: the seven
-// tokens the converter forces to USER_DEFINED so they are printed; the others are CONTROL).
-struct Special {
-  uint32_t id;
-  const char* text;
-  TokenType type;
-};
-constexpr std::array<Special, 25> kSpecials = {{
+// The specials Gemma 4 keeps from Gemma 3; the renamed ones come from kGemma4RenamedTokens.
+constexpr std::array<tokenizer::SpecialToken, 6> kBaseSpecials = {{
     {0, "<pad>", TokenType::kControl},
     {1, "<eos>", TokenType::kControl},
     {2, "<bos>", TokenType::kControl},
     {3, "<unk>", TokenType::kControl},
     {4, "<mask>", TokenType::kControl},
     {5, "[multimodal]", TokenType::kControl},
-    {46, "<|tool>", TokenType::kControl},
-    {47, "<tool|>", TokenType::kControl},
-    {48, "<|tool_call>", TokenType::kUserDefined},
-    {49, "<tool_call|>", TokenType::kUserDefined},
-    {50, "<|tool_response>", TokenType::kUserDefined},
-    {51, "<tool_response|>", TokenType::kUserDefined},
-    {52, "<|\"|>", TokenType::kUserDefined},
-    {98, "<|think|>", TokenType::kControl},
-    {100, "<|channel>", TokenType::kUserDefined},
-    {101, "<channel|>", TokenType::kUserDefined},
-    {105, "<|turn>", TokenType::kControl},
-    {106, "<turn|>", TokenType::kControl},
-    {255999, "<|image>", TokenType::kControl},
-    {256000, "<|audio>", TokenType::kControl},
-    {258880, "<|image|>", TokenType::kControl},
-    {258881, "<|audio|>", TokenType::kControl},
-    {258882, "<image|>", TokenType::kControl},
-    {258883, "<audio|>", TokenType::kControl},
-    {258884, "<|video|>", TokenType::kControl},
 }};
 
 constexpr uint32_t kFirstUnused = 6;  // <unused0> (Gemma 3 numbering: id = 6 + N)
@@ -123,8 +99,10 @@ Result<SynthVocab> build_builtin_vocab(uint32_t n_vocab) {
   for (uint32_t id = kFirstUnused; id <= kLastUnused; ++id) {
     put(id, "<unused" + std::to_string(id - kFirstUnused) + ">", TokenType::kControl);
   }
-  for (const Special& s : kSpecials)
-    put(s.id, s.text, s.type);
+  for (const tokenizer::SpecialToken& s : kBaseSpecials)
+    put(static_cast<uint32_t>(s.id), s.text, s.type);
+  for (const tokenizer::SpecialToken& s : tokenizer::kGemma4RenamedTokens)
+    put(static_cast<uint32_t>(s.id), s.text, s.type);
   for (uint32_t k = 1; k <= 31; ++k)
     put(kNewlineRuns + k - 1, repeat("\n", k), TokenType::kNormal);
   for (uint32_t k = 2; k <= 31; ++k)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "tokenizer/vocab.h"
 
 namespace gemmad::gguf {
 class GgufWriter;
@@ -16,13 +17,8 @@ class GgufWriter;
 
 namespace gemmad::synth {
 
-// tokenizer.ggml.token_type values (spec/tokenizer.md).
-enum class TokenType : int32_t {
-  kNormal = 1,
-  kControl = 3,
-  kUserDefined = 4,
-  kByte = 6,
-};
+// tokenizer.ggml.token_type values (spec/tokenizer.md), as the tokenizer reads them.
+using TokenType = tokenizer::TokenType;
 
 struct SynthVocab {
   std::vector<std::string> tokens;  // id -> text (spaces as U+2581)

@@ -6,40 +6,12 @@
 #include <sstream>
 #include <utility>
 
+#include "tokenizer/gemma4_specials.h"
+
 namespace gemmad::tokenizer {
 namespace {
 
 using nlohmann::json;
-
-struct Rename {
-  TokenId id;
-  const char* text;
-  TokenType type;
-};
-
-// spec/tokenizer.md "Special tokens: what Gemma 4 renamed"; types per spec/gemma4.md §5.2
-// (seven user-defined, the rest control).
-constexpr Rename kGemma4Renames[] = {
-    {46, "<|tool>", TokenType::kControl},
-    {47, "<tool|>", TokenType::kControl},
-    {48, "<|tool_call>", TokenType::kUserDefined},
-    {49, "<tool_call|>", TokenType::kUserDefined},
-    {50, "<|tool_response>", TokenType::kUserDefined},
-    {51, "<tool_response|>", TokenType::kUserDefined},
-    {52, "<|\"|>", TokenType::kUserDefined},
-    {98, "<|think|>", TokenType::kControl},
-    {100, "<|channel>", TokenType::kUserDefined},
-    {101, "<channel|>", TokenType::kUserDefined},
-    {105, "<|turn>", TokenType::kControl},
-    {106, "<turn|>", TokenType::kControl},
-    {255999, "<|image>", TokenType::kControl},
-    {256000, "<|audio>", TokenType::kControl},
-    {258880, "<|image|>", TokenType::kControl},
-    {258881, "<|audio|>", TokenType::kControl},
-    {258882, "<image|>", TokenType::kControl},
-    {258883, "<audio|>", TokenType::kControl},
-    {258884, "<|video|>", TokenType::kControl},
-};
 
 Error bad_json(const std::string& what) {
   return make_error(ErrorCode::kInvalidArgument, "tokenizer.json: " + what);
@@ -156,7 +128,7 @@ Result<VocabData> import_impl(std::string_view json_text, const VocabImportOptio
                       " entries; a Gemma 4 vocabulary has " + std::to_string(kGemma4VocabSize) +
                       " (or 262145 with <image_soft_token>, which is dropped)");
     }
-    for (const Rename& r : kGemma4Renames) {
+    for (const SpecialToken& r : kGemma4RenamedTokens) {
       const auto i = static_cast<size_t>(r.id);
       if (data.tokens[i] != r.text || data.types[i] != r.type) ++sum.n_renamed;
       data.tokens[i] = r.text;
