@@ -1,4 +1,5 @@
-// Store test helpers: a fresh temporary directory per test, and ok-or-print-the-error asserts.
+// Store test helpers: a fresh temporary directory per test (tests/common/temp_dir.h), and
+// ok-or-print-the-error asserts.
 #pragma once
 
 #include <stdlib.h>
@@ -9,27 +10,11 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/temp_dir.h"
+
 namespace gemmad::store::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gemmad-store-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  bool ok() const { return !path_.empty(); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using gemmad::testing::TempDir;
 
 }  // namespace gemmad::store::testing
 
