@@ -2,7 +2,12 @@
 #include "cli.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -73,6 +78,27 @@ CLI::App* group(CLI::App& parent, const std::string& name, const std::string& de
   CLI::App* sub = parent.add_subcommand(name, description);
   sub->require_subcommand(1);
   return sub;
+}
+
+Result<std::vector<int32_t>> parse_token_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::string s = text;
+  for (char& ch : s) {
+    if (ch == ',') ch = ' ';
+  }
+  std::istringstream in(s);
+  std::string word;
+  while (in >> word) {
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(word.c_str(), &end, 10);
+    if (errno != 0 || end == word.c_str() || *end != '\0' || v < 0 || v > INT32_MAX) {
+      return make_error(ErrorCode::kInvalidArgument, "--ids: '" + word + "' is not a token id");
+    }
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) return make_error(ErrorCode::kInvalidArgument, "--ids: no token ids given");
+  return ids;
 }
 
 }  // namespace gemmad::ctl

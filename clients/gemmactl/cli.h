@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -36,6 +37,9 @@ int exit_code_for(const Error& e);
 
 // One JSON document on stdout.
 void print_json(const nlohmann::json& doc);
+
+// --ids "2 651 1234" or "2,651,1234": token ids, or an error naming the word that is not one.
+Result<std::vector<int32_t>> parse_token_ids(const std::string& text);
 
 // Returns the subcommand `name` of `parent`, creating it (with `description`) if needed, so
 // that verbs of one group ("model inspect", "model synth") can live in separate files.

@@ -72,4 +72,21 @@ int report_client_error(const Globals& g, const Error& e) {
   return report_error(g, e);
 }
 
+const char* stop_reason_name(v1::StopReason r) {
+  switch (r) {
+    case v1::STOP_REASON_EOS:
+      return "eos";
+    case v1::STOP_REASON_STOP_TOKEN:
+      return "stop_token";
+    case v1::STOP_REASON_MAX_TOKENS:
+      return "max_tokens";
+    case v1::STOP_REASON_CANCELLED:
+      return "cancelled";
+    case v1::STOP_REASON_CONTEXT_FULL:
+      return "context_full";
+    default:  // UNSPECIFIED, and values of a newer daemon
+      return "unspecified";
+  }
+}
+
 }  // namespace gemmad::ctl

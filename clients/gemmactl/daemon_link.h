@@ -29,6 +29,10 @@ class InterruptScope {
   static void clear();
 };
 
+// The --json name of a Done's stop reason: eos, stop_token, max_tokens, cancelled,
+// context_full.
+const char* stop_reason_name(v1::StopReason r);
+
 // Reports a daemon/client error; kIo (the daemon went away) exits 3, others by code.
 int report_client_error(const Globals& g, const Error& e);
 

@@ -25,27 +25,10 @@ struct ChatArgs {
   std::string text;
 };
 
-const char* stop_name(v1::StopReason r) {
-  switch (r) {
-    case v1::STOP_REASON_EOS:
-      return "eos";
-    case v1::STOP_REASON_STOP_TOKEN:
-      return "stop_token";
-    case v1::STOP_REASON_MAX_TOKENS:
-      return "max_tokens";
-    case v1::STOP_REASON_CANCELLED:
-      return "cancelled";
-    case v1::STOP_REASON_CONTEXT_FULL:
-      return "context_full";
-    default:
-      return "unspecified";
-  }
-}
-
 nlohmann::json done_json(const v1::Done& d, const std::string& text) {
   return {{"session", d.session_id()},
           {"text", text},
-          {"stop_reason", stop_name(d.stop_reason())},
+          {"stop_reason", stop_reason_name(d.stop_reason())},
           {"usage",
            {{"prompt_tokens", d.usage().prompt_tokens()},
             {"completion_tokens", d.usage().completion_tokens()},

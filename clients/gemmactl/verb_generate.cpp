@@ -54,26 +54,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-Result<std::vector<int32_t>> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::string s = text;
-  for (char& ch : s) {
-    if (ch == ',') ch = ' ';
-  }
-  std::istringstream in(s);
-  std::string word;
-  while (in >> word) {
-    char* end = nullptr;
-    const long v = std::strtol(word.c_str(), &end, 10);
-    if (end == word.c_str() || *end != '\0' || v < 0 || v > INT32_MAX) {
-      return make_error(ErrorCode::kInvalidArgument, "--ids: '" + word + "' is not a token id");
-    }
-    ids.push_back(static_cast<int32_t>(v));
-  }
-  if (ids.empty()) return make_error(ErrorCode::kInvalidArgument, "--ids: no token ids given");
-  return ids;
-}
-
 // <bos> + the prompt (--raw), or the prompt as one user turn of the chat format (spec §5.4).
 Result<std::vector<int32_t>> prompt_ids(const tokenizer::Tokenizer& tok, const std::string& prompt,
                                         bool raw) {
@@ -99,22 +79,6 @@ const char* stop_name(sampler::StopReason r, bool interrupted, bool context_full
       return "none";
   }
   return "none";
-}
-
-const char* stop_name(v1::StopReason r) {
-  switch (r) {
-    case v1::STOP_REASON_EOS:
-    case v1::STOP_REASON_STOP_TOKEN:
-      return "stop_token";
-    case v1::STOP_REASON_MAX_TOKENS:
-      return "max_tokens";
-    case v1::STOP_REASON_CANCELLED:
-      return "cancelled";
-    case v1::STOP_REASON_CONTEXT_FULL:
-      return "context_full";
-    default:
-      return "unspecified";
-  }
 }
 
 // Without --model: the daemon tokenizes, formats, samples and streams.
@@ -152,7 +116,7 @@ int run_generate_daemon(const GenerateArgs& a, const Globals& g) {
                 {"tokens", ids.size()},
                 {"token_ids", ids},
                 {"prompt_tokens", done->usage().prompt_tokens()},
-                {"stop_reason", stop_name(done->stop_reason())},
+                {"stop_reason", stop_reason_name(done->stop_reason())},
                 {"timings",
                  {{"prefill_ms", done->timings().prefill_ms()},
                   {"decode_ms", done->timings().decode_ms()},
@@ -178,7 +142,7 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
   }
   std::vector<int32_t> ids;
   if (!a.ids.empty()) {
-    auto parsed = parse_ids(a.ids);
+    auto parsed = parse_token_ids(a.ids);
     if (!parsed.ok())
       return report_error(g, "invalid_argument", parsed.error().message, kExitUsage);
     ids = std::move(parsed).value();

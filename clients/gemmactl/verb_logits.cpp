@@ -30,30 +30,8 @@ struct LogitsArgs {
   std::string tap;
 };
 
-// "2 651 1234" or "2,651,1234".
-Result<std::vector<int32_t>> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::string s = text;
-  for (char& ch : s) {
-    if (ch == ',') ch = ' ';
-  }
-  std::istringstream in(s);
-  std::string word;
-  while (in >> word) {
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(word.c_str(), &end, 10);
-    if (errno != 0 || end == word.c_str() || *end != '\0' || v < 0 || v > INT32_MAX) {
-      return make_error(ErrorCode::kInvalidArgument, "--ids: '" + word + "' is not a token id");
-    }
-    ids.push_back(static_cast<int32_t>(v));
-  }
-  if (ids.empty()) return make_error(ErrorCode::kInvalidArgument, "--ids: no token ids given");
-  return ids;
-}
-
 int run_logits(const LogitsArgs& a, const Globals& g) {
-  auto ids = parse_ids(a.ids);
+  auto ids = parse_token_ids(a.ids);
   if (!ids.ok()) return report_error(g, "invalid_argument", ids.error().message, kExitUsage);
   auto model = runtime::Model::load(a.model);
   if (!model.ok()) return report_error(g, model.error());
