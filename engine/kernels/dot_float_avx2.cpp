@@ -6,11 +6,10 @@
 #include <cstring>
 
 #include "kernels/dot_float.h"
+#include "kernels/row_tiles.h"
 
 namespace gemmad::kernels {
 namespace {
-
-constexpr int kMaxTok = 4;
 
 struct LoadF32 {
   static constexpr int kBytes = 4;
@@ -84,25 +83,10 @@ void row_tokens(const uint8_t* row, const float* x, int64_t n_in, int64_t t0, fl
 template <typename L>
 void dot_rows(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const float* x, int64_t n_in,
               int64_t n_tok, float* y, int64_t ldy) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kMaxTok <= n_tok; t += kMaxTok)
-      row_tokens<kMaxTok, L>(row, x, n_in, t, y + r, ldy);
-    switch (n_tok - t) {
-      case 3:
-        row_tokens<3, L>(row, x, n_in, t, y + r, ldy);
-        break;
-      case 2:
-        row_tokens<2, L>(row, x, n_in, t, y + r, ldy);
-        break;
-      case 1:
-        row_tokens<1, L>(row, x, n_in, t, y + r, ldy);
-        break;
-      default:
-        break;
-    }
-  }
+  row_tiles(w, row_bytes, n_rows, n_tok, y,
+            [&](auto tok, const uint8_t* row, int64_t t0, float* yr) {
+              row_tokens<tok, L>(row, x, n_in, t0, yr, ldy);
+            });
 }
 
 }  // namespace

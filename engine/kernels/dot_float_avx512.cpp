@@ -4,11 +4,10 @@
 #include "kernels/immintrin_wrap.h"
 
 #include "kernels/dot_float.h"
+#include "kernels/row_tiles.h"
 
 namespace gemmad::kernels {
 namespace {
-
-constexpr int kMaxTok = 4;
 
 struct LoadF32 {
   static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
@@ -78,23 +77,9 @@ void rows_tokens(const uint8_t* w, uint64_t row_bytes, const float* x, int64_t n
 template <int R, typename L>
 void rows(const uint8_t* w, uint64_t row_bytes, const float* x, int64_t n_in, int64_t n_tok,
           float* y, int64_t ldy) {
-  int64_t t = 0;
-  for (; t + kMaxTok <= n_tok; t += kMaxTok) {
-    rows_tokens<R, kMaxTok, L>(w, row_bytes, x, n_in, t, y, ldy);
-  }
-  switch (n_tok - t) {
-    case 3:
-      rows_tokens<R, 3, L>(w, row_bytes, x, n_in, t, y, ldy);
-      break;
-    case 2:
-      rows_tokens<R, 2, L>(w, row_bytes, x, n_in, t, y, ldy);
-      break;
-    case 1:
-      rows_tokens<R, 1, L>(w, row_bytes, x, n_in, t, y, ldy);
-      break;
-    default:
-      break;
-  }
+  token_tiles(n_tok, [&](auto tok, int64_t t0) {
+    rows_tokens<R, tok, L>(w, row_bytes, x, n_in, t0, y, ldy);
+  });
 }
 
 // Pairs of rows when several tokens share them (prefill: the weight loads are then amortised

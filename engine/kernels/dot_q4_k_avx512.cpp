@@ -10,12 +10,12 @@
 
 #include "kernels/dot_q4_k.h"
 #include "kernels/quad_dot_avx512.h"
+#include "kernels/row_tiles.h"
 
 namespace gemmad::kernels {
 namespace {
 
 constexpr int kBlockBytes = 144;
-constexpr int kMaxTok = 4;
 
 struct Consts {
   // Output byte o: activation block j = o / 16 of the quad is the low (j even) or high (j odd)
@@ -118,25 +118,10 @@ void row_tokens(const Consts& c, const uint8_t* row, const ActQ8& a, int64_t t0,
 void dot_q4_k_avx512(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
                      int64_t ldy) {
   const Consts c;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kMaxTok <= a.n_tok; t += kMaxTok)
-      row_tokens<kMaxTok>(c, row, a, t, y + r, ldy);
-    switch (a.n_tok - t) {
-      case 3:
-        row_tokens<3>(c, row, a, t, y + r, ldy);
-        break;
-      case 2:
-        row_tokens<2>(c, row, a, t, y + r, ldy);
-        break;
-      case 1:
-        row_tokens<1>(c, row, a, t, y + r, ldy);
-        break;
-      default:
-        break;
-    }
-  }
+  row_tiles(w, row_bytes, n_rows, a.n_tok, y,
+            [&](auto tok, const uint8_t* row, int64_t t0, float* yr) {
+              row_tokens<tok>(c, row, a, t0, yr, ldy);
+            });
 }
 
 }  // namespace gemmad::kernels

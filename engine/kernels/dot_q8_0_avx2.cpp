@@ -7,12 +7,12 @@
 #include <cstring>
 
 #include "kernels/dot_q8_0.h"
+#include "kernels/row_tiles.h"
 
 namespace gemmad::kernels {
 namespace {
 
 constexpr int kBlockBytes = 34;
-constexpr int kMaxTok = 4;
 
 inline __m256i widen(const void* p) {
   return _mm256_cvtepi8_epi16(_mm_loadu_si128(static_cast<const __m128i*>(p)));
@@ -61,25 +61,10 @@ void row_tokens(const uint8_t* row, const ActQ8& a, int64_t t0, float* y, int64_
 
 void dot_q8_0_avx2(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const ActQ8& a, float* y,
                    int64_t ldy) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kMaxTok <= a.n_tok; t += kMaxTok)
-      row_tokens<kMaxTok>(row, a, t, y + r, ldy);
-    switch (a.n_tok - t) {
-      case 3:
-        row_tokens<3>(row, a, t, y + r, ldy);
-        break;
-      case 2:
-        row_tokens<2>(row, a, t, y + r, ldy);
-        break;
-      case 1:
-        row_tokens<1>(row, a, t, y + r, ldy);
-        break;
-      default:
-        break;
-    }
-  }
+  row_tiles(w, row_bytes, n_rows, a.n_tok, y,
+            [&](auto tok, const uint8_t* row, int64_t t0, float* yr) {
+              row_tokens<tok>(row, a, t0, yr, ldy);
+            });
 }
 
 }  // namespace gemmad::kernels
