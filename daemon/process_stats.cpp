@@ -1,12 +1,9 @@
-// /proc and mincore readers for the Status reply.
+// /proc readers for the Status reply.
 #include "daemon/process_stats.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
+#include <cstdlib>
 #include <fstream>
 #include <string>
-#include <vector>
 
 namespace gemmad::daemon {
 namespace {
@@ -21,6 +18,16 @@ uint64_t status_field_kib(const char* field) {
   return 0;
 }
 
+// A mapping header of /proc/self/smaps: "start-end perms offset dev inode [path]".
+bool parse_range(const std::string& line, uintptr_t& start, uintptr_t& end) {
+  char* dash = nullptr;
+  start = std::strtoull(line.c_str(), &dash, 16);
+  if (dash == line.c_str() || *dash != '-') return false;
+  char* space = nullptr;
+  end = std::strtoull(dash + 1, &space, 16);
+  return space != dash + 1 && *space == ' ';
+}
+
 }  // namespace
 
 uint64_t resident_set_bytes() {
@@ -32,21 +39,24 @@ uint64_t peak_resident_set_bytes() {
 
 uint64_t resident_bytes_of(const void* data, uint64_t size) {
   if (data == nullptr || size == 0) return 0;
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(data) & ~(page - 1);
-  const auto end = reinterpret_cast<uintptr_t>(data) + size;
-  const uint64_t n_pages = (end - begin + page - 1) / page;
-  uint64_t resident = 0;
-  // In slices, so a 5 GB mapping needs no 1.3 MB vector.
-  constexpr uint64_t kSlice = 1u << 16;
-  std::vector<unsigned char> vec(kSlice);
-  for (uint64_t first = 0; first < n_pages; first += kSlice) {
-    const uint64_t n = std::min(kSlice, n_pages - first);
-    if (mincore(reinterpret_cast<void*>(begin + first * page), n * page, vec.data()) != 0) break;
-    for (uint64_t i = 0; i < n; ++i)
-      resident += vec[i] & 1u;
+  const auto lo = reinterpret_cast<uintptr_t>(data);
+  const auto hi = lo + size;
+  // Rss of a mapping counts the pages in this process's page tables: what it touched (plus
+  // the kernel's fault-around), unlike mincore, which reports the shared page cache and so
+  // counts a model file another process (or the writer) just read.
+  std::ifstream in("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  uint64_t kib = 0;
+  while (std::getline(in, line)) {
+    uintptr_t start = 0, end = 0;
+    if (parse_range(line, start, end)) {
+      inside = start < hi && lo < end;
+    } else if (inside && line.rfind("Rss:", 0) == 0) {
+      kib += std::strtoull(line.c_str() + 4, nullptr, 10);
+    }
   }
-  return resident * page;
+  return kib * 1024;
 }
 
 }  // namespace gemmad::daemon

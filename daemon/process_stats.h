@@ -10,7 +10,8 @@ namespace gemmad::daemon {
 uint64_t resident_set_bytes();
 // VmHWM (peak RSS), in bytes.
 uint64_t peak_resident_set_bytes();
-// Bytes of [data, data + size) resident in memory (mincore), page granular.
+// Bytes of the mappings that overlap [data, data + size) that are in this process's resident
+// set (/proc/self/smaps Rss): the pages it touched, not what the page cache holds.
 uint64_t resident_bytes_of(const void* data, uint64_t size);
 
 }  // namespace gemmad::daemon
