@@ -29,7 +29,7 @@ std::optional<client::Client> connect_daemon(const Globals& g, int& exit_code) {
   auto c = client::Client::connect(path);
   if (!c.ok()) {
     exit_code = report_error(g, "unreachable",
-                             "cannot reach gemmad: " + c.error().message +
+                             c.error().message +
                                  " (start it with `gemmad --model FILE`, or pass --socket / "
                                  "--model for an offline run)",
                              kExitNoDaemon);

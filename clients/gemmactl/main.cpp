@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   app.name("gemmactl");
   app.set_version_flag("--version", std::string(GEMMAD_VERSION));
   app.require_subcommand(1);
+  // Global options are accepted after the verb too (`gemmactl chat --socket S ...`), as
+  // systemctl does; verbs inherit this when they are created.
+  app.fallthrough();
   Globals globals;
   int exit_code = kExitOk;
   app.add_option("--socket", globals.socket,

@@ -54,8 +54,9 @@ Result<Backend> daemon_backend(const Globals& g) {
   const std::string path = client::resolve_socket_path(g.socket);
   auto connected = client::Client::connect(path);
   if (!connected.ok()) {
-    return make_error(ErrorCode::kIo, "cannot reach gemmad: " + connected.error().message +
-                                          " (or pass --model FILE for an offline run)");
+    // The client's message starts "cannot reach gemmad at PATH".
+    return make_error(ErrorCode::kIo,
+                      connected.error().message + " (or pass --model FILE for an offline run)");
   }
   auto c = std::make_shared<client::Client>(std::move(connected).value());
   if (auto hello = c->hello(app_name(g)); !hello.ok()) return hello.error();

@@ -40,6 +40,17 @@ class WithoutADaemon(cs.CliTestCase):
                 self.assert_exit(cs.gemmactl("--socket", MISSING_SOCKET, *argv),
                                  cs.EXIT_NO_DAEMON)
 
+    def test_global_options_may_follow_the_verb(self):
+        # As with systemctl: `gemmactl chat --socket S ...` and `session ls --socket S`.
+        for argv in DAEMON_VERBS:
+            with self.subTest(verb=" ".join(argv)):
+                run = cs.gemmactl(*argv, "--socket", MISSING_SOCKET, "--app", "late-flags")
+                self.assert_exit(run, cs.EXIT_NO_DAEMON)
+                self.assertIn(MISSING_SOCKET, run.err_text())
+        # The message names the socket once, without repeating itself.
+        run = cs.gemmactl("status", "--socket", MISSING_SOCKET)
+        self.assertEqual(run.err_text().count("cannot reach gemmad"), 1, run.describe())
+
     def test_socket_comes_from_the_environment_without_the_flag(self):
         socket = "/nonexistent/from-env.sock"
         run = cs.gemmactl("status", "--json", env={"GEMMAD_SOCKET": socket})
