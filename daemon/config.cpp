@@ -57,6 +57,7 @@ const std::vector<KeySpec>& keys() {
       {"scheduler.prefill_chunk", UIntKey{&Config::prefill_chunk, 1, 8192}},
       {"privacy.admin_group", StrKey{&Config::admin_group, {}}},
       {"privacy.log_content", BoolKey{&Config::log_content}},
+      {"privacy.network_filter", BoolKey{&Config::network_filter}},
       {"log.level", StrKey{&Config::log_level, {"trace", "debug", "info", "warn", "error"}}},
   };
   return k;

@@ -43,7 +43,8 @@ struct Config {
 
   // [privacy]
   std::string admin_group = "gemmad-admin";
-  bool log_content = false;  // prompts/completions in logs only when true
+  bool log_content = false;    // prompts/completions in logs only when true
+  bool network_filter = true;  // seccomp: no socket but AF_UNIX (network_policy.h)
 
   // [log]
   std::string log_level = "info";

@@ -19,6 +19,7 @@
 #include "chat/chat_format.h"
 #include "daemon/config.h"
 #include "daemon/lifecycle.h"
+#include "daemon/network_policy.h"
 #include "daemon/router.h"
 #include "daemon/scheduler.h"
 #include "ipc/server.h"
@@ -56,6 +57,20 @@ void schedule_watchdog(boost::asio::steady_timer& timer, std::chrono::millisecon
 
 int run(const daemon::Config& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
+  // The no-network policy comes first, before any thread starts or any library loads a file:
+  // from here on the kernel refuses this process every socket but AF_UNIX.
+  if (cfg.network_filter) {
+    if (Status st = daemon::install_no_network_policy(); !st.ok()) {
+      return fail(
+          make_error(st.error().code, st.error().message +
+                                          " (privacy.network_filter = false runs without it, e.g. "
+                                          "under qemu-user, where seccomp cannot load)"),
+          1);
+    }
+    spdlog::info("privacy: network filter on, only AF_UNIX sockets (seccomp)");
+  } else {
+    spdlog::warn("privacy: network filter off (privacy.network_filter = false)");
+  }
   // The kernel set ($GEMMAD_KERNELS or the best the CPU has), chosen once before any matmul.
   if (auto ks = kernels::init_kernels(); !ks.ok()) return fail(ks.error(), 2);
   auto model_r = runtime::Model::load(cfg.model_path);

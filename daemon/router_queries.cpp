@@ -128,6 +128,8 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
   s->mutable_queue()->set_queued(st.queued);
   s->set_clients_connected(server_ ? static_cast<uint32_t>(server_->connection_count()) : 0);
   s->set_kernel_set(kernel_set_);
+  // gemmad exits at start-up when the filter is configured and cannot be installed.
+  s->set_network_filter(config_.network_filter);
   auto* b = s->mutable_batch();
   for (const auto& [size, steps] : st.decode_batch_sizes) {
     auto* h = b->add_histogram();

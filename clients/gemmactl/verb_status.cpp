@@ -28,7 +28,8 @@ int run_status(const Globals& g, bool json) {
                  {{"version", s->daemon_version()},
                   {"pid", s->pid()},
                   {"uptime_ms", s->uptime_ms()},
-                  {"kernel_set", s->kernel_set()}}},
+                  {"kernel_set", s->kernel_set()},
+                  {"network_filter", s->network_filter()}}},
                 {"model",
                  {{"name", s->model().name()},
                   {"variant", s->model().variant()},
@@ -48,7 +49,8 @@ int run_status(const Globals& g, bool json) {
     return kExitOk;
   }
   std::cout << "gemmad " << s->daemon_version() << " (pid " << s->pid() << ", up "
-            << s->uptime_ms() / 1000 << " s, kernels " << s->kernel_set() << ")\n"
+            << s->uptime_ms() / 1000 << " s, kernels " << s->kernel_set() << ", network "
+            << (s->network_filter() ? "blocked" : "NOT blocked") << ")\n"
             << "model:   " << s->model().name() << " ["
             << (s->model().variant().empty() ? "custom" : s->model().variant()) << "] "
             << s->model().path() << ", context " << s->model().n_ctx() << "\n"

@@ -2,7 +2,11 @@
 #include "daemon_process.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,6 +95,24 @@ int run_command(const std::vector<std::string>& argv, std::string* out, std::str
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+bool seccomp_loads() {
+  static const bool loads = [] {
+    const pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      // An allow-everything filter: only whether the kernel takes one at all matters.
+      sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+      sock_fprog prog = {1, &allow};
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(1);
+      _exit(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }();
+  return loads;
+}
+
 DaemonProcess::DaemonProcess(std::string config) {
   char tmpl[] = "/tmp/gemmad-it-XXXXXX";
   dir_ = mkdtemp(tmpl);
@@ -101,6 +123,7 @@ DaemonProcess::DaemonProcess(std::string config) {
   std::ofstream(config_path_) << "model.path = \"" << tiny_model()
                               << "\"\nmodel.threads = 2\nmodel.context_length = 1024\n"
                               << "store.max_prompt_tokens = 900\n"
+                              << (seccomp_loads() ? "" : "privacy.network_filter = false\n")
                               << config;
 }
 

@@ -17,6 +17,11 @@ std::string gemmactl_binary();
 // A tiny synthetic model (written once per test binary with `gemmactl model synth`).
 const std::string& tiny_model();
 
+// Whether this kernel lets a process load a seccomp filter (not under qemu-user, nor in some
+// sandboxes). Where it does not, DaemonProcess turns privacy.network_filter off, or gemmad
+// would refuse to start; the policy's own test then skips.
+bool seccomp_loads();
+
 class DaemonProcess {
  public:
   // `config` is TOML appended to the generated config file, as dotted keys such as

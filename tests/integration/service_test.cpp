@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -461,6 +462,44 @@ TEST(TheService, DrainsARunningTurnOnSigtermAndStoresIt) {
   auto shown = c2.show_session(done->session_id());
   ASSERT_TRUE(shown.ok()) << shown.error().message;
   EXPECT_EQ(shown->messages_size(), 2);
+}
+
+}  // namespace
+}  // namespace gemmad::testing
+
+namespace gemmad::testing {
+namespace {
+
+// "Seccomp_filters:" of /proc/PID/status (filters the kernel holds for the process), or -1.
+int seccomp_filters(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Seccomp_filters:", 0) == 0) return std::stoi(line.substr(16));
+  }
+  return -1;
+}
+
+TEST(TheService, RunsUnderTheNoNetworkPolicy) {
+  if (!seccomp_loads()) GTEST_SKIP() << "this kernel would not load a seccomp filter";
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  EXPECT_TRUE(status_of(d).network_filter());
+  // gemmad inherits this test's filters (a container's, say) and adds its own.
+  const int mine = seccomp_filters(getpid());
+  if (mine >= 0) {
+    EXPECT_GT(seccomp_filters(d.pid()), mine);
+  }
+  EXPECT_NE(d.log().find("network filter on"), std::string::npos) << d.log();
+  // Turned off, it says so in Status and in the log.
+  EXPECT_EQ(d.stop(), 0);
+  DaemonProcess off("privacy.network_filter = false\n");
+  ASSERT_TRUE(off.start());
+  EXPECT_FALSE(status_of(off).network_filter());
+  if (mine >= 0) {
+    EXPECT_EQ(seccomp_filters(off.pid()), mine);
+  }
+  EXPECT_NE(off.log().find("network filter off"), std::string::npos) << off.log();
 }
 
 }  // namespace
