@@ -36,9 +36,10 @@ Status install_no_network_policy() {
   // A syscall of another ABI (32-bit x86 socketcall from a 64-bit process) ends the process.
   rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   if (rc != 0) return seccomp_error("setting the foreign-ABI action", rc);
+  // Argument 0 (the domain) is not AF_UNIX. Spelled out: SCMP_A0 is a C compound literal.
+  const scmp_arg_cmp not_unix{0, SCMP_CMP_NE, static_cast<scmp_datum_t>(AF_UNIX), 0};
   for (int sys : {SCMP_SYS(socket), SCMP_SYS(socketpair)}) {
-    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), sys, 1,
-                          SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(AF_UNIX)));
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), sys, 1, not_unix);
     if (rc != 0) return seccomp_error("adding the socket rule", rc);
   }
   // IORING_OP_SOCKET makes sockets without socket(2); gemmad does not use io_uring.
