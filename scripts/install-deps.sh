@@ -9,7 +9,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake ninja-build pkg-config git ca-certificates \
   libboost1.81-dev libprotobuf-dev protobuf-compiler \
   libsqlite3-dev sqlite3 libopenblas-dev libspdlog-dev libfmt-dev \
-  libgtest-dev libgmock-dev libsystemd-dev libseccomp-dev \
+  libgtest-dev libgmock-dev libsystemd-dev libseccomp-dev systemd \
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev \
   clang-14 libclang-rt-14-dev clang-format \
   python3 python3-numpy python3-protobuf
