@@ -14,11 +14,10 @@
 #include <cstdint>
 
 #include "kernels/act_q8.h"
+#include "kernels/row_tiles.h"
 
 namespace gemmad::kernels {
 namespace {
-
-constexpr int kQuadMaxTok = 4;
 
 struct QuadCodes {
   __m512i lo;
@@ -77,26 +76,10 @@ void quad_row_tokens(const Unpack& unpack, const uint8_t* row, const ActQ8& a, i
 template <typename Unpack>
 void quad_dot(const Unpack& unpack, const uint8_t* w, uint64_t row_bytes, int64_t n_rows,
               const ActQ8& a, float* y, int64_t ldy) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kQuadMaxTok <= a.n_tok; t += kQuadMaxTok) {
-      quad_row_tokens<kQuadMaxTok>(unpack, row, a, t, y + r, ldy);
-    }
-    switch (a.n_tok - t) {
-      case 3:
-        quad_row_tokens<3>(unpack, row, a, t, y + r, ldy);
-        break;
-      case 2:
-        quad_row_tokens<2>(unpack, row, a, t, y + r, ldy);
-        break;
-      case 1:
-        quad_row_tokens<1>(unpack, row, a, t, y + r, ldy);
-        break;
-      default:
-        break;
-    }
-  }
+  row_tiles(w, row_bytes, n_rows, a.n_tok, y,
+            [&](auto tok, const uint8_t* row, int64_t t0, float* yr) {
+              quad_row_tokens<tok>(unpack, row, a, t0, yr, ldy);
+            });
 }
 
 // A 64-byte index vector from a function of the output byte.
