@@ -238,7 +238,7 @@ class Client:
     def chat(self, user_text, session_id="", new_session=False, system_prompt="",
              thinking=False, title="", **sampling):
         """One stored chat turn. Sampling keywords: temperature, top_k, top_p, min_p,
-        repeat_penalty, seed, max_tokens. Returns a Stream."""
+        repeat_penalty, seed, max_tokens, ignore_eos. Returns a Stream."""
         message = self.pb.ClientMessage()
         chat = message.chat
         chat.user_text = user_text
@@ -304,7 +304,7 @@ class Client:
 
 
 _SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
-                    "max_tokens")
+                    "max_tokens", "ignore_eos")
 
 
 def _set_sampling(target, sampling):

@@ -167,6 +167,11 @@ class GemmactlAgainstTheDaemon(unittest.TestCase):
             detail = c.show_session(stream.done.session_id)
             self.assertEqual(detail.messages[1].text, text)
             self.assertGreater(c.status().batch.total_tokens, 0)
+            # A fixed-length raw completion: exactly max_tokens, whatever the model says.
+            fixed = c.generate("count on", raw=True, temperature=0.0, max_tokens=40,
+                               ignore_eos=True)
+            "".join(t.text for t in fixed)
+            self.assertEqual(fixed.done.usage.completion_tokens, 40)
         r = subprocess.run(["/usr/bin/python3", os.path.join(ARGS.client_dir, "chat.py"),
                             "--socket", self.d.socket, "--proto-path", ARGS.proto_path,
                             "--new", "--temp", "0", "-n", "5", "hello"],
