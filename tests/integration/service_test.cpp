@@ -41,6 +41,24 @@ v1::ChatRequest long_chat_request(const std::string& text, const std::string& se
   return r;
 }
 
+// Sends a streaming chat and returns its request id once `n` tokens of it have arrived.
+uint64_t start_streaming(client::Client& c, const v1::ChatRequest& request, int n) {
+  v1::ClientMessage m;
+  *m.mutable_chat() = request;
+  auto id = c.send(m);
+  EXPECT_TRUE(id.ok());
+  if (!id.ok()) return 0;
+  for (int got = 0; got < n;) {
+    auto msg = c.next();
+    EXPECT_TRUE(msg.ok());
+    if (!msg.ok()) return 0;
+    EXPECT_FALSE(msg->has_done() || msg->has_error()) << msg->DebugString();
+    if (msg->has_done() || msg->has_error()) return 0;
+    got += msg->has_token();
+  }
+  return *id;
+}
+
 // A raw AF_UNIX connection, for clients that break the protocol.
 int raw_connect(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -186,17 +204,7 @@ TEST(TheService, KeepsEveryAcknowledgedTurnWhenKilledMidStream) {
   ASSERT_TRUE(first.ok());
   const std::string session = first->session_id();
   // Start a long turn and kill the daemon once tokens flow.
-  v1::ClientMessage m;
-  *m.mutable_chat() = long_chat_request("a long second turn", session);
-  auto id = c.send(m);
-  ASSERT_TRUE(id.ok());
-  int tokens = 0;
-  while (tokens < 5) {
-    auto msg = c.next();
-    ASSERT_TRUE(msg.ok());
-    ASSERT_TRUE(msg->has_token()) << msg->DebugString();
-    ++tokens;
-  }
+  ASSERT_NE(start_streaming(c, long_chat_request("a long second turn", session), 5), 0u);
   d.kill9();
   ASSERT_TRUE(d.start());
   auto c2 = d.connect("crashy");
@@ -211,17 +219,10 @@ TEST(TheService, CancelStopsAStreamWithinAStep) {
   DaemonProcess d;
   ASSERT_TRUE(d.start());
   auto c = d.connect("canceller");
-  v1::ClientMessage m;
-  *m.mutable_chat() = long_chat_request("tell me a long story");
-  auto id = c.send(m);
-  ASSERT_TRUE(id.ok());
-  for (int got = 0; got < 3;) {
-    auto msg = c.next();
-    ASSERT_TRUE(msg.ok());
-    if (msg->has_token()) ++got;
-  }
+  const uint64_t id = start_streaming(c, long_chat_request("tell me a long story"), 3);
+  ASSERT_NE(id, 0u);
   const auto t0 = Clock::now();
-  ASSERT_TRUE(c.cancel(*id).ok());
+  ASSERT_TRUE(c.cancel(id).ok());
   // The daemon registers the cancel with the scheduler before it sends the Ack, so after the
   // Ack at most the token of the step already running can arrive, and the UTF-8 bytes the
   // detokenizer held back, flushed when the sequence ends. (Tokens between sending the
@@ -233,7 +234,7 @@ TEST(TheService, CancelStopsAStreamWithinAStep) {
     auto msg = c.next();
     ASSERT_TRUE(msg.ok());
     if (msg->has_ack()) acked = true;
-    if (msg->has_done() && msg->request_id() == *id) done = msg->done();
+    if (msg->has_done() && msg->request_id() == id) done = msg->done();
     if (msg->has_token() && acked) ++after_ack;
   }
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -437,15 +438,7 @@ TEST(TheService, DrainsARunningTurnOnSigtermAndStoresIt) {
   DaemonProcess d;
   ASSERT_TRUE(d.start());
   auto c = d.connect("drain");
-  v1::ClientMessage m;
-  *m.mutable_chat() = long_chat_request("a long answer please", "", 300);
-  auto id = c.send(m);
-  ASSERT_TRUE(id.ok());
-  for (int got = 0; got < 3;) {
-    auto msg = c.next();
-    ASSERT_TRUE(msg.ok());
-    got += msg->has_token();
-  }
+  ASSERT_NE(start_streaming(c, long_chat_request("a long answer please", "", 300), 3), 0u);
   kill(d.pid(), SIGTERM);
   // The stream still ends with Done (finished, or cancelled at the grace deadline), and the
   // turn was committed before it.
