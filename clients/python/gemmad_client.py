@@ -49,7 +49,15 @@ def load_proto(proto_path=None):
                 "generated into <build>/python)" % directory)
         if directory not in sys.path:
             sys.path.insert(0, directory)
-    _pb = importlib.import_module("gemmad_pb2")
+    try:
+        _pb = importlib.import_module("gemmad_pb2")
+    except ImportError as e:
+        # Installed clients (pip, python3-gemmad) ship gemmad_pb2 beside this module; a
+        # checkout has it only after a build.
+        raise ImportError(
+            "the protobuf bindings gemmad_pb2 cannot be imported (%s): install the client "
+            "(pip install clients/python, or the python3-gemmad package), or point "
+            "GEMMAD_PROTO_PY at <build>/python" % e) from None
     return _pb
 
 
@@ -165,7 +173,10 @@ class Client:
         if len(payload) > self.max_frame_bytes:
             raise GemmadError("TOO_LARGE", "ClientMessage of %d bytes is over the frame limit "
                               "of %d bytes" % (len(payload), self.max_frame_bytes))
-        self._sock.sendall(_HEADER.pack(len(payload)) + payload)
+        try:
+            self._sock.sendall(_HEADER.pack(len(payload)) + payload)
+        except OSError as e:
+            raise GemmadError("IO", "sending to gemmad failed: %s" % e) from None
         return message.request_id
 
     def recv(self, timeout=None):
@@ -195,7 +206,10 @@ class Client:
                 readable, _, _ = select.select([self._sock], [], [], left)
                 if not readable:
                     return None
-            chunk = self._sock.recv(65536)
+            try:
+                chunk = self._sock.recv(65536)
+            except OSError as e:
+                raise GemmadError("IO", "reading from gemmad failed: %s" % e) from None
             if not chunk:
                 raise GemmadError("IO", "gemmad closed the connection")
             self._buffer += chunk

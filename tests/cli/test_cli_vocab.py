@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """`gemmactl model import-vocab`, `tokenize` and `detokenize` with the real 262,144-entry
-vocabulary (shared/DESIGN.md contract; spec/tokenizer.md). Needs models/tokenizer.json
+vocabulary (docs/ARCHITECTURE.md contract; docs/TOKENIZER.md). Needs models/tokenizer.json
 (scripts/fetch-tokenizer.sh, or $GEMMAD_TOKENIZER_JSON) and the Gemma 4 reference encodings
-shared/data/gemma4-tokenizer-reference.jsonl."""
+tests/data/gemma4-tokenizer-reference.jsonl (or $GEMMAD_TOKENIZER_REFERENCE)."""
 import json
 import os
 import sys
@@ -12,7 +12,7 @@ sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 
 import cli_support as cs  # noqa: E402
 
-# spec/tokenizer.md: the vocabulary size, <bos>, and <|turn> (Gemma 4's rename of id 105).
+# docs/TOKENIZER.md: the vocabulary size, <bos>, and <|turn> (Gemma 4's rename of id 105).
 VOCAB_SIZE = 262144
 BOS = 2
 TURN = 105

@@ -43,11 +43,11 @@ std::string tokenizer_json_path() {
 }
 
 std::string reference_jsonl_path() {
-  std::string shared = std::string(GEMMAD_SOURCE_DIR) + "/../shared";
-  if (const char* env = std::getenv("GEMMAD_SHARED_DIR"); env != nullptr && *env != '\0') {
-    shared = env;
+  // The same variable the CLI tests read (tests/cli/cli_support.py).
+  if (const char* env = std::getenv("GEMMAD_TOKENIZER_REFERENCE"); env != nullptr && *env != '\0') {
+    return env;
   }
-  return shared + "/data/gemma4-tokenizer-reference.jsonl";
+  return std::string(GEMMAD_TEST_DATA_DIR) + "/gemma4-tokenizer-reference.jsonl";
 }
 
 std::unique_ptr<Tokenizer> load_real_vocab(std::string* error, std::string* gguf_path) {

@@ -11,7 +11,7 @@ namespace gemmad::tokenizer::testing {
 
 // $GEMMAD_TOKENIZER_JSON, else <repo>/models/tokenizer.json.
 std::string tokenizer_json_path();
-// $GEMMAD_SHARED_DIR/data/gemma4-tokenizer-reference.jsonl (default: <repo>/../shared).
+// $GEMMAD_TOKENIZER_REFERENCE, else <repo>/tests/data/gemma4-tokenizer-reference.jsonl.
 std::string reference_jsonl_path();
 
 // Imports tokenizer.json into a vocabulary-only GGUF and loads it. The GGUF is kept in
