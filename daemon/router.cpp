@@ -24,6 +24,9 @@ v1::StopReason to_wire(StopReason r) {
       return v1::STOP_REASON_CANCELLED;
     case StopReason::kContextFull:
       return v1::STOP_REASON_CONTEXT_FULL;
+    case StopReason::kStopString:
+      return v1::STOP_REASON_STOP_TOKEN;
+    case StopReason::kNone:
     case StopReason::kError:
       return v1::STOP_REASON_UNSPECIFIED;
   }
@@ -41,13 +44,23 @@ Result<sampler::SamplingParams> sampling_from(const v1::SamplingParams& p, uint3
   s.seed = p.has_seed()
                ? p.seed()
                : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  s.max_tokens = p.has_max_tokens() ? static_cast<int32_t>(p.max_tokens()) : 512;
-  if (s.max_tokens < 1 || static_cast<uint32_t>(s.max_tokens) >= n_ctx) {
-    return invalid("sampling.max_tokens must be in [1, " + std::to_string(n_ctx - 1) + "]");
-  }
-  if (p.ignore_eos()) s.stop_ids.clear();
+  (void)n_ctx;
   GEMMAD_TRY(sampler::validate(s));
   return s;
+}
+
+Result<generate::Limits> limits_from(const v1::SamplingParams& p, uint32_t n_ctx) {
+  generate::Limits l;
+  if (p.has_max_tokens()) {
+    if (p.max_tokens() < 1 || p.max_tokens() >= n_ctx) {
+      return invalid("sampling.max_tokens " + std::to_string(p.max_tokens()) + " is outside [1, " +
+                     std::to_string(n_ctx - 1) + "]");
+    }
+    l.max_tokens = static_cast<int32_t>(p.max_tokens());
+  }
+  l.ignore_eos = p.ignore_eos();
+  GEMMAD_TRY(generate::validate(l));
+  return l;
 }
 
 // Streams a job's tokens to its connection. Runs on the inference thread.
@@ -295,6 +308,7 @@ Status Router::on_generate(const ConnPtr& conn, Client& client, const v1::Client
   }
   JobSpec job;
   GEMMAD_ASSIGN_OR_RETURN(job.sampling, sampling_from(req.sampling(), config_.context_length));
+  GEMMAD_ASSIGN_OR_RETURN(job.limits, limits_from(req.sampling(), config_.context_length));
   if (req.raw()) {
     job.prompt = tokenizer_.encode(req.prompt(), {.add_bos = true, .parse_special = false});
   } else {
@@ -316,6 +330,7 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
   }
   JobSpec job;
   GEMMAD_ASSIGN_OR_RETURN(job.sampling, sampling_from(req.sampling(), config_.context_length));
+  GEMMAD_ASSIGN_OR_RETURN(job.limits, limits_from(req.sampling(), config_.context_length));
   store::Session session;
   std::vector<store::Message> history;
   if (req.new_session() || req.session_id().empty()) {

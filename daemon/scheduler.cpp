@@ -18,27 +18,9 @@ int64_t now_ms() {
 
 }  // namespace
 
-const char* stop_reason_name(StopReason r) {
-  switch (r) {
-    case StopReason::kEos:
-      return "eos";
-    case StopReason::kStopToken:
-      return "stop_token";
-    case StopReason::kMaxTokens:
-      return "max_tokens";
-    case StopReason::kCancelled:
-      return "cancelled";
-    case StopReason::kContextFull:
-      return "context_full";
-    case StopReason::kError:
-      return "error";
-  }
-  return "unknown";
-}
-
 struct Scheduler::Active {
-  Active(JobSpec s, const tokenizer::Tokenizer& tok)
-      : spec(std::move(s)), sampler(spec.sampling), detok(tok, {.render_special = false}) {}
+  Active(JobSpec s, const tokenizer::Tokenizer& tok, const generate::StopSet& stops, uint32_t n_ctx)
+      : spec(std::move(s)), sampler(spec.sampling), seq(&tok, stops, spec.limits, n_ctx) {}
   JobSpec spec;
   uint32_t slot = 0;
   size_t n_fed = 0;         // prompt tokens already in the KV cache
@@ -48,7 +30,7 @@ struct Scheduler::Active {
   bool cancel_requested = false;
   bool done = false;
   sampler::Sampler sampler;
-  tokenizer::Detokenizer detok;
+  generate::Sequence seq;  // stop rules and text
   JobResult result;
   Clock::time_point admitted, first_token;
 };
@@ -58,6 +40,7 @@ Scheduler::Scheduler(const engine::Gemma4Config& config, const engine::Gemma4Wei
                      SchedulerOptions options)
     : config_(config),
       tokenizer_(tokenizer),
+      stops_(generate::stop_set_for(tokenizer)),
       opts_(options),
       forward_(config, weights, pool),
       kv_(engine::gemma4_kv_layers(config), config.n_swa,
@@ -77,7 +60,7 @@ Status Scheduler::submit(JobSpec job) {
   if (job.prompt.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "empty prompt");
   }
-  if (job.prompt.size() + 1 >= opts_.n_ctx) {
+  if (job.prompt.size() > opts_.n_ctx) {
     return make_error(ErrorCode::kOutOfRange, "prompt of " + std::to_string(job.prompt.size()) +
                                                   " tokens does not fit the context of " +
                                                   std::to_string(opts_.n_ctx));
@@ -191,21 +174,19 @@ void Scheduler::admit_locked(std::vector<std::unique_ptr<Active>>& admitted) {
   while (active_.size() + admitted.size() < opts_.max_active) {
     auto job = queue_.pop(running);
     if (!job) break;
-    admitted.push_back(std::make_unique<Active>(std::move(*job), tokenizer_));
+    admitted.push_back(std::make_unique<Active>(std::move(*job), tokenizer_, stops_, opts_.n_ctx));
   }
 }
 
 void Scheduler::finish(Active& a, StopReason reason, Error error) {
   if (a.done) return;
   a.done = true;
-  std::string tail;
   if (reason != StopReason::kCancelled && reason != StopReason::kError) {
-    a.detok.finish(tail);
-    if (!tail.empty()) {
-      a.result.text += tail;
-      a.spec.sink->on_token(-1, tail);
-    }
+    const std::string tail = a.seq.finish();
+    if (!tail.empty()) a.spec.sink->on_token(-1, tail);
   }
+  a.result.text = a.seq.text();
+  a.result.tokens = a.seq.tokens();
   a.result.reason = reason;
   a.result.error = std::move(error);
   a.result.prompt = a.spec.prompt;
@@ -309,32 +290,28 @@ bool Scheduler::step() {
     if (!a || a->done) continue;
     const int32_t tok = a->sampler.sample(
         std::span<const float>(out_.row_logits(i), static_cast<size_t>(out_.n_vocab)));
-    const sampler::StopReason stop = a->sampler.check_stop(tok);
     if (!a->decoding) {
       a->decoding = true;
       a->first_token = Clock::now();
       a->result.timings.prefill_ms =
           std::chrono::duration<double, std::milli>(a->first_token - a->admitted).count();
     }
-    if (stop == sampler::StopReason::kStopToken) {
-      finish(*a, tok == 1 ? StopReason::kEos : StopReason::kStopToken);
+    generate::Sequence::Step step = a->seq.accept(tok, kv_.seq(a->slot).n_pos());
+    if (step.stop == StopReason::kEos || step.stop == StopReason::kStopToken) {
+      finish(*a, step.stop);
       continue;
     }
-    a->result.tokens.push_back(tok);
+    if (step.stop == StopReason::kError) {
+      finish(*a, StopReason::kError, a->seq.error());
+      continue;
+    }
     {
       std::lock_guard lock(mu_);
       ++stats_.tokens_generated;
     }
-    std::string piece;
-    (void)a->detok.push(tok, piece);
-    a->result.text += piece;
-    if (!a->spec.sink->on_token(tok, piece)) a->paused = true;
+    if (!a->spec.sink->on_token(tok, step.text)) a->paused = true;
     a->next_token = tok;
-    if (stop == sampler::StopReason::kMaxTokens) {
-      finish(*a, StopReason::kMaxTokens);
-    } else if (kv_.seq(a->slot).n_pos() + 1 >= static_cast<int32_t>(opts_.n_ctx)) {
-      finish(*a, StopReason::kContextFull);
-    }
+    if (step.stop != StopReason::kNone) finish(*a, step.stop);
   }
   return true;
 }

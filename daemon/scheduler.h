@@ -29,6 +29,7 @@
 
 #include "common/result.h"
 #include "daemon/fair_queue.h"
+#include "generate/generation.h"
 #include "kernels/thread_pool.h"
 #include "models/gemma4.h"
 #include "runtime/kv_cache.h"
@@ -37,8 +38,9 @@
 
 namespace gemmad::daemon {
 
-enum class StopReason { kEos, kStopToken, kMaxTokens, kCancelled, kContextFull, kError };
-const char* stop_reason_name(StopReason r);
+// The stop rules are the engine's (generate/generation.h), shared with the offline verbs.
+using StopReason = generate::StopReason;
+using generate::stop_reason_name;
 
 struct JobTimings {
   double queue_ms = 0, prefill_ms = 0, decode_ms = 0;
@@ -72,7 +74,8 @@ struct JobSpec {
   std::string fair_key;   // admission is fair across these (the app identity)
   std::string cache_key;  // KV reuse key (session id); empty = none
   std::vector<int32_t> prompt;
-  sampler::SamplingParams sampling;  // includes max_tokens and the stop set
+  sampler::SamplingParams sampling;
+  generate::Limits limits;  // max_tokens, ignore_eos, stop strings
   std::shared_ptr<JobSink> sink;
   std::chrono::steady_clock::time_point submitted;  // set by submit()
 };
@@ -135,6 +138,7 @@ class Scheduler {
 
   const engine::Gemma4Config& config_;
   const tokenizer::Tokenizer& tokenizer_;
+  const generate::StopSet stops_;
   SchedulerOptions opts_;
   engine::Gemma4Forward forward_;
   runtime::KvCachePool kv_;
