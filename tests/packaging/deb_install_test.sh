@@ -58,7 +58,7 @@ check "gemmad.toml is a conffile" grep -qx /etc/gemmad/gemmad.toml /var/lib/dpkg
 IFS=: read -r _ _ uid _ _ home shell < <(getent passwd gemmad) || true
 check "system user gemmad (uid $uid < 1000, home $home)" test "${uid:-99999}" -lt 1000 -a "$home" = /var/lib/gemmad
 check "gemmad has no login shell ($shell)" test "$shell" = /usr/sbin/nologin
-check "group gemmad-admin" getent group gemmad-admin
+check "group gemmad-admin" sh -c "getent group gemmad-admin >/dev/null"
 for d in /var/lib/gemmad /var/lib/gemmad/models; do
   check "$d is gemmad:gemmad 750" test "$(stat -c '%U:%G %a' "$d")" = "gemmad:gemmad 750"
 done
@@ -128,7 +128,7 @@ check "purge deletes /etc/gemmad" test ! -e /etc/gemmad
 check "purge deletes /var/lib/gemmad" test ! -e /var/lib/gemmad
 check "purge drops the socket's enable link" test ! -e /etc/systemd/system/sockets.target.wants/gemmad.socket
 check "purge leaves no mask" test ! -e /etc/systemd/system/gemmad.socket -a ! -e /etc/systemd/system/gemmad.service
-check "purge leaves the system user" getent passwd gemmad
+check "purge leaves the system user" sh -c "getent passwd gemmad >/dev/null"
 purged=$(dpkg-query -W -f '${db:Status-Status}' gemmad 2>/dev/null) || true
 check "dpkg lists gemmad as not installed ('$purged')" test -z "$purged" -o "$purged" = not-installed
 
