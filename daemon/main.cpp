@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
   app.add_option("--socket", flags.socket_path, "Unix socket path");
   app.add_option("--model", flags.model_path, "GGUF model file");
   app.add_option("--state-dir", flags.state_dir, "directory of the session database");
+  app.add_option("--http-socket", flags.http_socket_path, "OpenAI-compatible HTTP Unix socket");
   app.add_flag("--print-config", print_config, "print the effective config and exit");
   app.set_version_flag("--version", std::string(GEMMAD_VERSION));
   try {
