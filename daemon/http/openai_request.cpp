@@ -107,8 +107,10 @@ Result<OpenAiRequest> parse_common(const Json& doc, OpenAiRequest::Kind kind) {
     if (!v) continue;
     if (!v->is_number_integer()) return bad(name, "must be an integer, not " + shown(*v));
     const int64_t n = v->get<int64_t>();
-    if (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t(kMaxTokensLimit)
-                                : (n < 1 || n > kMaxTokensLimit)) {
+    const bool in_range = v->is_number_unsigned()
+                              ? v->get<uint64_t>() >= 1 && v->get<uint64_t>() <= kMaxTokensLimit
+                              : n >= 1 && n <= kMaxTokensLimit;
+    if (!in_range) {
       return bad(
           name, "is " + shown(*v) + "; it must be in [1, " + std::to_string(kMaxTokensLimit) + "]");
     }
