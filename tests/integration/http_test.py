@@ -216,6 +216,19 @@ class HttpAgainstTheDaemon(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
+class HttpDisabled(unittest.TestCase):
+    def test_http_enabled_false_opens_no_socket(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = clients_test.Daemon(tmp)
+            path = os.path.join(tmp, "http.sock")
+            d.start('[http]\nenabled = false\nsocket = "%s"\n' % path)
+            try:
+                self.assertEqual(d.ctl("status").returncode, 0)
+                self.assertFalse(os.path.exists(path))
+            finally:
+                self.assertEqual(d.stop(), 0)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--gemmad", required=True)
