@@ -509,6 +509,21 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen(asio::io_context& io,
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(core)));
 }
 
+Result<std::unique_ptr<HttpServer>> HttpServer::adopt(asio::io_context& io, int listening_fd,
+                                                      HttpOptions options, HttpHandler handler,
+                                                      std::function<void(std::string_view)> log) {
+  GEMMAD_TRY(validate_http_options(options));
+  GEMMAD_TRY(ipc::check_listening_unix_socket(listening_fd));
+  auto core = std::make_shared<Core>(io, options, std::move(handler), std::move(log));
+  boost::system::error_code ec;
+  core->acceptor.assign(asio::local::stream_protocol(), listening_fd, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, "adopting http listener fd " + std::to_string(listening_fd) +
+                                          ": " + ec.message());
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(core)));
+}
+
 void HttpServer::start() {
   asio::co_spawn(core_->io, Core::accept_loop(core_), rethrow_if_failed);
 }

@@ -99,6 +99,11 @@ class HttpServer {
                                                     const std::string& socket_path,
                                                     HttpOptions options, HttpHandler handler,
                                                     std::function<void(std::string_view)> log);
+  // Takes an already-listening AF_UNIX stream socket (systemd socket activation); its file is
+  // not removed at stop: it belongs to whoever created it.
+  static Result<std::unique_ptr<HttpServer>> adopt(boost::asio::io_context& io, int listening_fd,
+                                                   HttpOptions options, HttpHandler handler,
+                                                   std::function<void(std::string_view)> log);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

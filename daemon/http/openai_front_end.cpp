@@ -2,9 +2,12 @@
 #include "daemon/http/openai_front_end.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 
 #include <ctime>
 #include <filesystem>
+#include <optional>
 
 #include "daemon/http/openai_request.h"
 #include "daemon/http/openai_response.h"
@@ -46,6 +49,18 @@ std::string outcome_label(const daemon::FinishedRequest& f) {
     default:
       return "invalid";
   }
+}
+
+// A socket systemd passed us for `path` (a second ListenStream= of gemmad.socket). The main
+// socket's adoption (daemon/lifecycle.h) has already consumed LISTEN_FDS, so the passed
+// descriptors are matched by what they are: listening AF_UNIX stream sockets bound to
+// exactly this path. None of ours can match: this process has not bound `path` yet.
+std::optional<int> activated_socket_for(const std::string& path) {
+  constexpr int kMaxPassed = 16;
+  for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + kMaxPassed; ++fd) {
+    if (sd_is_socket_unix(fd, SOCK_STREAM, 1, path.c_str(), 0) > 0) return fd;
+  }
+  return std::nullopt;
 }
 
 Usage usage_of(const daemon::TurnUsage& u) {
@@ -250,18 +265,24 @@ Result<std::unique_ptr<HttpFrontEnd>> HttpFrontEnd::start(
   o.idle_timeout = std::chrono::milliseconds(c.http_idle_timeout_ms);
   o.stream_queue_bytes = c.http_stream_queue_bytes;
   o.socket_mode = static_cast<mode_t>(c.socket_mode);
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(c.http_socket_path).parent_path(), ec);
   OpenAiFrontEnd* front = fe->front_end_.get();
-  GEMMAD_ASSIGN_OR_RETURN(fe->server_,
-                          HttpServer::listen(
-                              io, c.http_socket_path, o,
-                              [front](std::shared_ptr<HttpExchange> ex, HttpRequest req) {
-                                front->handle(std::move(ex), std::move(req));
-                              },
-                              [](std::string_view line) { spdlog::warn("{}", line); }));
+  auto handler = [front](std::shared_ptr<HttpExchange> ex, HttpRequest req) {
+    front->handle(std::move(ex), std::move(req));
+  };
+  auto log = [](std::string_view line) { spdlog::warn("{}", line); };
+  const std::optional<int> passed = activated_socket_for(c.http_socket_path);
+  if (passed) {
+    GEMMAD_ASSIGN_OR_RETURN(fe->server_, HttpServer::adopt(io, *passed, o, handler, log));
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(c.http_socket_path).parent_path(),
+                                        ec);
+    GEMMAD_ASSIGN_OR_RETURN(fe->server_,
+                            HttpServer::listen(io, c.http_socket_path, o, handler, log));
+  }
   fe->server_->start();
-  spdlog::info("http: OpenAI-compatible API on {}", c.http_socket_path);
+  spdlog::info("http: OpenAI-compatible API on {}{}", c.http_socket_path,
+               passed ? " (socket activation)" : "");
   return fe;
 }
 

@@ -229,6 +229,33 @@ class HttpDisabled(unittest.TestCase):
                 self.assertEqual(d.stop(), 0)
 
 
+class HttpSocketActivation(unittest.TestCase):
+    def test_a_passed_http_socket_is_adopted(self):
+        """Two ListenStream= sockets, as gemmad.socket may list: the first request on the
+        HTTP one starts gemmad, which adopts it (binding it again would find it in use)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            d = clients_test.Daemon(tmp)
+            d.http_socket = os.path.join(tmp, "http.sock")
+            log_path = os.path.join(tmp, "gemmad.log")
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    ["systemd-socket-activate", "-l", d.socket, "-l", d.http_socket,
+                     ARGS.gemmad, "--model", d.model, "--state-dir", tmp, "--socket", d.socket,
+                     "--http-socket", d.http_socket], stdout=log, stderr=log)
+            try:
+                for _ in range(200):
+                    if os.path.exists(d.http_socket):
+                        break
+                    time.sleep(0.05)
+                status, body = curl(d, "http://gemmad/v1/models")
+                self.assertEqual(status, 200, body)
+                with open(log_path, errors="replace") as f:
+                    self.assertIn("(socket activation)", f.read())
+            finally:
+                proc.terminate()
+                self.assertEqual(proc.wait(timeout=30), 0)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--gemmad", required=True)
