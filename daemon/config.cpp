@@ -63,6 +63,14 @@ const std::vector<KeySpec>& keys() {
       {"privacy.log_content", BoolKey{&Config::log_content}},
       {"privacy.network_filter", BoolKey{&Config::network_filter}},
       {"log.level", StrKey{&Config::log_level, {"trace", "debug", "info", "warn", "error"}}},
+      {"http.enabled", BoolKey{&Config::http_enabled}},
+      {"http.socket", StrKey{&Config::http_socket_path, {}}},
+      {"http.max_connections", UIntKey{&Config::http_max_connections, 1, 4096}},
+      {"http.max_header_bytes", UIntKey{&Config::http_max_header_bytes, 1024, 1u << 20}},
+      {"http.max_body_bytes", UIntKey{&Config::http_max_body_bytes, 1024, 64u << 20}},
+      {"http.header_timeout_ms", UIntKey{&Config::http_header_timeout_ms, 100, 600000}},
+      {"http.idle_timeout_ms", UIntKey{&Config::http_idle_timeout_ms, 100, 3600000}},
+      {"http.stream_queue_bytes", UIntKey{&Config::http_stream_queue_bytes, 4096, 64u << 20}},
   };
   return k;
 }
@@ -217,6 +225,12 @@ std::string default_state_dir() {
   return env_or("XDG_DATA_HOME", env_or("HOME", "/tmp") + "/.local/share") + "/gemmad";
 }
 
+std::string default_http_socket_path(const std::string& main_socket) {
+  const auto slash = main_socket.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : main_socket.substr(0, slash);
+  return dir + (is_root() ? "/http.sock" : "/gemmad-http.sock");
+}
+
 Status apply_toml(Config& c, const std::string& text, const std::string& name) {
   toml::table root;
   try {
@@ -279,6 +293,7 @@ Result<Config> load_config(const FlagOverrides& flags) {
   };
   flag(flags.socket_path, c.socket_path, "server.socket", "--socket");
   flag(flags.state_dir, c.state_dir, "store.state_dir", "--state-dir");
+  flag(flags.http_socket_path, c.http_socket_path, "http.socket", "--http-socket");
   if (!flags.model_paths.empty()) {
     // --model replaces the file's models: flags override the file.
     c.models.clear();
@@ -316,6 +331,7 @@ Result<Config> load_config(const FlagOverrides& flags) {
   // Derived defaults.
   if (c.socket_path.empty()) c.socket_path = default_socket_path();
   if (c.state_dir.empty()) c.state_dir = default_state_dir();
+  if (c.http_socket_path.empty()) c.http_socket_path = default_http_socket_path(c.socket_path);
   if (c.database_path.empty()) c.database_path = c.state_dir + "/gemmad.db";
   if (c.models_dir.empty()) c.models_dir = c.state_dir + "/models";
   if (c.models.empty()) {

@@ -67,6 +67,17 @@ struct Config {
   // [log]
   std::string log_level = "info";
 
+  // [http] the OpenAI-compatible front-end (daemon/http/). Its socket defaults to the main
+  // socket's directory: gemmad-http.sock (user mode), http.sock (root).
+  bool http_enabled = true;
+  std::string http_socket_path;
+  uint32_t http_max_connections = 64;
+  uint32_t http_max_header_bytes = 16u << 10;
+  uint32_t http_max_body_bytes = 4u << 20;
+  uint32_t http_header_timeout_ms = 10000;        // first byte to end of header (slowloris)
+  uint32_t http_idle_timeout_ms = 60000;          // keep-alive idle, and a stalled body
+  uint32_t http_stream_queue_bytes = 256u << 10;  // per stream, before it pauses
+
   // key ("model.path") -> "default" | "FILE:LINE" | "--flag"
   std::map<std::string, std::string> source;
 };
@@ -77,12 +88,15 @@ struct FlagOverrides {
   std::string socket_path;
   std::vector<std::string> model_paths;  // --model, repeatable
   std::string state_dir;
+  std::string http_socket_path;
 };
 
 // Default locations (user mode unless running as root): DESIGN.md "Files and places".
 std::string default_config_path();
 std::string default_socket_path();
 std::string default_state_dir();
+// The HTTP socket next to `main_socket`: gemmad-http.sock, or http.sock when root.
+std::string default_http_socket_path(const std::string& main_socket);
 
 // Builds the effective config. A missing explicitly-given config file is an error; a missing
 // default one is not.

@@ -18,6 +18,7 @@
 
 #include "chat/chat_format.h"
 #include "daemon/config.h"
+#include "daemon/http/openai_front_end.h"
 #include "daemon/lifecycle.h"
 #include "daemon/model_registry.h"
 #include "daemon/network_policy.h"
@@ -128,6 +129,11 @@ int run(const daemon::Config& cfg) {
   std::unique_ptr<ipc::Server> server = std::move(server_r).value();
   router.set_server(server.get());
   server->start();
+  // The OpenAI-compatible HTTP socket (daemon/http/); null when http.enabled = false.
+  auto http_r =
+      http::HttpFrontEnd::start(io, cfg, turns, [&] { return server->connection_count(); });
+  if (!http_r.ok()) return fail(http_r.error(), 1);
+  std::unique_ptr<http::HttpFrontEnd> http_front = std::move(http_r).value();
 
   const double ready_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -155,6 +161,7 @@ int run(const daemon::Config& cfg) {
       scheduler.stop(10000);
       boost::asio::post(io, [&] {
         watchdog.cancel();
+        if (http_front) http_front->stop();
         server->stop([&] { io.stop(); });
       });
     });
@@ -185,6 +192,7 @@ int main(int argc, char** argv) {
                  "GGUF model file; repeat for several models (the first is the default; each "
                  "is named by its file stem)");
   app.add_option("--state-dir", flags.state_dir, "directory of the session database");
+  app.add_option("--http-socket", flags.http_socket_path, "OpenAI-compatible HTTP Unix socket");
   app.add_flag("--print-config", print_config, "print the effective config and exit");
   app.set_version_flag("--version", std::string(GEMMAD_VERSION));
   try {

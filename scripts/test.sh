@@ -5,6 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 "$root/scripts/fetch-tokenizer.sh"
+"$root/scripts/fetch-npm-test-deps.sh"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEMMAD_WERROR=ON \
   ${CMAKE_ARGS:-}
 cmake --build "$build" -j"$(nproc)"

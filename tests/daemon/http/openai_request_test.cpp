@@ -1,0 +1,103 @@
+// OpenAI request bodies: accepted shapes, ignored unknown fields, errors naming the field.
+#include "daemon/http/openai_request.h"
+
+#include <gtest/gtest.h>
+
+#include "daemon/http/openai_response.h"
+
+namespace gemmad::http {
+namespace {
+
+std::string error_of(std::string_view body, bool chat = true) {
+  auto r = chat ? parse_chat_request(body) : parse_completion_request(body);
+  return r.ok() ? std::string("(accepted)") : r.error().message;
+}
+
+TEST(AChatRequest, TakesStringAndTextPartContentAndEveryKnownField) {
+  auto r = parse_chat_request(R"({
+    "model": "tiny", "messages": [
+      {"role": "developer", "content": "Be brief."},
+      {"role": "user", "content": [{"type": "text", "text": "Hel"}, {"type": "text", "text": "lo"}]},
+      {"role": "assistant", "content": null, "tool_calls": []},
+      {"role": "user", "content": "Again"}],
+    "max_tokens": 7, "max_completion_tokens": 9, "temperature": 0, "top_p": 0.5, "seed": 42,
+    "stop": ["\n\n", ""], "n": 1, "stream": true, "stream_options": {"include_usage": true},
+    "frequency_penalty": 0, "user": "someone", "unknown_future_field": {"x": [1, 2]}})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->messages.size(), 4u);
+  EXPECT_EQ(r->messages[0].role, "system");
+  EXPECT_EQ(r->messages[1].content, "Hello");
+  EXPECT_EQ(r->messages[2].role, "assistant");
+  EXPECT_EQ(r->messages[2].content, "");
+  EXPECT_EQ(r->model, "tiny");
+  EXPECT_EQ(r->max_tokens, 9);  // max_completion_tokens wins
+  EXPECT_EQ(r->temperature, 0.0f);
+  EXPECT_EQ(r->top_p, 0.5f);
+  EXPECT_EQ(r->seed, 42u);
+  EXPECT_EQ(r->stop, std::vector<std::string>{"\n\n"});  // empty strings are dropped
+  EXPECT_TRUE(r->stream);
+  EXPECT_TRUE(r->include_usage);
+}
+
+TEST(AChatRequest, WithWrongTypesIsAnErrorNamingTheField) {
+  EXPECT_EQ(error_of("{\"messages\": [}"), "the request body is not valid JSON");
+  EXPECT_EQ(error_of("[1]"), "the request body must be a JSON object");
+  EXPECT_EQ(error_of(R"({"messages": "hi"})"), "'messages' must be an array of messages");
+  EXPECT_EQ(error_of(R"({"messages": []})"), "'messages' must hold at least one message");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": 5}]})"),
+            "'messages[0].content' must be a string or an array of text parts");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "tool", "content": "x"}]})"),
+            "'messages[0].role' \"tool\" is not one of: system, developer, user, assistant");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "user"}]})"),
+            "'messages[0].content' is required for role user");
+  const std::string ok_messages = R"("messages": [{"role": "user", "content": "x"}])";
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "max_tokens": "5"})"),
+            "'max_tokens' must be an integer, not \"5\"");
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "max_tokens": 0})"),
+            "'max_tokens' is 0; it must be in [1, 1048576]");
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "temperature": 3})"),
+            "'temperature' is 3; it must be in [0.0, 2.0]");
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "top_p": 0})"),
+            "'top_p' is 0; it must be in (0.0, 1.0]");
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "stream": "yes"})"),
+            "'stream' must be true or false, not \"yes\"");
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "stop": ["a", "b", "c", "d", "e"]})"),
+            "'stop' has 5 strings; at most 4");
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "stop": [1]})"), "'stop[0]' must be a string, not 1");
+  EXPECT_EQ(error_of("{" + ok_messages + R"(, "model": 3})"), "'model' must be a string, not 3");
+}
+
+TEST(AChatRequest, AskingForWhatGemmadLacksIsUnsupported) {
+  auto n = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}], "n": 2})");
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.error().code, ErrorCode::kUnsupported);
+  auto image = parse_chat_request(
+      R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})");
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.error().code, ErrorCode::kUnsupported);
+  EXPECT_EQ(api_error(image.error()).status, 400);
+}
+
+TEST(ACompletionRequest, TakesAStringPromptAndDefaultsTo16Tokens) {
+  auto r = parse_completion_request(R"({"prompt": ["Once upon"], "seed": -1})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->prompt, "Once upon");
+  EXPECT_EQ(r->max_tokens, 16);
+  EXPECT_EQ(r->seed, ~uint64_t{0});
+  EXPECT_EQ(error_of(R"({"model": "x"})", false), "'prompt' is required");
+  EXPECT_EQ(parse_completion_request(R"({"prompt": [1, 2, 3]})").error().code,
+            ErrorCode::kUnsupported);
+}
+
+TEST(ServiceErrors, MapToOpenAiStatusCodes) {
+  EXPECT_EQ(api_error(make_error(ErrorCode::kInvalidArgument, "x")).status, 400);
+  EXPECT_EQ(api_error(make_error(ErrorCode::kNotFound, "x")).status, 404);
+  EXPECT_EQ(api_error(make_error(ErrorCode::kResourceExhausted, "x")).status, 429);
+  EXPECT_EQ(api_error(make_error(ErrorCode::kCancelled, "x")).status, 503);
+  EXPECT_EQ(error_body(api_error(404, "model_not_found", "no model 'x'")),
+            R"({"error":{"code":"model_not_found","message":"no model 'x'",)"
+            R"("param":null,"type":"not_found_error"}})");
+}
+
+}  // namespace
+}  // namespace gemmad::http
