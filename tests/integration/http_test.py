@@ -229,6 +229,49 @@ class HttpDisabled(unittest.TestCase):
                 self.assertEqual(d.stop(), 0)
 
 
+class HttpSeveralModels(unittest.TestCase):
+    def test_the_model_field_picks_the_model(self):
+        """Two models in one daemon: /v1/models lists both, and a request naming the second
+        gets the second's greedy output (as `gemmactl chat --use`), not the first's."""
+        with tempfile.TemporaryDirectory() as tmp:
+            d = clients_test.Daemon(tmp)
+            other = os.path.join(tmp, "other.gguf")
+            subprocess.run([ARGS.gemmactl, "model", "synth", "--preset", "tiny", "--quant",
+                            "q4_0", "--seed", "8", "-o", other], check=True, capture_output=True)
+            d.http_socket = os.path.join(tmp, "http.sock")
+            config = os.path.join(tmp, "two.toml")
+            with open(config, "w") as f:  # --model would replace [[models]]: not passed
+                f.write('[http]\nsocket = "%s"\n[[models]]\npath = "%s"\n[[models]]\n'
+                        'path = "%s"\n' % (d.http_socket, d.model, other))
+            log = open(os.path.join(tmp, "gemmad.log"), "wb")
+            d.proc = subprocess.Popen([ARGS.gemmad, "--config", config, "--socket", d.socket,
+                                       "--state-dir", tmp], stdout=log, stderr=log)
+            log.close()
+            try:
+                deadline = time.monotonic() + 60
+                while d.ctl("status").returncode != 0:
+                    self.assertIsNone(d.proc.poll(), "gemmad exited")
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.05)
+                listed = json.loads(curl(d, "http://gemmad/v1/models")[1])
+                self.assertEqual(sorted(m["id"] for m in listed["data"]), ["other", "tiny"])
+                texts = {}
+                for name in ("tiny", "other"):
+                    status, body = curl(d, "http://gemmad/v1/chat/completions",
+                                        data=json.dumps({**CHAT, "model": name}))
+                    self.assertEqual(status, 200, body)
+                    got = json.loads(body)
+                    self.assertEqual(got["model"], name)
+                    texts[name] = got["choices"][0]["message"]["content"]
+                    r = d.ctl("chat", "--json", "--new", "--use", name, "--temp", "0", "-n", "8",
+                              "hello there")
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(texts[name], json.loads(r.stdout)["text"], name)
+                self.assertNotEqual(texts["tiny"], texts["other"])
+            finally:
+                self.assertEqual(d.stop(), 0)
+
+
 class HttpSocketActivation(unittest.TestCase):
     def test_a_passed_http_socket_is_adopted(self):
         """Two ListenStream= sockets, as gemmad.socket may list: the first request on the

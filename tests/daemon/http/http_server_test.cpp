@@ -249,7 +249,12 @@ TEST_F(HttpServerTest, APeerThatLeavesMidStreamCancelsItsRequest) {
   ASSERT_TRUE(c.read_until("data: first"));
   c.close();
   EXPECT_EQ(cancelled.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
-  boost::asio::post(io_, [&] { held.reset(); });
+  std::promise<void> released;  // `held` lives on this stack: release it before returning
+  boost::asio::post(io_, [&] {
+    held.reset();
+    released.set_value();
+  });
+  released.get_future().wait();
 }
 
 TEST_F(HttpServerTest, AStreamPastItsQueueLimitIsAskedToPause) {
