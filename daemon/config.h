@@ -16,7 +16,7 @@ struct Config {
   // [model]
   std::string model_path;
   int threads = 0;                 // 0 = all cores
-  std::string kv_type = "f16";     // f16 | f32
+  std::string kv_type = "f16";     // preset per layer type (runtime/kv_cache_type.h)
   uint32_t context_length = 4096;  // tokens per sequence (prompt + completion)
   uint32_t max_sequences = 4;      // sequences decoded together (KV slots)
 

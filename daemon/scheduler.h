@@ -83,7 +83,7 @@ struct SchedulerOptions {
   uint32_t prefill_chunk = 64;
   uint32_t max_queued = 64;
   uint32_t n_ctx = 4096;
-  runtime::KvType kv_type = runtime::KvType::kF16;
+  runtime::KvTypes kv_type;  // per layer type (model.kv_type)
 };
 
 struct SchedulerStats {

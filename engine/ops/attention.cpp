@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "common/fp16.h"
+#include "kernels/kernel_table.h"
 #include "ops/rms_norm.h"
 #include "ops/vec4.h"
 
@@ -18,24 +19,24 @@ namespace {
 // heads of the group (32 x 512 x 4 B = 64 KiB at the largest head size).
 constexpr int kBlock = 32;
 
-// dst[r][0..width) = row r of `base` (stride row_stride elements) from element `offset`.
-void load_rows(KvElem elem, const void* base, int64_t row_stride, int64_t offset, int n_rows,
+// dst[r][0..width) = row r of `base` (rows of a.row_stride elements) from element `offset`,
+// widened by the active set's kernel for a.elem; `scale` is the static scale of kQ8Static.
+void load_rows(const AttentionArgs& a, float scale, const uint8_t* base, int64_t offset, int n_rows,
                int width, float* dst) {
-  switch (elem) {
-    case KvElem::kF16: {
-      const auto* p = static_cast<const uint16_t*>(base) + offset;
-      for (int r = 0; r < n_rows; ++r)
-        f16_to_f32_row(p + r * row_stride, dst + r * width, width);
-      return;
-    }
-    case KvElem::kF32: {
-      const auto* p = static_cast<const float*>(base) + offset;
-      for (int r = 0; r < n_rows; ++r) {
-        std::memcpy(dst + r * width, p + r * row_stride, sizeof(float) * width);
-      }
-      return;
-    }
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
+  const uint8_t* p = base + kv_row_bytes(a.elem, offset);
+  if (a.elem == KvElem::kF32) {
+    for (int r = 0; r < n_rows; ++r)
+      std::memcpy(dst + r * width, p + r * rb, sizeof(float) * width);
+    return;
   }
+  const kernels::KvWidenKernels& kv = kernels::kernel_table(kernels::active_kernel_set()).kv;
+  kernels::KvWidenFn fn = a.elem == KvElem::kF16  ? kv.f16
+                          : a.elem == KvElem::kQ8 ? kv.q8
+                          : a.elem == KvElem::kQ4 ? kv.q4
+                                                  : kv.q8s;
+  for (int r = 0; r < n_rows; ++r)
+    fn(p + r * rb, width, scale, dst + r * width);
 }
 
 // out[j] = dot(q, k + j * n, n) for 4 consecutive rows of k, each summed exactly as dot()
@@ -107,15 +108,14 @@ void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) 
 // fn(first key index, rows, pointer to the first row's K or V element bytes).
 template <typename F>
 void for_blocks(std::span<const KvSegment> segments, int64_t lo, int64_t hi, bool values,
-                int64_t row_stride, size_t elem_bytes, F&& fn) {
+                int64_t row_bytes, F&& fn) {
   int64_t base = 0;
   for (const KvSegment& seg : segments) {
     const int64_t from = std::max<int64_t>(lo - base, 0);
     const int64_t to = std::min<int64_t>(hi - base, seg.n);
     for (int64_t b0 = from; b0 < to; b0 += kBlock) {
       const int nb = static_cast<int>(std::min<int64_t>(kBlock, to - b0));
-      const auto* rows = static_cast<const uint8_t*>(values ? seg.v : seg.k) +
-                         b0 * row_stride * static_cast<int64_t>(elem_bytes);
+      const auto* rows = static_cast<const uint8_t*>(values ? seg.v : seg.k) + b0 * row_bytes;
       fn(base + b0, nb, rows);
     }
     base += seg.n;
@@ -199,22 +199,21 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
   s.acc.assign(nq * nh * hd, 0.0f);
   s.row_max.assign(nq * nh, -std::numeric_limits<float>::infinity());
   s.row_sum.assign(nq * nh, 0.0f);
-  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
 
   // Pass 1: scores and each head's maximum.
-  for_blocks(
-      segments, lo, hi, false, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.k_block.data());
-        for (size_t j = 0; j < nq; ++j) {
-          const AttentionQuery& qj = queries[j];
-          const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
-          if (k0 >= k1) continue;
-          const int64_t n_j = qj.key_end - qj.key_begin;
-          score_keys(qj.q, nh, hd, s.k_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0),
-                     a.scale, s.scores.data() + s.score_offset[j] + (k0 - qj.key_begin), n_j,
-                     s.row_max.data() + j * nh);
-        }
-      });
+  for_blocks(segments, lo, hi, false, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
+    load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
+    for (size_t j = 0; j < nq; ++j) {
+      const AttentionQuery& qj = queries[j];
+      const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
+      if (k0 >= k1) continue;
+      const int64_t n_j = qj.key_end - qj.key_begin;
+      score_keys(qj.q, nh, hd, s.k_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0),
+                 a.scale, s.scores.data() + s.score_offset[j] + (k0 - qj.key_begin), n_j,
+                 s.row_max.data() + j * nh);
+    }
+  });
   // Pass 2: softmax numerators and their sums.
   for (size_t j = 0; j < nq; ++j) {
     const int64_t n_j = std::max<int64_t>(queries[j].key_end - queries[j].key_begin, 0);
@@ -224,22 +223,20 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
     }
   }
   // Pass 3: weighted sum of V.
-  for_blocks(
-      segments, lo, hi, true, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.v_block.data());
-        for (size_t j = 0; j < nq; ++j) {
-          const AttentionQuery& qj = queries[j];
-          const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
-          if (k0 >= k1) continue;
-          const int64_t n_j = qj.key_end - qj.key_begin;
-          for (int h = 0; h < nh; ++h) {
-            const float* p = s.scores.data() + s.score_offset[j] + h * n_j + (k0 - qj.key_begin);
-            float* acc = s.acc.data() + (j * nh + h) * hd;
-            accumulate_rows(p, s.v_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0), hd,
-                            acc);
-          }
-        }
-      });
+  for_blocks(segments, lo, hi, true, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
+    load_rows(a, a.v_scale, rows, a.kv_offset, nb, hd, s.v_block.data());
+    for (size_t j = 0; j < nq; ++j) {
+      const AttentionQuery& qj = queries[j];
+      const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
+      if (k0 >= k1) continue;
+      const int64_t n_j = qj.key_end - qj.key_begin;
+      for (int h = 0; h < nh; ++h) {
+        const float* p = s.scores.data() + s.score_offset[j] + h * n_j + (k0 - qj.key_begin);
+        float* acc = s.acc.data() + (j * nh + h) * hd;
+        accumulate_rows(p, s.v_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0), hd, acc);
+      }
+    }
+  });
   for (size_t j = 0; j < nq; ++j) {
     for (int h = 0; h < nh; ++h) {
       float* out = queries[j].out + static_cast<int64_t>(h) * hd;
@@ -259,12 +256,11 @@ void attention_scores(const AttentionArgs& a, std::span<const KvSegment> segment
   s.k_block.resize(static_cast<size_t>(kBlock) * hd);
   for (int h = 0; h < a.n_heads; ++h)
     maxes[h] = -std::numeric_limits<float>::infinity();
-  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
-  for_blocks(
-      segments, k0, k1, false, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.k_block.data());
-        score_keys(a.q, a.n_heads, hd, s.k_block.data(), nb, a.scale, scores + g0, stride, maxes);
-      });
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
+  for_blocks(segments, k0, k1, false, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
+    load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
+    score_keys(a.q, a.n_heads, hd, s.k_block.data(), nb, a.scale, scores + g0, stride, maxes);
+  });
 }
 
 void attention_softmax(float* scores, int n_heads, int64_t n, int64_t stride, const float* maxes,
@@ -280,14 +276,13 @@ void attention_values(const AttentionArgs& a, std::span<const KvSegment> segment
   if (w <= 0) return;
   s.v_block.resize(static_cast<size_t>(kBlock) * w);
   s.acc.assign(static_cast<size_t>(nh) * w, 0.0f);
-  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
-  for_blocks(
-      segments, 0, n_keys, true, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset + c0, nb, w, s.v_block.data());
-        for (int h = 0; h < nh; ++h) {
-          accumulate_rows(weights + h * stride + g0, s.v_block.data(), nb, w, s.acc.data() + h * w);
-        }
-      });
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
+  for_blocks(segments, 0, n_keys, true, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
+    load_rows(a, a.v_scale, rows, a.kv_offset + c0, nb, w, s.v_block.data());
+    for (int h = 0; h < nh; ++h) {
+      accumulate_rows(weights + h * stride + g0, s.v_block.data(), nb, w, s.acc.data() + h * w);
+    }
+  });
   for (int h = 0; h < nh; ++h) {
     float* out = a.out + static_cast<int64_t>(h) * hd + c0;
     const float* acc = s.acc.data() + h * w;
