@@ -1,5 +1,5 @@
-// KV cache rows widened to f32 for attention: F16 and the quantized KV layouts (docs/FORMATS.md
-// "KV cache element types"), a scalar reference and one file per instruction set.
+// KV cache rows widened to f32 for attention: F16 and the quantized KV layouts
+// (docs/KV_CACHE.md), a scalar reference and one file per instruction set.
 //
 // Quantized layouts, in blocks of kKvBlock = 32 elements of one row:
 //   q8  (34 bytes): fp16 scale d, then 32 int8 codes; x = d * q.

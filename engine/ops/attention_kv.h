@@ -1,5 +1,5 @@
 // KV cache element types of attention and the rule that quantizes a K or V row into them
-// (docs/FORMATS.md "KV cache element types"; the byte layouts are in kernels/kv_rows.h).
+// (docs/KV_CACHE.md; the byte layouts are in kernels/kv_rows.h).
 //
 // q8 / q4 (dynamic): per block of 32 elements, amax = max |x|, d = amax / qmax (qmax 127 or 7)
 // stored as fp16, q = round_half_even(clamp(x * (1 / d'), -qmax, qmax)) with d' the stored

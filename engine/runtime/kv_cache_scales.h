@@ -1,4 +1,4 @@
-// The optional per-layer static KV scales of a GGUF file (docs/FORMATS.md): f32 arrays
+// The optional per-layer static KV scales of a GGUF file (docs/KV_CACHE.md): f32 arrays
 // gemma4.attention.k_cache_scale and v_cache_scale, one entry per layer, 0 = uncalibrated.
 #pragma once
 

@@ -1,4 +1,4 @@
-"""The KV cache quantisation rule of gemmad, written from its description (docs/FORMATS.md
+"""The KV cache quantisation rule of gemmad, written from its description (docs/KV_CACHE.md
 "KV cache element types"), for the NumPy reference.
 
 The engine computes K and V in float32, so the rule runs on float32 values, in float32:
