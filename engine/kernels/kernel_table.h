@@ -36,7 +36,7 @@ struct KernelTable {
   KernelSet set = KernelSet::kScalar;
   QuantizeActFn quantize_act = nullptr;
   TypeKernel f32, f16, bf16, q4_0, q8_0, q2_0, q4_k, q6_k;
-  KvWidenKernels kv;  // KV cache rows for attention
+  KvKernels kv;  // KV cache rows for attention
 };
 
 // The table of a usable set (kernel_set_usable()).

@@ -22,11 +22,23 @@ inline constexpr int kKvQ4BlockBytes = 2 + 16;
 // the start of a block; `scale` is used by q8s only.
 using KvWidenFn = void (*)(const uint8_t* src, int64_t n, float scale, float* dst);
 
-struct KvWidenKernels {
+// The dots of attention over widened blocks (ops/attention.cpp has the portable twins, which
+// the scalar and NEON sets use): sc[h * stride + b] = scale * q_h . k_b for the nh heads of q
+// and the m rows of kb (hd floats each), with each head's running maximum in maxes[h]; and
+// acc[0..n) += sum over rows b < nb, in order, of p[b] * v[b][0..n). A key's score and a
+// column's sum are computed by the same operations whatever m, nb and n are, so batch and
+// step runs stay bit-identical within a set.
+using KvScoreFn = void (*)(const float* q, int nh, int hd, const float* kb, int m, float scale,
+                           float* sc, int64_t stride, float* maxes);
+using KvAccumulateFn = void (*)(const float* p, const float* v, int nb, int n, float* acc);
+
+struct KvKernels {
   KvWidenFn f16 = nullptr;
   KvWidenFn q8 = nullptr;
   KvWidenFn q4 = nullptr;
   KvWidenFn q8s = nullptr;
+  KvScoreFn score = nullptr;            // nullptr: the portable twin in ops/attention.cpp
+  KvAccumulateFn accumulate = nullptr;  // likewise
 };
 
 #define GEMMAD_DECLARE_KV_WIDEN(isa)                                         \
@@ -41,5 +53,12 @@ GEMMAD_DECLARE_KV_WIDEN(avx512);
 GEMMAD_DECLARE_KV_WIDEN(neon);
 
 #undef GEMMAD_DECLARE_KV_WIDEN
+
+void kv_score_avx2(const float* q, int nh, int hd, const float* kb, int m, float scale, float* sc,
+                   int64_t stride, float* maxes);
+void kv_accumulate_avx2(const float* p, const float* v, int nb, int n, float* acc);
+void kv_score_avx512(const float* q, int nh, int hd, const float* kb, int m, float scale, float* sc,
+                     int64_t stride, float* maxes);
+void kv_accumulate_avx512(const float* p, const float* v, int nb, int n, float* acc);
 
 }  // namespace gemmad::kernels

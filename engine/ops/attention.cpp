@@ -19,6 +19,10 @@ namespace {
 // heads of the group (32 x 512 x 4 B = 64 KiB at the largest head size).
 constexpr int kBlock = 32;
 
+const kernels::KvKernels& kv_kernels() {
+  return kernels::kernel_table(kernels::active_kernel_set()).kv;
+}
+
 // dst[r][0..width) = row r of `base` (rows of a.row_stride elements) from element `offset`,
 // widened by the active set's kernel for a.elem; `scale` is the static scale of kQ8Static.
 void load_rows(const AttentionArgs& a, float scale, const uint8_t* base, int64_t offset, int n_rows,
@@ -30,7 +34,7 @@ void load_rows(const AttentionArgs& a, float scale, const uint8_t* base, int64_t
       std::memcpy(dst + r * width, p + r * rb, sizeof(float) * width);
     return;
   }
-  const kernels::KvWidenKernels& kv = kernels::kernel_table(kernels::active_kernel_set()).kv;
+  const kernels::KvKernels& kv = kv_kernels();
   kernels::KvWidenFn fn = a.elem == KvElem::kF16  ? kv.f16
                           : a.elem == KvElem::kQ8 ? kv.q8
                           : a.elem == KvElem::kQ4 ? kv.q4
@@ -76,10 +80,12 @@ void dot4(const float* q, const float* k, int n, float* out) {
   out[3] = sum(a3, b3);
 }
 
+}  // namespace
+
 // acc[0..n) += sum over rows b < nb of p[b] * v[b][0..n), adding the rows in order. Columns
 // are held in registers 16 at a time across all rows (acc is loaded and stored once per
 // block, not once per row); each element sees the same additions as a row-by-row loop.
-void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) {
+void accumulate_rows_portable(const float* p, const float* v, int nb, int n, float* acc) {
   using vec::F4;
   int i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -104,6 +110,8 @@ void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) 
   }
 }
 
+namespace {
+
 // Visits the blocks of keys [lo, hi) (indices into the concatenated segments), in order:
 // fn(first key index, rows, pointer to the first row's K or V element bytes).
 template <typename F>
@@ -122,10 +130,12 @@ void for_blocks(std::span<const KvSegment> segments, int64_t lo, int64_t hi, boo
   }
 }
 
+}  // namespace
+
 // Scores of m widened keys for the heads of q: sc[h * stride + b] = scale * q_h · k_b, and
 // each head's running maximum.
-void score_keys(const float* q, int nh, int hd, const float* kb, int m, float scale, float* sc,
-                int64_t stride, float* maxes) {
+void score_keys_portable(const float* q, int nh, int hd, const float* kb, int m, float scale,
+                         float* sc, int64_t stride, float* maxes) {
   for (int h = 0; h < nh; ++h) {
     const float* qh = q + static_cast<int64_t>(h) * hd;
     float* sh = sc + h * stride;
@@ -139,6 +149,19 @@ void score_keys(const float* q, int nh, int hd, const float* kb, int m, float sc
       maxes[h] = std::max(maxes[h], sh[b]);
     }
   }
+}
+
+namespace {
+
+// The active set's score / accumulate kernels, or the portable twins above.
+void score_keys(const float* q, int nh, int hd, const float* kb, int m, float scale, float* sc,
+                int64_t stride, float* maxes) {
+  const kernels::KvScoreFn fn = kv_kernels().score;
+  (fn ? fn : score_keys_portable)(q, nh, hd, kb, m, scale, sc, stride, maxes);
+}
+void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) {
+  const kernels::KvAccumulateFn fn = kv_kernels().accumulate;
+  (fn ? fn : accumulate_rows_portable)(p, v, nb, n, acc);
 }
 
 // Softmax numerators e^(s - max) (exponents <= 0) of n scores in place; returns their sum,

@@ -80,6 +80,12 @@ void attention_values(const AttentionArgs& a, std::span<const KvSegment> segment
                       const float* weights, int64_t stride, const float* sums, int c0, int c1,
                       AttentionScratch& s);
 
+// The portable twins of the kernel set's score and accumulate kernels (kernels/kv_rows.h
+// KvScoreFn / KvAccumulateFn): four-lane vectors, no FMA; the scalar and NEON sets use them.
+void score_keys_portable(const float* q, int nh, int hd, const float* kb, int m, float scale,
+                         float* sc, int64_t stride, float* maxes);
+void accumulate_rows_portable(const float* p, const float* v, int nb, int n, float* acc);
+
 // dst[0..n) = the f16 values at src, widened exactly (subnormals, inf and NaN included).
 void f16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
 // dst[0..n) = src rounded to f16 (nearest even).

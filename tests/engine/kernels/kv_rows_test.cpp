@@ -84,10 +84,10 @@ TEST(KvRows, ReferenceFollowsTheLayouts) {
 }
 
 TEST(KvRows, EverySetMatchesTheReferenceBitForBit) {
-  const KvWidenKernels& ref = kernel_table(KernelSet::kScalar).kv;
+  const KvKernels& ref = kernel_table(KernelSet::kScalar).kv;
   for (KernelSet set : usable_kernel_sets()) {
     SCOPED_TRACE(kernel_set_name(set));
-    const KvWidenKernels& k = kernel_table(set).kv;
+    const KvKernels& k = kernel_table(set).kv;
     for (int64_t n : {0, 32, 64, 256, 512, 4096}) {
       for (size_t offset : {0, 1, 3}) {
         SCOPED_TRACE("n=" + std::to_string(n) + " offset=" + std::to_string(offset));
