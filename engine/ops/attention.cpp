@@ -15,9 +15,15 @@
 namespace gemmad::ops {
 namespace {
 
-// Keys per block: the f32 copy of a block of K (and then V) stays in L1 for the dots of all
-// heads of the group (32 x 512 x 4 B = 64 KiB at the largest head size).
-constexpr int kBlock = 32;
+// Keys per block: the f32 copy of a block of K (and then V) stays in L1 (32 KiB) for the dots
+// of all heads of the group: 32 keys up to head dim 256, 16 at 512. At 32 x 512 the copy
+// (64 KiB) spilled to L2 and decode attention at 4,096 positions ran 2-6x slower
+// (bench/attention_bench). Per-key and per-column arithmetic does not depend on the block
+// size, so it changes no result.
+constexpr int kMaxBlock = 32;
+inline int block_rows(int head_dim) {
+  return std::clamp(8192 / std::max(head_dim, 1), 4, kMaxBlock);
+}
 
 const kernels::KvKernels& kv_kernels() {
   return kernels::kernel_table(kernels::active_kernel_set()).kv;
@@ -116,13 +122,13 @@ namespace {
 // fn(first key index, rows, pointer to the first row's K or V element bytes).
 template <typename F>
 void for_blocks(std::span<const KvSegment> segments, int64_t lo, int64_t hi, bool values,
-                int64_t row_bytes, F&& fn) {
+                int64_t row_bytes, int block, F&& fn) {
   int64_t base = 0;
   for (const KvSegment& seg : segments) {
     const int64_t from = std::max<int64_t>(lo - base, 0);
     const int64_t to = std::min<int64_t>(hi - base, seg.n);
-    for (int64_t b0 = from; b0 < to; b0 += kBlock) {
-      const int nb = static_cast<int>(std::min<int64_t>(kBlock, to - b0));
+    for (int64_t b0 = from; b0 < to; b0 += block) {
+      const int nb = static_cast<int>(std::min<int64_t>(block, to - b0));
       const auto* rows = static_cast<const uint8_t*>(values ? seg.v : seg.k) + b0 * row_bytes;
       fn(base + b0, nb, rows);
     }
@@ -216,8 +222,8 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
     lo = std::min(lo, queries[j].key_begin);
     hi = std::max(hi, queries[j].key_end);
   }
-  s.k_block.resize(static_cast<size_t>(kBlock) * hd);
-  s.v_block.resize(static_cast<size_t>(kBlock) * hd);
+  s.k_block.resize(static_cast<size_t>(block_rows(hd)) * hd);
+  s.v_block.resize(static_cast<size_t>(block_rows(hd)) * hd);
   s.scores.resize(std::max<int64_t>(total, 1));
   s.acc.assign(nq * nh * hd, 0.0f);
   s.row_max.assign(nq * nh, -std::numeric_limits<float>::infinity());
@@ -225,18 +231,19 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
   const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
 
   // Pass 1: scores and each head's maximum.
-  for_blocks(segments, lo, hi, false, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
-    load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
-    for (size_t j = 0; j < nq; ++j) {
-      const AttentionQuery& qj = queries[j];
-      const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
-      if (k0 >= k1) continue;
-      const int64_t n_j = qj.key_end - qj.key_begin;
-      score_keys(qj.q, nh, hd, s.k_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0),
-                 a.scale, s.scores.data() + s.score_offset[j] + (k0 - qj.key_begin), n_j,
-                 s.row_max.data() + j * nh);
-    }
-  });
+  for_blocks(
+      segments, lo, hi, false, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
+        for (size_t j = 0; j < nq; ++j) {
+          const AttentionQuery& qj = queries[j];
+          const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
+          if (k0 >= k1) continue;
+          const int64_t n_j = qj.key_end - qj.key_begin;
+          score_keys(qj.q, nh, hd, s.k_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0),
+                     a.scale, s.scores.data() + s.score_offset[j] + (k0 - qj.key_begin), n_j,
+                     s.row_max.data() + j * nh);
+        }
+      });
   // Pass 2: softmax numerators and their sums.
   for (size_t j = 0; j < nq; ++j) {
     const int64_t n_j = std::max<int64_t>(queries[j].key_end - queries[j].key_begin, 0);
@@ -246,20 +253,22 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
     }
   }
   // Pass 3: weighted sum of V.
-  for_blocks(segments, lo, hi, true, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
-    load_rows(a, a.v_scale, rows, a.kv_offset, nb, hd, s.v_block.data());
-    for (size_t j = 0; j < nq; ++j) {
-      const AttentionQuery& qj = queries[j];
-      const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
-      if (k0 >= k1) continue;
-      const int64_t n_j = qj.key_end - qj.key_begin;
-      for (int h = 0; h < nh; ++h) {
-        const float* p = s.scores.data() + s.score_offset[j] + h * n_j + (k0 - qj.key_begin);
-        float* acc = s.acc.data() + (j * nh + h) * hd;
-        accumulate_rows(p, s.v_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0), hd, acc);
-      }
-    }
-  });
+  for_blocks(
+      segments, lo, hi, true, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.v_scale, rows, a.kv_offset, nb, hd, s.v_block.data());
+        for (size_t j = 0; j < nq; ++j) {
+          const AttentionQuery& qj = queries[j];
+          const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
+          if (k0 >= k1) continue;
+          const int64_t n_j = qj.key_end - qj.key_begin;
+          for (int h = 0; h < nh; ++h) {
+            const float* p = s.scores.data() + s.score_offset[j] + h * n_j + (k0 - qj.key_begin);
+            float* acc = s.acc.data() + (j * nh + h) * hd;
+            accumulate_rows(p, s.v_block.data() + (k0 - g0) * hd, static_cast<int>(k1 - k0), hd,
+                            acc);
+          }
+        }
+      });
   for (size_t j = 0; j < nq; ++j) {
     for (int h = 0; h < nh; ++h) {
       float* out = queries[j].out + static_cast<int64_t>(h) * hd;
@@ -276,14 +285,15 @@ void attention_scores(const AttentionArgs& a, std::span<const KvSegment> segment
                       int64_t k1, float* scores, int64_t stride, float* maxes,
                       AttentionScratch& s) {
   const int hd = a.head_dim;
-  s.k_block.resize(static_cast<size_t>(kBlock) * hd);
+  s.k_block.resize(static_cast<size_t>(block_rows(hd)) * hd);
   for (int h = 0; h < a.n_heads; ++h)
     maxes[h] = -std::numeric_limits<float>::infinity();
   const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
-  for_blocks(segments, k0, k1, false, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
-    load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
-    score_keys(a.q, a.n_heads, hd, s.k_block.data(), nb, a.scale, scores + g0, stride, maxes);
-  });
+  for_blocks(
+      segments, k0, k1, false, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
+        score_keys(a.q, a.n_heads, hd, s.k_block.data(), nb, a.scale, scores + g0, stride, maxes);
+      });
 }
 
 void attention_softmax(float* scores, int n_heads, int64_t n, int64_t stride, const float* maxes,
@@ -297,15 +307,16 @@ void attention_values(const AttentionArgs& a, std::span<const KvSegment> segment
                       AttentionScratch& s) {
   const int hd = a.head_dim, w = c1 - c0, nh = a.n_heads;
   if (w <= 0) return;
-  s.v_block.resize(static_cast<size_t>(kBlock) * w);
+  s.v_block.resize(static_cast<size_t>(block_rows(hd)) * w);
   s.acc.assign(static_cast<size_t>(nh) * w, 0.0f);
   const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
-  for_blocks(segments, 0, n_keys, true, rb, [&](int64_t g0, int nb, const uint8_t* rows) {
-    load_rows(a, a.v_scale, rows, a.kv_offset + c0, nb, w, s.v_block.data());
-    for (int h = 0; h < nh; ++h) {
-      accumulate_rows(weights + h * stride + g0, s.v_block.data(), nb, w, s.acc.data() + h * w);
-    }
-  });
+  for_blocks(
+      segments, 0, n_keys, true, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.v_scale, rows, a.kv_offset + c0, nb, w, s.v_block.data());
+        for (int h = 0; h < nh; ++h) {
+          accumulate_rows(weights + h * stride + g0, s.v_block.data(), nb, w, s.acc.data() + h * w);
+        }
+      });
   for (int h = 0; h < nh; ++h) {
     float* out = a.out + static_cast<int64_t>(h) * hd + c0;
     const float* acc = s.acc.data() + h * w;
