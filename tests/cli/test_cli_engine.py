@@ -177,6 +177,11 @@ class OfflineEngine(cs.CliTestCase):
                                doc["weight_bytes_per_token"] * doc["decode_tok_s"] / 1e9,
                                delta=1e-6 * doc["read_gb_s"])
 
+    def test_generate_takes_a_kv_type_and_greedy_follows_its_logits(self):
+        doc = self.generate("f32", PROMPT, "-n", 1, "--temp", 0, "--kv-type", "mobile")
+        rows = self.logits("f32", PROMPT, "--kv-type", "mobile")
+        self.assertEqual(doc["token_ids"][0], max(range(self.n_vocab), key=lambda i: rows[-1][i]))
+
     def test_a_bad_kv_type_is_a_usage_error_listing_the_presets(self):
         run = cs.gemmactl("logits", "--model", self.models["f32"], "--ids", "2 3", "--out",
                           os.path.join(self.tmp.name, "x.bin"), "--kv-type", "sliding:q8,full:q3")
