@@ -12,6 +12,8 @@
 #include <sstream>
 #include <variant>
 
+#include "runtime/kv_cache_type.h"
+
 namespace gemmad::daemon {
 namespace {
 
@@ -25,8 +27,15 @@ struct IntKey {
 };
 struct StrKey {
   std::string Config::*member;
-  std::vector<std::string> allowed;  // empty = any
+  std::vector<std::string> allowed;               // empty = any
+  Status (*check)(const std::string&) = nullptr;  // a parser that validates the value
 };
+
+// model.kv_type: a preset per layer type (runtime/kv_cache_type.h).
+Status check_kv_type(const std::string& v) {
+  auto r = runtime::parse_kv_types(v);
+  return r.ok() ? Status{} : Status(std::move(r).error());
+}
 struct BoolKey {
   bool Config::*member;
 };
@@ -39,7 +48,7 @@ const std::vector<KeySpec>& keys() {
   static const std::vector<KeySpec> k = {
       {"model.path", StrKey{&Config::model_path, {}}},
       {"model.threads", IntKey{&Config::threads, 0, 256}},
-      {"model.kv_type", StrKey{&Config::kv_type, {"f16", "f32"}}},
+      {"model.kv_type", StrKey{&Config::kv_type, {}, &check_kv_type}},
       {"model.context_length", UIntKey{&Config::context_length, 64, 131072}},
       {"model.max_sequences", UIntKey{&Config::max_sequences, 1, 64}},
       {"model.keep_alive", StrKey{&Config::keep_alive, {}}},
@@ -128,6 +137,9 @@ Status apply_value(Config& c, const KeySpec& spec, const toml::node& node,
         list += (list.empty() ? "" : ", ") + a;
       }
       if (!ok) return key_error(where, key, "'" + v + "' is not one of: " + list);
+    }
+    if (s->check != nullptr) {
+      if (Status st = s->check(v); !st.ok()) return key_error(where, key, st.error().message);
     }
     c.*(s->member) = v;
   } else if (auto* b = std::get_if<BoolKey>(&spec.kind)) {

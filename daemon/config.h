@@ -28,7 +28,7 @@ struct Config {
   // [model]
   std::string model_path;           // the first model (model.path); see `models`
   int threads = 0;                  // 0 = all cores
-  std::string kv_type = "f16";      // f16 | f32
+  std::string kv_type = "f16";      // preset per layer type (runtime/kv_cache_type.h)
   uint32_t context_length = 32768;  // tokens per sequence (prompt + completion)
   uint32_t max_sequences = 4;       // sequences decoded together (KV slots)
   std::string keep_alive = "5m";    // idle time before a model is unmapped ("-1": never)

@@ -102,7 +102,9 @@ int run(const daemon::Config& cfg) {
   so.session_cache = cfg.session_cache;
   so.prefill_chunk = cfg.prefill_chunk;
   so.max_queued = cfg.max_queued_requests;
-  so.kv_type = cfg.kv_type == "f32" ? runtime::KvType::kF32 : runtime::KvType::kF16;
+  if (auto kv_types = runtime::parse_kv_types(cfg.kv_type); kv_types.ok()) {
+    so.kv_type = *kv_types;  // validated with the config; the check keeps this total
+  }
   daemon::Scheduler scheduler(pool, so);
 
   boost::asio::io_context io;

@@ -94,7 +94,7 @@ struct SchedulerOptions {
   uint32_t session_cache = 4;  // extra idle slots keeping sessions' KV
   uint32_t prefill_chunk = 64;
   uint32_t max_queued = 64;
-  runtime::KvType kv_type = runtime::KvType::kF16;
+  runtime::KvTypes kv_type;  // per layer type (model.kv_type)
 };
 
 struct SchedulerStats {

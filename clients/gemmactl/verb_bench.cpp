@@ -1,5 +1,5 @@
 // `gemmactl bench --model FILE [--prompt-tokens N] [--gen-tokens N] [--threads T]
-// [--kv-type f16|f32] [--json]`: prefill and decode speed of the offline engine, peak RSS,
+// [--kv-type PRESET] [--json]`: prefill and decode speed of the offline engine, peak RSS,
 // and the weight bandwidth decode achieves (DESIGN.md command-line contract; spec §4.1):
 // read_gb_s = weight bytes per decoded token (from the tensor table) x decode tok/s.
 // Prompt ids are deterministic and decode is greedy, so runs are comparable.
@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
+#include "kv_type_option.h"
 #include "models/gemma4.h"
 #include "runtime/model.h"
 
@@ -68,7 +69,7 @@ int run_bench(const BenchArgs& a, const Globals& g) {
   engine::Gemma4Forward fwd(c, m.weights(), pool);
   runtime::KvCacheOptions kv_opts;
   kv_opts.n_ctx = static_cast<uint32_t>(a.prompt_tokens + a.gen_tokens);
-  kv_opts.type = a.kv_type == "f32" ? runtime::KvType::kF32 : runtime::KvType::kF16;
+  kv_opts.type = kv_types_of(a.kv_type);
   kv_opts.n_seq = 2;  // slot 1: the warm-up
   runtime::KvCachePool kv = m.new_kv_pool(kv_opts);
   if (kv.options().n_ctx < kv_opts.n_ctx) {
@@ -169,9 +170,7 @@ void add_bench_verb(VerbContext& ctx) {
   sub->add_option("--threads", args->threads, "worker threads (0 = all cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  sub->add_option("--kv-type", args->kv_type, "KV cache element type")
-      ->check(CLI::IsMember({"f16", "f32"}))
-      ->capture_default_str();
+  add_kv_type_option(sub, args->kv_type);
   sub->add_flag("!--no-warmup", args->warmup,
                 "measure prefill cold (including the first touch of the weight pages)");
   sub->add_flag("--json", ctx.globals.json, "one JSON document on stdout");

@@ -1,10 +1,10 @@
 // `gemmactl generate [--model FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]
-// [--ids "2 ..."] [--raw] [--ignore-eos] [--json] [PROMPT]`: a raw completion (DESIGN.md
-// command-line contract), computed in-process with --model, else by the daemon (GenerateRequest).
-// The prompt gets <bos>; unless --raw it is wrapped as one user turn of the chat format. Text
-// streams to stdout as tokens arrive (UTF-8 held back until a character is complete); --json prints
-// one document at the end instead. Stops on the stop set, after -n tokens, or at the context limit;
-// Ctrl-C stops with exit 130.
+// [--ids "2 ..."] [--raw] [--ignore-eos] [--kv-type PRESET] [--json] [PROMPT]`: a raw completion
+// (DESIGN.md command-line contract), computed in-process with --model, else by the daemon
+// (GenerateRequest). The prompt gets <bos>; unless --raw it is wrapped as one user turn of the chat
+// format. Text streams to stdout as tokens arrive (UTF-8 held back until a character is complete);
+// --json prints one document at the end instead. Stops on the stop set, after -n tokens, or at the
+// context limit; Ctrl-C stops with exit 130.
 #include <signal.h>
 
 #include <atomic>
@@ -21,6 +21,7 @@
 #include "daemon_link.h"
 #include "generate/generation.h"
 #include "kernels/thread_pool.h"
+#include "kv_type_option.h"
 #include "models/gemma4.h"
 #include "runtime/model.h"
 #include "sampler/sampler.h"
@@ -43,6 +44,7 @@ struct GenerateArgs {
   bool raw = false;
   bool ignore_eos = false;
   int threads = 0;
+  std::string kv_type = "f16";
   std::string prompt;
 };
 
@@ -171,6 +173,7 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
   engine::Gemma4Forward fwd(m.config(), m.weights(), pool);
   runtime::KvCacheOptions kv_opts;
   kv_opts.n_ctx = n_ctx;  // the KV grows in chunks: only what is used is allocated
+  kv_opts.type = kv_types_of(a.kv_type);
   runtime::KvCachePool kv = m.new_kv_pool(kv_opts);
   const double load_ms = ms_since(t_load);
 
@@ -232,6 +235,7 @@ void add_generate_verb(VerbContext& ctx) {
   sub->add_flag("--raw", args->raw, "no chat format: <bos> + the prompt as it is");
   sub->add_flag("--ignore-eos", args->ignore_eos,
                 "keep going through stop tokens until -n tokens (benchmarks)");
+  add_kv_type_option(sub, args->kv_type, "--kv-type", "KV cache type of an offline (--model) run");
   sub->add_option("--threads", args->threads, "worker threads (0 = all cores)")
       ->check(CLI::Range(0, 1024));
   sub->add_flag("--json", ctx.globals.json, "one JSON document at the end (no streaming)");

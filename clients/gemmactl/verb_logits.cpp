@@ -1,4 +1,4 @@
-// `gemmactl logits --model FILE --ids "2 ..." --out F [--mode batch|step] [--kv-type f16|f32]
+// `gemmactl logits --model FILE --ids "2 ..." --out F [--mode batch|step] [--kv-type PRESET]
 // [--threads T] [--tap DIR]`: raw float32 logits [positions][vocab], row-major, for comparison
 // against the NumPy reference (DESIGN.md command-line contract). batch = one forward pass
 // over all ids with logits for every row; step = one token per pass. --tap dumps every named
@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
+#include "kv_type_option.h"
 #include "models/gemma4.h"
 #include "runtime/model.h"
 
@@ -48,7 +49,7 @@ int run_logits(const LogitsArgs& a, const Globals& g) {
   }
   runtime::KvCacheOptions kv_opts;
   kv_opts.n_ctx = static_cast<uint32_t>(ids->size());
-  kv_opts.type = a.kv_type == "f32" ? runtime::KvType::kF32 : runtime::KvType::kF16;
+  kv_opts.type = kv_types_of(a.kv_type);
   runtime::KvCachePool kv = m.new_kv_pool(kv_opts);
   if (kv.options().n_ctx < ids->size()) {
     return report_error(g, "out_of_range",
@@ -110,9 +111,7 @@ void add_logits_verb(VerbContext& ctx) {
   sub->add_option("--mode", args->mode, "batch: one pass over all ids; step: one id per pass")
       ->check(CLI::IsMember({"batch", "step"}))
       ->capture_default_str();
-  sub->add_option("--kv-type", args->kv_type, "KV cache element type")
-      ->check(CLI::IsMember({"f16", "f32"}))
-      ->capture_default_str();
+  add_kv_type_option(sub, args->kv_type);
   sub->add_option("--threads", args->threads, "worker threads (0 = all cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();

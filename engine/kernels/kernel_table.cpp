@@ -11,6 +11,7 @@
 #include "kernels/dot_q4_k.h"
 #include "kernels/dot_q6_k.h"
 #include "kernels/dot_q8_0.h"
+#include "kernels/kv_rows.h"
 
 namespace gemmad::kernels {
 namespace {
@@ -35,6 +36,7 @@ KernelTable make_scalar() {
   t.q2_0 = q(dot_q2_0_ref, 0);
   t.q4_k = q(dot_q4_k_ref, 0);
   t.q6_k = q(dot_q6_k_ref, 0);
+  t.kv = KvKernels{widen_kv_f16_ref, widen_kv_q8_ref, widen_kv_q4_ref, widen_kv_q8s_ref};
   return t;
 }
 
@@ -51,6 +53,8 @@ KernelTable make_avx2() {
   t.q2_0 = q(dot_q2_0_avx2, 1);
   t.q4_k = q(dot_q4_k_avx2, 0);  // unsigned codes; the min goes through ActQ8::ds
   t.q6_k = q(dot_q6_k_avx2, 32, true);
+  t.kv = KvKernels{widen_kv_f16_avx2, widen_kv_q8_avx2, widen_kv_q4_avx2,
+                   widen_kv_q8s_avx2, kv_score_avx2,    kv_accumulate_avx2};
   return t;
 }
 
@@ -66,6 +70,8 @@ KernelTable make_avx512() {
   t.q2_0 = q(dot_q2_0_avx512, 1);
   t.q4_k = q(dot_q4_k_avx512, 0);
   t.q6_k = q(dot_q6_k_avx512, 32, true);
+  t.kv = KvKernels{widen_kv_f16_avx512, widen_kv_q8_avx512, widen_kv_q4_avx512,
+                   widen_kv_q8s_avx512, kv_score_avx512,    kv_accumulate_avx512};
   return t;
 }
 #endif
@@ -82,6 +88,7 @@ KernelTable make_neon() {
   t.q4_0 = q(dot_q4_0_neon, 0);
   t.q8_0 = q(dot_q8_0_neon, 0);
   t.q6_k = q(dot_q6_k_neon, 0);
+  t.kv = KvKernels{widen_kv_f16_neon, widen_kv_q8_neon, widen_kv_q4_neon, widen_kv_q8s_neon};
   return t;
 }
 #endif

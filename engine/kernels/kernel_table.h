@@ -1,5 +1,6 @@
-// The function table of one kernel set: an activation quantiser and a dot kernel per weight
-// type. Chosen once (cpu_features.h); matmul() only calls through it.
+// The function table of one kernel set: an activation quantiser, a dot kernel per weight
+// type and the KV-row widening of attention. Chosen once (cpu_features.h); matmul() only calls
+// through it.
 //
 // Every dot kernel computes, for the n_rows weight rows starting at w (row r at
 // w + r * row_bytes, ggml block layout, any alignment) and every token t < n_tok:
@@ -14,6 +15,7 @@
 
 #include "kernels/act_q8.h"
 #include "kernels/cpu_features.h"
+#include "kernels/kv_rows.h"
 #include "quant/ggml_type.h"
 
 namespace gemmad::kernels {
@@ -34,6 +36,7 @@ struct KernelTable {
   KernelSet set = KernelSet::kScalar;
   QuantizeActFn quantize_act = nullptr;
   TypeKernel f32, f16, bf16, q4_0, q8_0, q2_0, q4_k, q6_k;
+  KvKernels kv;  // KV cache rows for attention
 };
 
 // The table of a usable set (kernel_set_usable()).

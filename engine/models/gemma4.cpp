@@ -67,6 +67,7 @@ void Gemma4Forward::Impl::tap(std::string_view name, int layer, const float* dat
 
 Status Gemma4Forward::Impl::validate(const runtime::Batch& batch,
                                      const runtime::KvCachePool& kv) const {
+  GEMMAD_TRY(validate_kv_formats(kv));
   std::vector<int64_t> next(kv.n_seq(), -1);
   for (size_t r = 0; r < batch.rows.size(); ++r) {
     const runtime::BatchRow& row = batch.rows[r];
@@ -102,7 +103,6 @@ Status Gemma4Forward::Impl::validate(const runtime::Batch& batch,
 Status Gemma4Forward::Impl::forward(const runtime::Batch& batch, runtime::KvCachePool& kv,
                                     ForwardOutput& out) {
   GEMMAD_TRY(validate(batch, kv));
-  kv_type = kv.options().type;
   out.n_vocab = c.n_vocab;
   out.rows.clear();
   for (size_t r = 0; r < batch.rows.size(); ++r) {

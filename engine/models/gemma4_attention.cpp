@@ -11,10 +11,30 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "models/gemma4_impl.h"
 
 namespace gemmad::engine {
+
+Status Gemma4Forward::Impl::validate_kv_formats(const runtime::KvCachePool& kv) const {
+  const runtime::SequenceKv& s = kv.seq(0);
+  if (s.n_layers() != kv_specs.size()) {
+    return make_error(ErrorCode::kInvalidArgument, "KV cache has " + std::to_string(s.n_layers()) +
+                                                       " storing layers; the model has " +
+                                                       std::to_string(kv_specs.size()));
+  }
+  for (size_t l = 0; l < kv_specs.size(); ++l) {
+    const uint32_t hd = c.head_dim(static_cast<uint32_t>(l));
+    if (ops::kv_is_blocked(s.format(l).elem) && hd % 32 != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "KV type " + runtime::kv_types_name(s.type()) + ": layer " +
+                            std::to_string(l) + " has head_dim " + std::to_string(hd) +
+                            "; quantized KV types need a multiple of 32");
+    }
+  }
+  return {};
+}
 
 void Gemma4Forward::Impl::plan_inflight(const runtime::KvCachePool& kv) {
   PassState& ps = pass;
@@ -41,47 +61,53 @@ void Gemma4Forward::Impl::plan_inflight(const runtime::KvCachePool& kv) {
     const int32_t s = ps.rows[r].seq;
     ps.slot[r] = ps.seq_first_slot[s] + ps.rows[r].pos - ps.seq_pos0[s];
   }
-  const size_t eb = runtime::kv_type_bytes(kv_type);
+  kv_fmt.resize(kv_specs.size());
   inflight_k.resize(kv_specs.size());
   inflight_v.resize(kv_specs.size());
   for (size_t l = 0; l < kv_specs.size(); ++l) {
-    inflight_k[l].ensure(size_t(ps.n) * kv_specs[l].kv_dim * eb);
-    inflight_v[l].ensure(size_t(ps.n) * kv_specs[l].kv_dim * eb);
+    kv_fmt[l] = kv.seq(0).format(l);
+    inflight_k[l].ensure(size_t(ps.n) * row_bytes(static_cast<int>(l)));
+    inflight_v[l].ensure(size_t(ps.n) * row_bytes(static_cast<int>(l)));
   }
 }
 
 void Gemma4Forward::Impl::store_inflight(int kv_layer, const float* kr, const float* vr) {
   const int64_t kv_dim = kv_specs[kv_layer].kv_dim;
+  const int64_t rb = row_bytes(kv_layer);
+  const runtime::KvLayerFormat& f = kv_fmt[kv_layer];
   for (int64_t kk = 0; kk < n_act(); ++kk) {
     const int64_t slot = pass.slot[pass.act[kk]];
-    switch (kv_type) {
-      case runtime::KvType::kF16: {
-        auto* kd = reinterpret_cast<uint16_t*>(inflight_k[kv_layer].get()) + slot * kv_dim;
-        auto* vd = reinterpret_cast<uint16_t*>(inflight_v[kv_layer].get()) + slot * kv_dim;
-        ops::f32_to_f16_row(kr + kk * kv_dim, kd, kv_dim);
-        ops::f32_to_f16_row(vr + kk * kv_dim, vd, kv_dim);
-        break;
-      }
-      case runtime::KvType::kF32: {
-        auto* kd = reinterpret_cast<float*>(inflight_k[kv_layer].get()) + slot * kv_dim;
-        auto* vd = reinterpret_cast<float*>(inflight_v[kv_layer].get()) + slot * kv_dim;
-        std::memcpy(kd, kr + kk * kv_dim, sizeof(float) * kv_dim);
-        std::memcpy(vd, vr + kk * kv_dim, sizeof(float) * kv_dim);
-        break;
-      }
-    }
+    ops::quantize_kv_row(f.elem, f.k_scale, kr + kk * kv_dim,
+                         inflight_k[kv_layer].get() + slot * rb, kv_dim);
+    ops::quantize_kv_row(f.elem, f.v_scale, vr + kk * kv_dim,
+                         inflight_v[kv_layer].get() + slot * rb, kv_dim);
   }
+}
+
+ops::AttentionArgs Gemma4Forward::Impl::attention_args(int il, int64_t j) const {
+  const int kvl = kv_of_layer[il];
+  const int64_t hd = c.head_dim(il);
+  ops::AttentionArgs args;
+  args.n_heads = static_cast<int>(c.n_head / c.n_head_kv);
+  args.head_dim = static_cast<int>(hd);
+  args.elem = kv_fmt[kvl].elem;
+  args.k_scale = kv_fmt[kvl].k_scale;
+  args.v_scale = kv_fmt[kvl].v_scale;
+  args.row_stride = kv_specs[kvl].kv_dim;
+  args.kv_offset = j * hd;
+  args.scale = 1.0f;  // §1.3 step 4: no 1/sqrt(hd)
+  return args;
 }
 
 void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
   const int kvl = kv_of_layer[il];
   const int64_t hd = c.head_dim(il);
   const int64_t nh = c.n_head, nkv = c.n_head_kv;
-  const int64_t q_dim = nh * hd, kv_dim = nkv * hd;
+  const int64_t q_dim = nh * hd;
   const int64_t group = nh / nkv;  // GQA: query head j uses KV head j / group
   const bool swa = c.is_swa[il];
   const int32_t window = static_cast<int32_t>(c.n_swa);
-  const size_t eb = runtime::kv_type_bytes(kv_type);
+  const int64_t rb = row_bytes(kvl);
   auto key_lo = [&](int32_t p) { return swa ? std::max(0, p - window + 1) : 0; };  // §1.5
 
   // Tiles: up to kMaxTileRows consecutive active rows of one sequence share each widened K/V
@@ -136,8 +162,8 @@ void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
       const int32_t a0 = std::max(first, pos0);
       if (a0 <= last) {
         const int64_t slot = pass.seq_first_slot[s] + (a0 - pos0);
-        segs.push_back(ops::KvSegment{inflight_k[kvl].get() + slot * kv_dim * eb,
-                                      inflight_v[kvl].get() + slot * kv_dim * eb, last - a0 + 1});
+        segs.push_back(ops::KvSegment{inflight_k[kvl].get() + slot * rb,
+                                      inflight_v[kvl].get() + slot * rb, last - a0 + 1});
       }
       queries.clear();
       for (int32_t i = 0; i < tile.count; ++i) {
@@ -147,13 +173,7 @@ void Gemma4Forward::Impl::attention(int il, const runtime::KvCachePool& kv) {
                                               attn.get() + kk * q_dim + head0 * hd,
                                               key_lo(p) - first, p + 1 - first});
       }
-      ops::AttentionArgs args;
-      args.n_heads = static_cast<int>(group);
-      args.head_dim = static_cast<int>(hd);
-      args.elem = runtime::kv_elem(kv_type);
-      args.row_stride = kv_dim;
-      args.kv_offset = j * hd;
-      args.scale = 1.0f;  // §1.3 step 4: no 1/sqrt(hd)
+      const ops::AttentionArgs args = attention_args(il, j);
       ops::attend_multi(args, segs, queries, attn_scratch[thread]);
     }
   });
@@ -164,8 +184,8 @@ void Gemma4Forward::Impl::attend_split(int il, const runtime::KvCachePool& kv, i
   const int kvl = kv_of_layer[il];
   const int64_t hd = c.head_dim(il);
   const int64_t nh = c.n_head, nkv = c.n_head_kv;
-  const int64_t q_dim = nh * hd, kv_dim = nkv * hd, group = nh / nkv;
-  const size_t eb = runtime::kv_type_bytes(kv_type);
+  const int64_t q_dim = nh * hd, group = nh / nkv;
+  const int64_t rb = row_bytes(kvl);
   const int32_t s = pass.act_seq[kk], p = pass.act_pos[kk], pos0 = pass.seq_pos0[s];
   const int32_t first = c.is_swa[il] ? std::max(0, p - static_cast<int32_t>(c.n_swa) + 1) : 0;
   std::vector<ops::KvSegment>& segs = attn_segs[0];
@@ -174,19 +194,13 @@ void Gemma4Forward::Impl::attend_split(int il, const runtime::KvCachePool& kv, i
   const int32_t a0 = std::max(first, pos0);
   if (a0 <= p) {
     const int64_t slot = pass.seq_first_slot[s] + (a0 - pos0);
-    segs.push_back(ops::KvSegment{inflight_k[kvl].get() + slot * kv_dim * eb,
-                                  inflight_v[kvl].get() + slot * kv_dim * eb, p - a0 + 1});
+    segs.push_back(ops::KvSegment{inflight_k[kvl].get() + slot * rb,
+                                  inflight_v[kvl].get() + slot * rb, p - a0 + 1});
   }
   const int64_t n_keys = p + 1 - first;
-  ops::AttentionArgs args;
+  ops::AttentionArgs args = attention_args(il, j);
   args.q = q.get() + kk * q_dim + j * group * hd;
   args.out = attn.get() + kk * q_dim + j * group * hd;
-  args.n_heads = static_cast<int>(group);
-  args.head_dim = static_cast<int>(hd);
-  args.elem = runtime::kv_elem(kv_type);
-  args.row_stride = kv_dim;
-  args.kv_offset = j * hd;
-  args.scale = 1.0f;  // §1.3 step 4
   split_scores.ensure(static_cast<size_t>(group * n_keys));
   split_max.assign(static_cast<size_t>(pool.size() * group),
                    -std::numeric_limits<float>::infinity());
@@ -208,19 +222,20 @@ void Gemma4Forward::Impl::attend_split(int il, const runtime::KvCachePool& kv, i
   // Phase 2: softmax numerators and sums, in position order.
   ops::attention_softmax(split_scores.get(), static_cast<int>(group), n_keys, n_keys,
                          split_max.data(), split_sum.data());
-  // Phase 3: value columns split across threads.
-  pool.parallel_for(hd, 16, [&](int64_t b, int64_t e, int thread) {
+  // Phase 3: value columns split across threads, in whole blocks of a quantized type.
+  const int64_t unit = ops::kv_is_blocked(args.elem) ? 32 : 16;
+  pool.parallel_for((hd + unit - 1) / unit, 1, [&](int64_t b, int64_t e, int thread) {
     ops::attention_values(args, segs, n_keys, split_scores.get(), n_keys, split_sum.data(),
-                          static_cast<int>(b), static_cast<int>(e), attn_scratch[thread]);
+                          static_cast<int>(b * unit), static_cast<int>(std::min(e * unit, hd)),
+                          attn_scratch[thread]);
   });
 }
 
 Status Gemma4Forward::Impl::commit_inflight(runtime::KvCachePool& kv) {
-  const size_t eb = runtime::kv_type_bytes(kv_type);
   std::vector<runtime::KvRows> rows(kv_specs.size());
   for (int32_t s : pass.seq_ids) {
     for (size_t l = 0; l < kv_specs.size(); ++l) {
-      const size_t off = size_t(pass.seq_first_slot[s]) * kv_specs[l].kv_dim * eb;
+      const size_t off = size_t(pass.seq_first_slot[s]) * row_bytes(static_cast<int>(l));
       rows[l] = runtime::KvRows{inflight_k[l].get() + off, inflight_v[l].get() + off};
     }
     GEMMAD_TRY(kv.seq(static_cast<uint32_t>(s)).append(pass.seq_count[s], rows));

@@ -55,17 +55,22 @@ struct Gemma4Forward::Impl {
   void output_head(ForwardOutput& out, size_t& out_row);
 
   // gemma4_attention.cpp
+  // The pool's KV layers suit this model: quantized types need head dims in blocks of 32.
+  Status validate_kv_formats(const runtime::KvCachePool& kv) const;
   void plan_inflight(const runtime::KvCachePool& kv);
   void store_inflight(int kv_layer, const float* k, const float* v);
   void attention(int il, const runtime::KvCachePool& kv);
   // One row and KV head with keys, then value columns, spread over the pool (decode).
   void attend_split(int il, const runtime::KvCachePool& kv, int64_t kk, int64_t j);
+  ops::AttentionArgs attention_args(int il, int64_t j) const;  // KV head j of layer il
   Status commit_inflight(runtime::KvCachePool& kv);
 
   // y[rows][n_out] = lin(x[rows][n_in]) including the `.scale` companion.
   void matmul(const Linear& lin, const float* x, int64_t rows, float* y);
   void tap(std::string_view name, int layer, const float* data, int64_t n_cols);
   int64_t n_act() const { return static_cast<int64_t>(pass.act.size()); }
+  // Bytes of one K (or V) row of cache layer l in this pass's format.
+  int64_t row_bytes(int l) const { return ops::kv_row_bytes(kv_fmt[l].elem, kv_specs[l].kv_dim); }
 
   const Gemma4Config& c;
   const Gemma4Weights& w;
@@ -80,9 +85,9 @@ struct Gemma4Forward::Impl {
 
   PassState pass;
   Scratch<float> x, h, a, q, k, v, attn, o, gate, up, ple_tok, ple, g;
-  Scratch<float> cos_swa, sin_swa, cos_full, sin_full;  // [n][active pairs] per row
-  runtime::KvType kv_type = runtime::KvType::kF16;
-  std::vector<Scratch<uint8_t>> inflight_k, inflight_v;        // per cache layer [slot][kv_dim]
+  Scratch<float> cos_swa, sin_swa, cos_full, sin_full;         // [n][active pairs] per row
+  std::vector<runtime::KvLayerFormat> kv_fmt;                  // per cache layer, of this pass
+  std::vector<Scratch<uint8_t>> inflight_k, inflight_v;        // per cache layer [slot][row]
   std::vector<ops::AttentionScratch> attn_scratch;             // per pool thread
   std::vector<std::vector<ops::KvSegment>> attn_segs;          // per pool thread
   std::vector<std::vector<ops::AttentionQuery>> attn_queries;  // per pool thread

@@ -8,34 +8,45 @@
 #include <limits>
 
 #include "common/fp16.h"
+#include "kernels/kernel_table.h"
 #include "ops/rms_norm.h"
 #include "ops/vec4.h"
 
 namespace gemmad::ops {
 namespace {
 
-// Keys per block: the f32 copy of a block of K (and then V) stays in L1 for the dots of all
-// heads of the group (32 x 512 x 4 B = 64 KiB at the largest head size).
-constexpr int kBlock = 32;
+// Keys per block: the f32 copy of a block of K (and then V) stays in L1 (32 KiB) for the dots
+// of all heads of the group: 32 keys up to head dim 256, 16 at 512. At 32 x 512 the copy
+// (64 KiB) spilled to L2 and decode attention at 4,096 positions ran 2-6x slower
+// (bench/attention_bench). Per-key and per-column arithmetic does not depend on the block
+// size, so it changes no result.
+constexpr int kMaxBlock = 32;
+inline int block_rows(int head_dim) {
+  return std::clamp(8192 / std::max(head_dim, 1), 4, kMaxBlock);
+}
 
-// dst[r][0..width) = row r of `base` (stride row_stride elements) from element `offset`.
-void load_rows(KvElem elem, const void* base, int64_t row_stride, int64_t offset, int n_rows,
+const kernels::KvKernels& kv_kernels() {
+  return kernels::kernel_table(kernels::active_kernel_set()).kv;
+}
+
+// dst[r][0..width) = row r of `base` (rows of a.row_stride elements) from element `offset`,
+// widened by the active set's kernel for a.elem; `scale` is the static scale of kQ8Static.
+void load_rows(const AttentionArgs& a, float scale, const uint8_t* base, int64_t offset, int n_rows,
                int width, float* dst) {
-  switch (elem) {
-    case KvElem::kF16: {
-      const auto* p = static_cast<const uint16_t*>(base) + offset;
-      for (int r = 0; r < n_rows; ++r)
-        f16_to_f32_row(p + r * row_stride, dst + r * width, width);
-      return;
-    }
-    case KvElem::kF32: {
-      const auto* p = static_cast<const float*>(base) + offset;
-      for (int r = 0; r < n_rows; ++r) {
-        std::memcpy(dst + r * width, p + r * row_stride, sizeof(float) * width);
-      }
-      return;
-    }
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
+  const uint8_t* p = base + kv_row_bytes(a.elem, offset);
+  if (a.elem == KvElem::kF32) {
+    for (int r = 0; r < n_rows; ++r)
+      std::memcpy(dst + r * width, p + r * rb, sizeof(float) * width);
+    return;
   }
+  const kernels::KvKernels& kv = kv_kernels();
+  kernels::KvWidenFn fn = a.elem == KvElem::kF16  ? kv.f16
+                          : a.elem == KvElem::kQ8 ? kv.q8
+                          : a.elem == KvElem::kQ4 ? kv.q4
+                                                  : kv.q8s;
+  for (int r = 0; r < n_rows; ++r)
+    fn(p + r * rb, width, scale, dst + r * width);
 }
 
 // out[j] = dot(q, k + j * n, n) for 4 consecutive rows of k, each summed exactly as dot()
@@ -75,10 +86,12 @@ void dot4(const float* q, const float* k, int n, float* out) {
   out[3] = sum(a3, b3);
 }
 
+}  // namespace
+
 // acc[0..n) += sum over rows b < nb of p[b] * v[b][0..n), adding the rows in order. Columns
 // are held in registers 16 at a time across all rows (acc is loaded and stored once per
 // block, not once per row); each element sees the same additions as a row-by-row loop.
-void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) {
+void accumulate_rows_portable(const float* p, const float* v, int nb, int n, float* acc) {
   using vec::F4;
   int i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -103,29 +116,32 @@ void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) 
   }
 }
 
+namespace {
+
 // Visits the blocks of keys [lo, hi) (indices into the concatenated segments), in order:
 // fn(first key index, rows, pointer to the first row's K or V element bytes).
 template <typename F>
 void for_blocks(std::span<const KvSegment> segments, int64_t lo, int64_t hi, bool values,
-                int64_t row_stride, size_t elem_bytes, F&& fn) {
+                int64_t row_bytes, int block, F&& fn) {
   int64_t base = 0;
   for (const KvSegment& seg : segments) {
     const int64_t from = std::max<int64_t>(lo - base, 0);
     const int64_t to = std::min<int64_t>(hi - base, seg.n);
-    for (int64_t b0 = from; b0 < to; b0 += kBlock) {
-      const int nb = static_cast<int>(std::min<int64_t>(kBlock, to - b0));
-      const auto* rows = static_cast<const uint8_t*>(values ? seg.v : seg.k) +
-                         b0 * row_stride * static_cast<int64_t>(elem_bytes);
+    for (int64_t b0 = from; b0 < to; b0 += block) {
+      const int nb = static_cast<int>(std::min<int64_t>(block, to - b0));
+      const auto* rows = static_cast<const uint8_t*>(values ? seg.v : seg.k) + b0 * row_bytes;
       fn(base + b0, nb, rows);
     }
     base += seg.n;
   }
 }
 
+}  // namespace
+
 // Scores of m widened keys for the heads of q: sc[h * stride + b] = scale * q_h · k_b, and
 // each head's running maximum.
-void score_keys(const float* q, int nh, int hd, const float* kb, int m, float scale, float* sc,
-                int64_t stride, float* maxes) {
+void score_keys_portable(const float* q, int nh, int hd, const float* kb, int m, float scale,
+                         float* sc, int64_t stride, float* maxes) {
   for (int h = 0; h < nh; ++h) {
     const float* qh = q + static_cast<int64_t>(h) * hd;
     float* sh = sc + h * stride;
@@ -139,6 +155,19 @@ void score_keys(const float* q, int nh, int hd, const float* kb, int m, float sc
       maxes[h] = std::max(maxes[h], sh[b]);
     }
   }
+}
+
+namespace {
+
+// The active set's score / accumulate kernels, or the portable twins above.
+void score_keys(const float* q, int nh, int hd, const float* kb, int m, float scale, float* sc,
+                int64_t stride, float* maxes) {
+  const kernels::KvScoreFn fn = kv_kernels().score;
+  (fn ? fn : score_keys_portable)(q, nh, hd, kb, m, scale, sc, stride, maxes);
+}
+void accumulate_rows(const float* p, const float* v, int nb, int n, float* acc) {
+  const kernels::KvAccumulateFn fn = kv_kernels().accumulate;
+  (fn ? fn : accumulate_rows_portable)(p, v, nb, n, acc);
 }
 
 // Softmax numerators e^(s - max) (exponents <= 0) of n scores in place; returns their sum,
@@ -193,18 +222,18 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
     lo = std::min(lo, queries[j].key_begin);
     hi = std::max(hi, queries[j].key_end);
   }
-  s.k_block.resize(static_cast<size_t>(kBlock) * hd);
-  s.v_block.resize(static_cast<size_t>(kBlock) * hd);
+  s.k_block.resize(static_cast<size_t>(block_rows(hd)) * hd);
+  s.v_block.resize(static_cast<size_t>(block_rows(hd)) * hd);
   s.scores.resize(std::max<int64_t>(total, 1));
   s.acc.assign(nq * nh * hd, 0.0f);
   s.row_max.assign(nq * nh, -std::numeric_limits<float>::infinity());
   s.row_sum.assign(nq * nh, 0.0f);
-  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
 
   // Pass 1: scores and each head's maximum.
   for_blocks(
-      segments, lo, hi, false, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.k_block.data());
+      segments, lo, hi, false, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
         for (size_t j = 0; j < nq; ++j) {
           const AttentionQuery& qj = queries[j];
           const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
@@ -225,8 +254,8 @@ void attend_multi(const AttentionArgs& a, std::span<const KvSegment> segments,
   }
   // Pass 3: weighted sum of V.
   for_blocks(
-      segments, lo, hi, true, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.v_block.data());
+      segments, lo, hi, true, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.v_scale, rows, a.kv_offset, nb, hd, s.v_block.data());
         for (size_t j = 0; j < nq; ++j) {
           const AttentionQuery& qj = queries[j];
           const int64_t k0 = std::max(g0, qj.key_begin), k1 = std::min(g0 + nb, qj.key_end);
@@ -256,13 +285,13 @@ void attention_scores(const AttentionArgs& a, std::span<const KvSegment> segment
                       int64_t k1, float* scores, int64_t stride, float* maxes,
                       AttentionScratch& s) {
   const int hd = a.head_dim;
-  s.k_block.resize(static_cast<size_t>(kBlock) * hd);
+  s.k_block.resize(static_cast<size_t>(block_rows(hd)) * hd);
   for (int h = 0; h < a.n_heads; ++h)
     maxes[h] = -std::numeric_limits<float>::infinity();
-  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
   for_blocks(
-      segments, k0, k1, false, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset, nb, hd, s.k_block.data());
+      segments, k0, k1, false, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.k_scale, rows, a.kv_offset, nb, hd, s.k_block.data());
         score_keys(a.q, a.n_heads, hd, s.k_block.data(), nb, a.scale, scores + g0, stride, maxes);
       });
 }
@@ -278,12 +307,12 @@ void attention_values(const AttentionArgs& a, std::span<const KvSegment> segment
                       AttentionScratch& s) {
   const int hd = a.head_dim, w = c1 - c0, nh = a.n_heads;
   if (w <= 0) return;
-  s.v_block.resize(static_cast<size_t>(kBlock) * w);
+  s.v_block.resize(static_cast<size_t>(block_rows(hd)) * w);
   s.acc.assign(static_cast<size_t>(nh) * w, 0.0f);
-  const size_t eb = a.elem == KvElem::kF16 ? 2 : 4;
+  const int64_t rb = kv_row_bytes(a.elem, a.row_stride);
   for_blocks(
-      segments, 0, n_keys, true, a.row_stride, eb, [&](int64_t g0, int nb, const uint8_t* rows) {
-        load_rows(a.elem, rows, a.row_stride, a.kv_offset + c0, nb, w, s.v_block.data());
+      segments, 0, n_keys, true, rb, block_rows(hd), [&](int64_t g0, int nb, const uint8_t* rows) {
+        load_rows(a, a.v_scale, rows, a.kv_offset + c0, nb, w, s.v_block.data());
         for (int h = 0; h < nh; ++h) {
           accumulate_rows(weights + h * stride + g0, s.v_block.data(), nb, w, s.acc.data() + h * w);
         }

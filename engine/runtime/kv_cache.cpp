@@ -9,6 +9,23 @@
 
 namespace gemmad::runtime {
 
+KvLayerFormat kv_layer_format(const KvLayerSpec& layer, KvTypes types) {
+  switch (types.of(layer.sliding)) {
+    case KvType::kF16:
+      return {ops::KvElem::kF16};
+    case KvType::kF32:
+      return {ops::KvElem::kF32};
+    case KvType::kQ8:
+      if (layer.k_scale > 0.0f && layer.v_scale > 0.0f) {
+        return {ops::KvElem::kQ8Static, layer.k_scale, layer.v_scale};
+      }
+      return {ops::KvElem::kQ8};
+    case KvType::kQ4:
+      return {ops::KvElem::kQ4};
+  }
+  return {};
+}
+
 SequenceKv::SequenceKv(std::span<const KvLayerSpec> layers, uint32_t window,
                        const KvCacheOptions& opts)
     : window_(window), n_ctx_(opts.n_ctx), type_(opts.type) {
@@ -16,6 +33,7 @@ SequenceKv::SequenceKv(std::span<const KvLayerSpec> layers, uint32_t window,
   layers_.resize(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     layers_[i].spec = layers[i];
+    layers_[i].format = kv_layer_format(layers[i], type_);
     layers_[i].capacity = layers[i].sliding ? static_cast<int32_t>(ring) : 0;
   }
 }

@@ -4,8 +4,10 @@
 // layer keeps a ring of `window` positions (or a larger configured capacity, which lets a
 // sequence roll back a few tokens); a full layer grows in chunks of kChunkPositions up to the
 // configured context, so memory is bounded by the config and allocated only as used.
-// Elements are f16 (default) or f32. The cache knows nothing of Gemma: it stores rows of
-// kv_dim elements per layer and position.
+// Elements are f16 (default), f32, or quantized (q8 / q4 / static q8), chosen per layer type
+// (kv_cache_type.h); rows are stored in that layout (ops/attention_kv.h) and never widened
+// here. The cache knows nothing of Gemma: it stores rows of kv_dim elements per layer and
+// position.
 //
 // Thread safety: a SequenceKv is used by one forward pass at a time; const methods may be
 // called concurrently while no writer runs.
@@ -18,34 +20,31 @@
 
 #include "common/result.h"
 #include "ops/attention.h"
+#include "runtime/kv_cache_type.h"
 
 namespace gemmad::runtime {
 
-enum class KvType { kF16, kF32 };
-
-inline ops::KvElem kv_elem(KvType t) {
-  switch (t) {
-    case KvType::kF16:
-      return ops::KvElem::kF16;
-    case KvType::kF32:
-      return ops::KvElem::kF32;
-  }
-  return ops::KvElem::kF16;
-}
-inline uint32_t kv_type_bytes(KvType t) {
-  return t == KvType::kF16 ? 2 : 4;
-}
+// The element type and static scales one storing layer uses under the types `t`: q8 becomes
+// static int8 (kQ8Static) where the layer has both static scales (kv_cache_type.h).
+struct KvLayerFormat {
+  ops::KvElem elem = ops::KvElem::kF16;
+  float k_scale = 0.0f, v_scale = 0.0f;  // kQ8Static only
+};
 
 // One storing layer.
 struct KvLayerSpec {
   bool sliding = false;
   uint32_t kv_dim = 0;  // elements per position of K (and of V): Hkv * head_dim
+  // The file's calibrated static KV scales of this layer (0 = uncalibrated: dynamic scales).
+  float k_scale = 0.0f, v_scale = 0.0f;
 };
+
+KvLayerFormat kv_layer_format(const KvLayerSpec& layer, KvTypes types);
 
 struct KvCacheOptions {
   uint32_t n_ctx = 4096;  // positions per sequence (full layers grow up to this)
-  KvType type = KvType::kF16;
-  uint32_t n_seq = 1;  // sequence slots in a pool
+  KvTypes type;           // per layer type; f16 by default
+  uint32_t n_seq = 1;     // sequence slots in a pool
   // Positions a sliding ring holds; 0 = the window. More lets truncate() roll back up to
   // (capacity - window) positions without losing the window.
   uint32_t swa_capacity = 0;
@@ -69,9 +68,10 @@ class SequenceKv {
 
   int32_t n_pos() const { return n_pos_; }  // positions [0, n_pos) have been appended
   uint32_t n_ctx() const { return n_ctx_; }
-  KvType type() const { return type_; }
+  KvTypes type() const { return type_; }
   size_t n_layers() const { return layers_.size(); }
   const KvLayerSpec& layer(size_t i) const { return layers_[i].spec; }
+  const KvLayerFormat& format(size_t i) const { return layers_[i].format; }
 
   // Forget everything and release the full layers' chunks.
   void clear();
@@ -95,18 +95,19 @@ class SequenceKv {
  private:
   struct Layer {
     KvLayerSpec spec;
+    KvLayerFormat format;
     int32_t capacity = 0;  // sliding: ring positions
     // Sliding: one block of `capacity` rows. Full: chunks of kChunkPositions rows.
     std::vector<std::unique_ptr<uint8_t[]>> k_chunks, v_chunks;
   };
   uint64_t row_bytes(const Layer& l) const {
-    return uint64_t{l.spec.kv_dim} * kv_type_bytes(type_);
+    return static_cast<uint64_t>(ops::kv_row_bytes(l.format.elem, l.spec.kv_dim));
   }
 
   std::vector<Layer> layers_;
   uint32_t window_ = 0;
   uint32_t n_ctx_ = 0;
-  KvType type_ = KvType::kF16;
+  KvTypes type_;
   int32_t n_pos_ = 0;
   int32_t swa_valid_from_ = 0;  // lowest position still intact in every sliding ring
 };

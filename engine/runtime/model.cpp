@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "models/gemma4.h"
 
@@ -50,6 +51,7 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::GgufFile> 
   m->file_ = std::move(file);
   GEMMAD_ASSIGN_OR_RETURN(m->config_, engine::Gemma4Config::from_gguf(*m->file_));
   GEMMAD_ASSIGN_OR_RETURN(m->weights_, engine::Gemma4Weights::bind(*m->file_, m->config_));
+  GEMMAD_ASSIGN_OR_RETURN(m->kv_scales_, read_kv_static_scales(*m->file_, m->config_.n_layer));
   advise_random(m->file_->find_tensor("per_layer_token_embd.weight"));
   // A file "looks like" a variant when its depth or its width matches one.
   for (const char* name : {"e2b", "e4b"}) {
@@ -67,7 +69,12 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::GgufFile> 
 KvCachePool Model::new_kv_pool(KvCacheOptions opts) const {
   opts.n_ctx = std::max(1u, std::min(opts.n_ctx, config_.n_ctx_train));
   opts.n_seq = std::max(1u, opts.n_seq);
-  return KvCachePool(engine::gemma4_kv_layers(config_), config_.n_swa, opts);
+  std::vector<KvLayerSpec> layers = engine::gemma4_kv_layers(config_);
+  for (size_t i = 0; i < layers.size(); ++i) {  // storing layer i is model layer i (§1.6)
+    if (!kv_scales_.k.empty()) layers[i].k_scale = kv_scales_.k[i];
+    if (!kv_scales_.v.empty()) layers[i].v_scale = kv_scales_.v[i];
+  }
+  return KvCachePool(std::move(layers), config_.n_swa, opts);
 }
 
 }  // namespace gemmad::runtime

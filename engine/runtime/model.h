@@ -13,6 +13,7 @@
 #include "models/gemma4_config.h"
 #include "models/gemma4_weights.h"
 #include "runtime/kv_cache.h"
+#include "runtime/kv_cache_scales.h"
 
 namespace gemmad::runtime {
 
@@ -32,7 +33,9 @@ class Model {
   const std::vector<std::string>& shape_notes() const { return shape_notes_; }
 
   // A KV cache pool laid out for this model. opts.n_ctx is clamped to the trained context.
+  // The file's static KV scales (if any) go to the layers that store q8.
   KvCachePool new_kv_pool(KvCacheOptions opts) const;
+  const KvStaticScales& kv_static_scales() const { return kv_scales_; }
 
  private:
   Model() = default;
@@ -40,6 +43,7 @@ class Model {
   engine::Gemma4Config config_;
   std::unique_ptr<engine::Gemma4Weights> weights_;
   std::vector<std::string> shape_notes_;
+  KvStaticScales kv_scales_;
 };
 
 }  // namespace gemmad::runtime

@@ -86,7 +86,7 @@ class OfflineEngine(cs.CliTestCase):
 
     def test_batch_and_step_mode_agree(self):
         for quant in self.models:
-            for kv in ("f16", "f32"):
+            for kv in ("f16", "f32", "q8", "q4", "mobile", "sliding:q4,full:f16"):
                 with self.subTest(quant=quant, kv=kv):
                     batch = self.logits(quant, PROMPT, "--mode", "batch", "--kv-type", kv)
                     step = self.logits(quant, PROMPT, "--mode", "step", "--kv-type", kv)
@@ -176,6 +176,50 @@ class OfflineEngine(cs.CliTestCase):
         self.assertAlmostEqual(doc["read_gb_s"],
                                doc["weight_bytes_per_token"] * doc["decode_tok_s"] / 1e9,
                                delta=1e-6 * doc["read_gb_s"])
+
+    def test_generate_takes_a_kv_type_and_greedy_follows_its_logits(self):
+        doc = self.generate("f32", PROMPT, "-n", 1, "--temp", 0, "--kv-type", "mobile")
+        rows = self.logits("f32", PROMPT, "--kv-type", "mobile")
+        self.assertEqual(doc["token_ids"][0], max(range(self.n_vocab), key=lambda i: rows[-1][i]))
+
+    def test_a_bad_kv_type_is_a_usage_error_listing_the_presets(self):
+        run = cs.gemmactl("logits", "--model", self.models["f32"], "--ids", "2 3", "--out",
+                          os.path.join(self.tmp.name, "x.bin"), "--kv-type", "sliding:q8,full:q3")
+        self.assert_exit(run, cs.EXIT_USAGE)
+        self.assertIn("q3", run.err_text())
+        self.assertIn("mobile", run.err_text())
+
+    def test_eval_of_a_model_against_itself_gives_kld_0_and_full_agreement(self):
+        text = os.path.join(self.tmp.name, "text.txt")
+        with open(text, "w", encoding="utf-8") as f:
+            f.write("The quick brown fox jumps over the lazy dog. " * 20)
+        run = cs.gemmactl("eval", "--model", self.models["q4_0"], "--text", text, "--ctx", 64,
+                          "--json")
+        self.assert_exit(run, cs.EXIT_OK)
+        doc = run.json()
+        self.assertEqual(doc["kld_mean"], 0.0)
+        self.assertEqual(doc["kld_p99"], 0.0)
+        self.assertEqual(doc["top1_agreement"], 1.0)
+        self.assertEqual(doc["ppl"], doc["reference_ppl"])
+        self.assertGreater(doc["ppl"], 1.0)
+        self.assertGreater(doc["chunks"], 1)  # the text is longer than one 64-position chunk
+        self.assertIn(f"chunk {doc['chunks']}/{doc['chunks']}", run.err_text())
+        # A quantized KV cache against F16 on the same model: a real, positive divergence.
+        kv = cs.gemmactl("eval", "--model", self.models["q4_0"], "--text", text, "--ctx", 64,
+                         "--kv-type", "mobile", "--reference-kv-type", "f16", "--json")
+        self.assert_exit(kv, cs.EXIT_OK)
+        self.assertGreater(kv.json()["kld_mean"], 0.0)
+        self.assertEqual(kv.json()["kv_type"], "sliding:q8,full:q4")
+
+    def test_eval_input_errors_name_the_problem(self):
+        run = cs.gemmactl("eval", "--json", "--model", self.models["f32"])
+        self.assert_json_error(run, cs.EXIT_USAGE, mentions=["--text", "--ids"])
+        run = cs.gemmactl("eval", "--json", "--model", self.models["f32"], "--ids", "2")
+        self.assert_json_error(run, cs.EXIT_USAGE, mentions=["at least 2 tokens"])
+        run = cs.gemmactl("eval", "--json", "--model", self.models["f32"], "--text",
+                          os.path.join(self.tmp.name, "missing.txt"))
+        self.assertNotEqual(run.code, cs.EXIT_OK)
+        self.assertIn("missing.txt", run.err_text())
 
 
 if __name__ == "__main__":

@@ -41,10 +41,28 @@ TEST(Config, OutOfRangeValueNamesTheRange) {
 TEST(Config, WrongTypeAndEnumValuesAreRejected) {
   Config c;
   EXPECT_FALSE(apply_toml(c, "[model]\nthreads = \"two\"\n", "g.toml").ok());
-  Status s = apply_toml(c, "[model]\nkv_type = \"q4\"\n", "g.toml");
+  Status s = apply_toml(c, "[log]\nlevel = \"loud\"\n", "g.toml");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("f16, f32"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("trace, debug"), std::string::npos) << s.error().message;
   EXPECT_FALSE(apply_toml(c, "threads = 2\n", "g.toml").ok());  // outside a section
+}
+
+TEST(Config, KvTypeTakesAPresetPerLayerType) {
+  Config c;
+  for (const char* ok :
+       {"f16", "f32", "q8", "q4", "mobile", "sliding:q8,full:q4", "full:f16,sliding:q8"}) {
+    EXPECT_TRUE(apply_toml(c, std::string("[model]\nkv_type = \"") + ok + "\"\n", "g.toml").ok())
+        << ok;
+    EXPECT_EQ(c.kv_type, ok);
+  }
+  for (const char* bad :
+       {"q2", "sliding:q8", "sliding:q8,full:q3", "sliding:q8,sliding:q4", "middle:q8,full:q4"}) {
+    Status s = apply_toml(c, std::string("[model]\nkv_type = \"") + bad + "\"\n", "g.toml");
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.error().message.find("model.kv_type"), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find(bad), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find("mobile"), std::string::npos) << s.error().message;
+  }
 }
 
 TEST(Config, SyntaxErrorsNameTheLine) {

@@ -183,7 +183,7 @@ def main(argv=None):
     ap.add_argument("--prompt-len", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1, help="seed of the generated prompt")
     ap.add_argument("--mode", choices=["batch", "step"], default="batch")
-    ap.add_argument("--kv-type", choices=["f32", "f16"], default="f32")
+    ap.add_argument("--kv-type", default="f32", help="f32, f16, q8, q4, mobile, sliding:T,full:T")
     ap.add_argument("--greedy", type=int, default=32, help="tokens to compare (0 = skip)")
     ap.add_argument("--ops-max-rel", type=float, default=OPS_MAX_REL,
                     help="op-by-op check threshold (0 = skip the op check)")

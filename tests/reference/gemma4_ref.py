@@ -12,8 +12,9 @@ Numerics (the contract with engine/kernels/matmul.h and act_q8.h):
   * All other arithmetic (norms, RoPE, softmax, residuals) and every matmul accumulation is
     done in float64; activations are rounded to float32 at the input of every matmul (so the
     activation quantisation sees the same float32 values the engine would).
-  * The KV cache holds float32 values, or float16 values with --kv-type f16 (K after
-    norm + RoPE and V after its norm are rounded to fp16 when stored).
+  * The KV cache holds float32 values, or, with --kv-type, the values of the engine's KV type
+    per layer type (kv_quant.py: f16, q8, q4, static q8 with the file's scales; K after norm
+    + RoPE and V after its norm are stored so).
 
 Usage:
   gemma4_ref.py --model M.gguf --ids "2 5 9" --out logits.f32   # float32 [pos][vocab]
@@ -25,6 +26,7 @@ import sys
 
 import numpy as np
 
+import kv_quant
 from dequant import dequantize, quantize_act_q8_0
 from gguf_read import GgufFile
 
@@ -122,6 +124,10 @@ class Gemma4Ref:
         self.f = GgufFile(path)
         self.c = Config(self.f)
         self.kv_type = kv_type
+        self.kv_sliding, self.kv_full = kv_quant.parse_preset(kv_type)
+        kv = self.f.kv
+        self.k_scales = kv.get("gemma4.attention.k_cache_scale") or [0.0] * self.c.n_layer
+        self.v_scales = kv.get("gemma4.attention.v_cache_scale") or [0.0] * self.c.n_layer
         self.round_inputs = round_inputs
         self.accum = accum
         self.tap = None  # optional callable(name, layer, values [n_rows, n_cols]); layer -1 = global
@@ -250,9 +256,11 @@ class Gemma4Ref:
             k = self._tap("k_rope", il, k)
             v = rms_norm(v, None, c.eps)
             v = self._tap("v_norm", il, v)
-            if self.kv_type == "f16":
-                k = k.astype(np.float16).astype(np.float64)
-                v = v.astype(np.float16).astype(np.float64)
+            if self.kv_type != "f32":
+                t = self.kv_sliding if swa else self.kv_full
+                both = self.k_scales[il] > 0 and self.v_scales[il] > 0  # static q8 needs both
+                k = kv_quant.store(k, t, self.k_scales[il] if both else 0.0)
+                v = kv_quant.store(v, t, self.v_scales[il] if both else 0.0)
             if il in self.k_cache:
                 self.k_cache[il] = np.concatenate([self.k_cache[il], k])
                 self.v_cache[il] = np.concatenate([self.v_cache[il], v])
@@ -346,7 +354,7 @@ def main(argv=None):
     ap.add_argument("--ids", required=True, help='token ids, e.g. "2 5 9"')
     ap.add_argument("--out", help="write float32 logits [positions][vocab] here")
     ap.add_argument("--mode", choices=["batch", "step"], default="batch")
-    ap.add_argument("--kv-type", choices=["f32", "f16"], default="f32")
+    ap.add_argument("--kv-type", default="f32", help="f32, f16, q8, q4, mobile, sliding:T,full:T")
     ap.add_argument("--greedy", type=int, default=0, help="generate N tokens greedily")
     ap.add_argument("--accum", choices=["f64", "f32"], default="f64",
                     help="matmul accumulation (f32 only to emulate a float32 engine)")

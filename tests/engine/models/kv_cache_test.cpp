@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/fp16.h"
+#include "models/gemma4.h"
 
 namespace gemmad::runtime {
 namespace {
@@ -151,6 +152,50 @@ TEST(KvCachePool, HasIndependentSequenceSlots) {
   EXPECT_EQ(pool.seq(0).n_pos(), 0);
   EXPECT_EQ(pool.seq(1).n_pos(), 5);
   EXPECT_EQ(pool.bytes_used(), pool.seq(1).bytes_used());
+}
+
+}  // namespace
+}  // namespace gemmad::runtime
+
+namespace gemmad::runtime {
+namespace {
+
+// The KV figures of docs/PERFORMANCE.md ("KV cache bytes"): E2B and E4B at 4,096 positions
+// for every preset, through the real cache (full layers grow by chunks, sliding rings hold the
+// 512-position window). Later contexts add bytes_per_position x positions to the full layers.
+TEST(KvCachePool, BytesAt4KMatchTheDocumentedTable) {
+  struct Row {
+    const char* variant;
+    const char* preset;
+    uint64_t bytes_4k, full_bytes_per_position;
+  };
+  const Row rows[] = {
+      {"e2b", "f32", 62914560, 12288},   {"e2b", "f16", 31457280, 6144},
+      {"e2b", "q8", 16711680, 3264},     {"e2b", "q4", 8847360, 1728},
+      {"e2b", "mobile", 10420224, 1728}, {"e4b", "f32", 176160768, 32768},
+      {"e4b", "f16", 88080384, 16384},   {"e4b", "q8", 46792704, 8704},
+      {"e4b", "q4", 24772608, 4608},     {"e4b", "mobile", 30015488, 4608},
+  };
+  std::vector<uint8_t> zeros(4096 * 1024 * 4);  // the widest row (E4B full f32) x 4096
+  for (const Row& r : rows) {
+    SCOPED_TRACE(std::string(r.variant) + " " + r.preset);
+    const auto c = *engine::Gemma4Config::preset(r.variant);
+    KvCacheOptions o;
+    o.n_ctx = 131072;
+    o.type = *parse_kv_types(r.preset);
+    SequenceKv s(engine::gemma4_kv_layers(c), c.n_swa, o);
+    std::vector<KvRows> kv(s.n_layers(), KvRows{zeros.data(), zeros.data()});
+    ASSERT_TRUE(s.append(4096, kv).ok());
+    EXPECT_EQ(s.bytes_used(), r.bytes_4k);
+    uint64_t per_pos = 0;
+    for (size_t l = 0; l < s.n_layers(); ++l) {
+      if (!s.layer(l).sliding) {
+        per_pos +=
+            2 * static_cast<uint64_t>(ops::kv_row_bytes(s.format(l).elem, s.layer(l).kv_dim));
+      }
+    }
+    EXPECT_EQ(per_pos, r.full_bytes_per_position);
+  }
 }
 
 }  // namespace

@@ -98,6 +98,8 @@ Status write_tiny_model(const TinyModelSpec& spec, const std::string& path) {
   const std::string a = "gemma4.";
   wr.set_string("general.architecture", "gemma4");
   wr.set_u32(a + "context_length", c.n_ctx_train);
+  for (const auto& [key, values] : spec.f32_arrays)
+    wr.set_f32_array(key, values);
   wr.set_u32(a + "embedding_length", c.n_embd);
   wr.set_u32(a + "block_count", c.n_layer);
   wr.set_u32(a + "attention.head_count", c.n_head);

@@ -25,6 +25,7 @@ struct TinyModelSpec {
   std::string wrong_shape;              // write this tensor with its first dimension doubled
   std::map<std::string, float> scales;  // extra one-element tensors, e.g. "blk.0.attn_q.scale"
   std::vector<std::string> foreign;     // extra unknown f32 {32} tensors, e.g. "v.patch_embd"
+  std::map<std::string, std::vector<float>> f32_arrays;  // extra metadata, e.g. KV scales
 };
 
 // Element i of tensor `name` as written before quantisation.
