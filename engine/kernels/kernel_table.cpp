@@ -35,6 +35,9 @@ KernelTable make_scalar() {
   t.q2_0 = q(dot_q2_0_ref, 0);
   t.q4_k = q(dot_q4_k_ref, 0);
   t.q6_k = q(dot_q6_k_ref, 0);
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_ref};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_ref};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_ref};
   return t;
 }
 
@@ -51,6 +54,9 @@ KernelTable make_avx2() {
   t.q2_0 = q(dot_q2_0_avx2, 1);
   t.q4_k = q(dot_q4_k_avx2, 0);  // unsigned codes; the min goes through ActQ8::ds
   t.q6_k = q(dot_q6_k_avx2, 32, true);
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_avx2};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_avx2};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_avx2};
   return t;
 }
 
@@ -66,6 +72,9 @@ KernelTable make_avx512() {
   t.q2_0 = q(dot_q2_0_avx512, 1);
   t.q4_k = q(dot_q4_k_avx512, 0);
   t.q6_k = q(dot_q6_k_avx512, 32, true);
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_avx512};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_avx512};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_avx512};
   return t;
 }
 #endif
@@ -82,6 +91,9 @@ KernelTable make_neon() {
   t.q4_0 = q(dot_q4_0_neon, 0);
   t.q8_0 = q(dot_q8_0_neon, 0);
   t.q6_k = q(dot_q6_k_neon, 0);
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_neon};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_neon};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_neon};
   return t;
 }
 #endif
@@ -158,7 +170,17 @@ const TypeKernel* find_kernel(const KernelTable& table, quant::GgmlType type) {
     case GgmlType::kI64:
     case GgmlType::kF64:
     case GgmlType::kQ1_0:
+    case GgmlType::kGQ2:
+    case GgmlType::kGQ4:
+    case GgmlType::kGQ8:
       break;
+  }
+  return nullptr;
+}
+
+GDotFn find_scaled_kernel(const KernelTable& table, quant::GgmlType type) {
+  for (const ScaledKernel& k : table.scaled) {
+    if (k.type == type) return k.dot;
   }
   return nullptr;
 }
