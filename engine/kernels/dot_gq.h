@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/act_i8.h"
 #include "quant/ggml_type.h"
@@ -32,19 +33,28 @@ void dot_gq2_neon(const uint8_t*, uint64_t, int64_t, const float*, const ActI8&,
 void dot_gq4_neon(const uint8_t*, uint64_t, int64_t, const float*, const ActI8&, float*, int64_t);
 void dot_gq8_neon(const uint8_t*, uint64_t, int64_t, const float*, const ActI8&, float*, int64_t);
 
+// sum_g (sr[g] * dt[g]) * float(isum[g]) in increasing g: the f32 part, compiled once in
+// the reference file (no FMA contraction differences between sets).
+float gq_combine(const float* sr, const float* dt, const int32_t* isum, int64_t n_groups);
+
 // Shared driver: the combination above, with `isum(row, t, g)` supplied by each set.
 template <typename GroupSum>
 inline void gq_rows(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const float* scales,
                     const ActI8& a, float* y, int64_t ldy, GroupSum isum) {
+  int32_t small[64];
+  std::vector<int32_t> big;
+  int32_t* sums = small;
+  if (a.n_groups > 64) {
+    big.resize(static_cast<size_t>(a.n_groups));
+    sums = big.data();
+  }
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* row = w + r * row_bytes;
     const float* sr = scales + r * a.n_groups;
     for (int64_t t = 0; t < a.n_tok; ++t) {
-      const float* dt = a.d + t * a.n_groups;
-      float acc = 0.0f;
       for (int64_t g = 0; g < a.n_groups; ++g)
-        acc += (sr[g] * dt[g]) * static_cast<float>(isum(row, t, g));
-      y[t * ldy + r] = acc;
+        sums[g] = isum(row, t, g);
+      y[t * ldy + r] = gq_combine(sr, a.d + t * a.n_groups, sums, a.n_groups);
     }
   }
 }

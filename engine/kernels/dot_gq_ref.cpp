@@ -25,6 +25,13 @@ void dot_ref(quant::GgmlType type, const uint8_t* w, uint64_t row_bytes, int64_t
 
 }  // namespace
 
+float gq_combine(const float* sr, const float* dt, const int32_t* isum, int64_t n_groups) {
+  float acc = 0.0f;
+  for (int64_t g = 0; g < n_groups; ++g)
+    acc += (sr[g] * dt[g]) * static_cast<float>(isum[g]);
+  return acc;
+}
+
 void dot_gq2_ref(const uint8_t* w, uint64_t rb, int64_t n, const float* s, const ActI8& a, float* y,
                  int64_t ldy) {
   dot_ref(quant::GgmlType::kGQ2, w, rb, n, s, a, y, ldy);
