@@ -151,7 +151,7 @@ def pack(k, bits):
     return out
 
 
-def build_model(cfg, seed, ple_group):
+def build_model(cfg, seed, ple_group, layout):
     """The matrices and vectors of the checkpoint (HF names)."""
     d, L, V, p = cfg.d, cfg.L, cfg.V, cfg.p
     mats, vecs = [], []
@@ -174,7 +174,8 @@ def build_model(cfg, seed, ple_group):
         mats.append(Matrix(h + "self_attn.k_proj", kv, d, 4, 0, 1.0 / np.sqrt(d), seed))
         mats.append(Matrix(h + "self_attn.v_proj", kv, d, 4, 0, 1.0 / np.sqrt(d), seed))
         vecs.append((h + "self_attn.k_norm.weight", hd, 1.0))
-        mats.append(Matrix(h + "self_attn.o_proj", d, q, 4, 0, 1.0 / np.sqrt(q), seed))
+        mats.append(Matrix(h + "self_attn.o_proj", d, q, 4, 32 if layout == "ct" else 0,
+                           1.0 / np.sqrt(q), seed))
         vecs.append((h + "post_attention_layernorm.weight", d, 1.0))
         vecs.append((h + "pre_feedforward_layernorm.weight", d, 1.0))
         mats.append(Matrix(h + "mlp.gate_proj", ff, d, mlp_bits, 0, 1.0 / np.sqrt(d), seed))
@@ -424,7 +425,7 @@ def main(argv=None):
 
     n_vocab = len(GgufFile(args.vocab).kv["tokenizer.ggml.tokens"])
     cfg = Config(args.preset, args.layers, n_vocab)
-    mats, vecs = build_model(cfg, args.seed, args.ple_group)
+    mats, vecs = build_model(cfg, args.seed, args.ple_group, args.layout)
 
     twin_gguf = None
     if args.twin_dir:
