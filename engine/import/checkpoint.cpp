@@ -90,9 +90,9 @@ std::vector<std::string> Checkpoint::names() const {
   return out;
 }
 
-void Checkpoint::release(const std::string& name) const {
+void Checkpoint::release(const std::string& name, uint64_t begin, uint64_t end) const {
   auto it = index_.find(name);
-  if (it != index_.end()) shards_[it->second.first]->release(*it->second.second);
+  if (it != index_.end()) shards_[it->second.first]->release(*it->second.second, begin, end);
 }
 
 }  // namespace gemmad::import

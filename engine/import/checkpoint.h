@@ -26,7 +26,8 @@ class Checkpoint {
   // Every tensor name, sorted.
   std::vector<std::string> names() const;
   size_t shard_count() const { return shards_.size(); }
-  void release(const std::string& name) const;
+  // Drops the pages of bytes [begin, end) of tensor `name` (import reads each once).
+  void release(const std::string& name, uint64_t begin, uint64_t end) const;
 
  private:
   Checkpoint() = default;

@@ -281,12 +281,11 @@ Status Importer::add_matrix(const std::string& g, const MatrixSrc& m, bool keep_
     const uint64_t rb = n_in * static_cast<uint64_t>(m.bits) / 8;
     const StTensor* src = m.w;
     const std::string wname = m.used[0];
-    w_.add_tensor_rows(
-        g + ".weight", type, {n_in, n_out},
-        [src, rb, ck, wname, n_out](uint64_t r0, uint64_t r1, std::span<uint8_t> out) {
-          std::memcpy(out.data(), src->bytes.data() + r0 * rb, (r1 - r0) * rb);
-          if (r1 == n_out) ck->release(wname);
-        });
+    w_.add_tensor_rows(g + ".weight", type, {n_in, n_out},
+                       [src, rb, ck, wname](uint64_t r0, uint64_t r1, std::span<uint8_t> out) {
+                         std::memcpy(out.data(), src->bytes.data() + r0 * rb, (r1 - r0) * rb);
+                         ck->release(wname, r0 * rb, r1 * rb);
+                       });
     const StTensor* sc = m.scale;
     const uint64_t ng = m.n_groups;
     w_.add_tensor_rows(g + ".weight_scale", GgmlType::kF32, {ng, n_out},
@@ -341,7 +340,8 @@ Status Importer::add_matrix(const std::string& g, const MatrixSrc& m, bool keep_
           quant::quantize_row_ref(type, row.data(), out.data() + (r - r0) * rb,
                                   static_cast<int64_t>(n_in));
         }
-        if (r1 == n_out) ck->release(wname);
+        const uint64_t srb = src.bits ? crb : n_in * st_dtype_size(src.w->dtype);
+        ck->release(wname, r0 * srb, r1 * srb);
       });
   ++sum_->n_float;
   return {};

@@ -196,12 +196,12 @@ const StTensor* SafetensorsFile::find(const std::string& name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-void SafetensorsFile::release(const StTensor& t) const {
-  if (t.bytes.empty()) return;
+void SafetensorsFile::release(const StTensor& t, uint64_t begin, uint64_t end) const {
+  if (t.bytes.empty() || begin >= end || end > t.bytes.size()) return;
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto b = reinterpret_cast<uintptr_t>(t.bytes.data());
-  const uintptr_t lo = (b + page - 1) / page * page;
-  const uintptr_t hi = (b + t.bytes.size()) / page * page;
+  const uintptr_t lo = (b + begin + page - 1) / page * page;
+  const uintptr_t hi = (b + end) / page * page;
   // Advice only: a failure changes nothing but memory pressure.
   if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }

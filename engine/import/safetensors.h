@@ -57,7 +57,9 @@ class SafetensorsFile {
   const StTensor* find(const std::string& name) const;
   // Tells the kernel the pages of `t` will not be needed again (import streams each tensor
   // once; on a 1 GB board this keeps the page cache from holding the whole checkpoint).
-  void release(const StTensor& t) const;
+  void release(const StTensor& t) const { release(t, 0, t.bytes.size()); }
+  // Same for bytes [begin, end) of `t` (whole pages inside the range only).
+  void release(const StTensor& t, uint64_t begin, uint64_t end) const;
 
  private:
   SafetensorsFile() = default;
