@@ -3,6 +3,7 @@
 // codes, so it is not where the time goes.
 #include "kernels/act_i8.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gemmad::kernels {
@@ -47,6 +48,17 @@ void quantize_act_i8(const float* x, int64_t n, int64_t group, float static_scal
       total += qg[i];
     }
     sum[g] = total;
+  }
+}
+
+void act_i8_to_phases(int8_t* qs, int64_t n, int64_t group, int phases) {
+  if (phases <= 1) return;
+  thread_local std::vector<int8_t> tmp;
+  tmp.resize(static_cast<size_t>(group));
+  for (int64_t g0 = 0; g0 < n; g0 += group) {
+    for (int64_t i = 0; i < group; ++i)
+      tmp[static_cast<size_t>(act_i8_index(group, phases, i))] = qs[g0 + i];
+    std::copy(tmp.begin(), tmp.end(), qs + g0);
   }
 }
 

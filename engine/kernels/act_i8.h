@@ -24,6 +24,12 @@ inline constexpr int64_t kMaxGroup = 131071;
 
 // Read-only view of n_tok quantised rows: token t's codes at qs + t * n_in, its group scales
 // and code sums at d / sum + t * n_groups.
+//
+// Phase order: for weights packing P codes per byte (gq4: 2, gq2: 4), each group's codes are
+// stored plane by plane, element i of the group at (i % P) * (group / P) + i / P, so byte j of a
+// weight row's group meets the activations of its P codes at offset j of the P planes: SIMD
+// kernels split a byte vector into its P bit fields and multiply each with one contiguous plane,
+// with no shuffles. P = 1 (gq8) is natural order. act_i8_index() gives the position.
 struct ActI8 {
   const int8_t* qs = nullptr;
   const float* d = nullptr;
@@ -32,7 +38,16 @@ struct ActI8 {
   int64_t n_tok = 0;
   int64_t group = 0;
   int64_t n_groups = 0;
+  int phases = 1;  // P
 };
+
+// Position of element i (0 <= i < group) of a group in phase order with P phases.
+inline int64_t act_i8_index(int64_t group, int phases, int64_t i) {
+  return (i % phases) * (group / phases) + i / phases;
+}
+
+// Reorders each group of qs[0..n) from natural into phase order (P = phases).
+void act_i8_to_phases(int8_t* qs, int64_t n, int64_t group, int phases);
 
 class ActI8Buffer {
  public:
@@ -40,8 +55,8 @@ class ActI8Buffer {
   int8_t* qs(int64_t t) { return qs_.data() + t * n_in_; }
   float* d(int64_t t) { return d_.data() + t * n_groups_; }
   int32_t* sum(int64_t t) { return sum_.data() + t * n_groups_; }
-  ActI8 view() const {
-    return ActI8{qs_.data(), d_.data(), sum_.data(), n_in_, n_tok_, group_, n_groups_};
+  ActI8 view(int phases) const {
+    return ActI8{qs_.data(), d_.data(), sum_.data(), n_in_, n_tok_, group_, n_groups_, phases};
   }
 
  private:

@@ -37,6 +37,12 @@ void dot_gq8_neon(const uint8_t*, uint64_t, int64_t, const float*, const ActI8&,
 // the reference file (no FMA contraction differences between sets).
 float gq_combine(const float* sr, const float* dt, const int32_t* isum, int64_t n_groups);
 
+// Exact sum over bytes [j0, j1) of one group's packed codes (`gbytes` = the group's first
+// byte) times the phase-ordered activations `q` of that group (the reference, and the SIMD
+// kernels' tails). `bits` 2 or 4; P = 8 / bits phases of group / P values each.
+int32_t gq_packed_sum_ref(int bits, const uint8_t* gbytes, const int8_t* q, int64_t group,
+                          int64_t j0, int64_t j1);
+
 // Shared driver: the combination above, with `isum(row, t, g)` supplied by each set.
 template <typename GroupSum>
 inline void gq_rows(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const float* scales,

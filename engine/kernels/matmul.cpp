@@ -54,15 +54,16 @@ void run(const KernelTable& table, const WeightView& w, const float* x, int64_t 
     thread_local ActI8Buffer tls_act_i8;
     ActI8Buffer& act = tls_act_i8;
     act.reserve(w.n_in, n_tok, w.group);
+    const int phases = 8 / quant::traits(w.type).code_bits;
     for (int64_t t = 0; t < n_tok; ++t) {
-      quantize_act_i8(x + t * w.n_in, w.n_in, w.group, w.in_scale, act.qs(t), act.d(t),
-                      act.sum(t));
+      quantize_act_i8(x + t * w.n_in, w.n_in, w.group, w.in_scale, act.qs(t), act.d(t), act.sum(t));
+      act_i8_to_phases(act.qs(t), w.n_in, w.group, phases);
     }
-    const ActI8 view = act.view();
+    const ActI8 view = act.view(phases);
     const int64_t n_groups = w.n_in / w.group;
     for_rows([&](int64_t begin, int64_t end) {
-      dot(w.data + begin * w.row_bytes, w.row_bytes, end - begin, w.scales + begin * n_groups,
-          view, y + begin, w.n_out);
+      dot(w.data + begin * w.row_bytes, w.row_bytes, end - begin, w.scales + begin * n_groups, view,
+          y + begin, w.n_out);
     });
     return;
   }
