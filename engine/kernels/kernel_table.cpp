@@ -37,6 +37,9 @@ KernelTable make_scalar() {
   t.q4_k = q(dot_q4_k_ref, 0);
   t.q6_k = q(dot_q6_k_ref, 0);
   t.kv = KvKernels{widen_kv_f16_ref, widen_kv_q8_ref, widen_kv_q4_ref, widen_kv_q8s_ref};
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_ref};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_ref};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_ref};
   return t;
 }
 
@@ -55,6 +58,9 @@ KernelTable make_avx2() {
   t.q6_k = q(dot_q6_k_avx2, 32, true);
   t.kv = KvKernels{widen_kv_f16_avx2, widen_kv_q8_avx2, widen_kv_q4_avx2,
                    widen_kv_q8s_avx2, kv_score_avx2,    kv_accumulate_avx2};
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_avx2};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_avx2};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_avx2};
   return t;
 }
 
@@ -72,6 +78,9 @@ KernelTable make_avx512() {
   t.q6_k = q(dot_q6_k_avx512, 32, true);
   t.kv = KvKernels{widen_kv_f16_avx512, widen_kv_q8_avx512, widen_kv_q4_avx512,
                    widen_kv_q8s_avx512, kv_score_avx512,    kv_accumulate_avx512};
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_avx512};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_avx512};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_avx512};
   return t;
 }
 #endif
@@ -89,6 +98,9 @@ KernelTable make_neon() {
   t.q8_0 = q(dot_q8_0_neon, 0);
   t.q6_k = q(dot_q6_k_neon, 0);
   t.kv = KvKernels{widen_kv_f16_neon, widen_kv_q8_neon, widen_kv_q4_neon, widen_kv_q8s_neon};
+  t.scaled[0] = {quant::GgmlType::kGQ2, dot_gq2_neon};
+  t.scaled[1] = {quant::GgmlType::kGQ4, dot_gq4_neon};
+  t.scaled[2] = {quant::GgmlType::kGQ8, dot_gq8_neon};
   return t;
 }
 #endif
@@ -165,7 +177,17 @@ const TypeKernel* find_kernel(const KernelTable& table, quant::GgmlType type) {
     case GgmlType::kI64:
     case GgmlType::kF64:
     case GgmlType::kQ1_0:
+    case GgmlType::kGQ2:
+    case GgmlType::kGQ4:
+    case GgmlType::kGQ8:
       break;
+  }
+  return nullptr;
+}
+
+GDotFn find_scaled_kernel(const KernelTable& table, quant::GgmlType type) {
+  for (const ScaledKernel& k : table.scaled) {
+    if (k.type == type) return k.dot;
   }
   return nullptr;
 }

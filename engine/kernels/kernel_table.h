@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/act_q8.h"
+#include "kernels/dot_gq.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kv_rows.h"
 #include "quant/ggml_type.h"
@@ -32,11 +33,21 @@ struct TypeKernel {
   bool act_split = false;  // ActQ8::bias / bias2 split by half (act_q8.h)
 };
 
+// A scaled-code type (quant/scaled_codes.h) and its dot kernel; these multiply int8
+// activations of act_i8.h instead of ActQ8. Adding such a type is one traits entry and one
+// entry here per set.
+struct ScaledKernel {
+  quant::GgmlType type;
+  GDotFn dot = nullptr;
+};
+inline constexpr int kScaledTypes = 3;
+
 struct KernelTable {
   KernelSet set = KernelSet::kScalar;
   QuantizeActFn quantize_act = nullptr;
   TypeKernel f32, f16, bf16, q4_0, q8_0, q2_0, q4_k, q6_k;
   KvKernels kv;  // KV cache rows for attention
+  ScaledKernel scaled[kScaledTypes];
 };
 
 // The table of a usable set (kernel_set_usable()).
@@ -45,5 +56,8 @@ const KernelTable& kernel_table(KernelSet set);
 // The entry for `type`, or nullptr if the set has no kernel for it (matmul then dequantises
 // rows with quant::dequantize_row_ref).
 const TypeKernel* find_kernel(const KernelTable& table, quant::GgmlType type);
+
+// The dot kernel of a scaled-code type, or nullptr.
+GDotFn find_scaled_kernel(const KernelTable& table, quant::GgmlType type);
 
 }  // namespace gemmad::kernels

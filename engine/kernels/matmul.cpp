@@ -10,6 +10,7 @@
 
 #include "kernels/kernel_table.h"
 #include "kernels/thread_pool.h"
+#include "quant/scaled_codes.h"
 
 namespace gemmad::kernels {
 namespace {
@@ -46,6 +47,26 @@ void run(const KernelTable& table, const WeightView& w, const float* x, int64_t 
                          [&](int64_t begin, int64_t end, int) { fn(begin, end); });
     }
   };
+  if (quant::is_scaled_codes(w.type)) {
+    const GDotFn dot = find_scaled_kernel(table, w.type);
+    assert(dot != nullptr && w.scales != nullptr && w.group > 0 && w.n_in % w.group == 0);
+    // Per calling thread, as tls_act below.
+    thread_local ActI8Buffer tls_act_i8;
+    ActI8Buffer& act = tls_act_i8;
+    act.reserve(w.n_in, n_tok, w.group);
+    const int phases = 8 / quant::traits(w.type).code_bits;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      quantize_act_i8(x + t * w.n_in, w.n_in, w.group, w.in_scale, act.qs(t), act.d(t), act.sum(t));
+      act_i8_to_phases(act.qs(t), w.n_in, w.group, phases);
+    }
+    const ActI8 view = act.view(phases);
+    const int64_t n_groups = w.n_in / w.group;
+    for_rows([&](int64_t begin, int64_t end) {
+      dot(w.data + begin * w.row_bytes, w.row_bytes, end - begin, w.scales + begin * n_groups, view,
+          y + begin, w.n_out);
+    });
+    return;
+  }
   const TypeKernel* k = find_kernel(table, w.type);
   if (k == nullptr) {
     for_rows([&](int64_t begin, int64_t end) { dequant_rows(table, w, x, n_tok, y, begin, end); });
@@ -95,6 +116,16 @@ void matmul_with(KernelSet set, const WeightView& w, const float* x, int64_t n_t
 
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tok, float* y) {
   run(kernel_table(KernelSet::kScalar), w, x, n_tok, y, nullptr);
+}
+
+void dequantize_weight_row(const WeightView& w, int64_t row, float* dst) {
+  const uint8_t* src = w.data + static_cast<uint64_t>(row) * w.row_bytes;
+  if (quant::is_scaled_codes(w.type)) {
+    quant::dequantize_scaled_row(w.type, src, w.scales + row * (w.n_in / w.group), w.group, dst,
+                                 w.n_in);
+  } else {
+    quant::dequantize_row_ref(w.type, src, dst, w.n_in);
+  }
 }
 
 const char* kernel_set_name() {

@@ -6,7 +6,8 @@
 // start-up from the CPU's features (cpu_features.h); every fast path is tested against the
 // scalar reference. Numerics: Q4_0, Q8_0, Q2_0, Q4_K and Q6_K weights multiply activations
 // quantised to Q8_0 blocks per token (ggml's quantize_row_q8_0 semantics, act_q8.h) with exact
-// integer block sums; F32, F16 and BF16 weights multiply the f32 activations; other computable
+// integer block sums; scaled-code weights (gq2/gq4/gq8) multiply int8 activations quantised per
+// weight group with the layer's static scale or dynamically (act_i8.h); F32, F16 and BF16 weights multiply the f32 activations; other computable
 // types are dequantised row by row (quant::dequantize_row_ref). Accumulation in f32. A token's
 // output does not depend on the other tokens of the batch nor on the thread count.
 #pragma once
@@ -26,7 +27,15 @@ struct WeightView {
   int64_t n_out = 0;  // ne[1]
   const uint8_t* data = nullptr;
   uint64_t row_bytes = 0;
+  // Scaled-code types only (quant/scaled_codes.h): scales [n_out][n_in / group], and the
+  // static input activation scale (act_i8.h; 0 = quantise each token dynamically).
+  const float* scales = nullptr;
+  int64_t group = 0;
+  float in_scale = 0.0f;
 };
+
+// dst[0..n_in) = the values of row `row` of w (any computable or scaled-code type).
+void dequantize_weight_row(const WeightView& w, int64_t row, float* dst);
 
 // Y[t][o] = sum_i W[o][i] * X[t][i] for t < n_tok, o < n_out. Multi-threaded over output rows;
 // y must not overlap x. w.type must be computable (quant::traits) and w.n_in a multiple of its

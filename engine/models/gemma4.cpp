@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "kernels/act_i8.h"
 #include "models/gemma4_impl.h"
 #include "ops/gelu.h"
 #include "ops/rms_norm.h"
@@ -57,6 +58,8 @@ Gemma4Forward::Impl::Impl(const Gemma4Config& config, const Gemma4Weights& weigh
 void Gemma4Forward::Impl::matmul(const Linear& lin, const float* xin, int64_t rows, float* y) {
   kernels::matmul(lin.w, xin, rows, y, pool);
   if (lin.scale != 1.0f) scale_inplace(y, rows * lin.w.n_out, lin.scale);  // §3.4
+  // Static output scale of the mobile schema (docs/FORMATS.md): int8 fake-quant.
+  if (lin.out_scale > 0.0f) kernels::fake_quant_i8(y, rows * lin.w.n_out, lin.out_scale);
 }
 
 void Gemma4Forward::Impl::tap(std::string_view name, int layer, const float* data, int64_t n_cols) {
@@ -205,12 +208,12 @@ void Gemma4Forward::Impl::embed() {
     for (int64_t r = b; r < e; ++r) {
       const uint64_t tok = static_cast<uint64_t>(pass.rows[r].token);
       const kernels::WeightView& te = w.token_embd;
-      quant::dequantize_row_ref(te.type, te.data + tok * te.row_bytes, x.get() + r * d, d);
+      kernels::dequantize_weight_row(te, static_cast<int64_t>(tok), x.get() + r * d);
       scale_inplace(x.get() + r * d, d, x_scale);
       if (p > 0) {
         const kernels::WeightView& pe = w.per_layer_token_embd;
         float* er = ple_tok.get() + r * n_ple;
-        quant::dequantize_row_ref(pe.type, pe.data + tok * pe.row_bytes, er, n_ple);
+        kernels::dequantize_weight_row(pe, static_cast<int64_t>(tok), er);
         scale_inplace(er, n_ple, e_scale);
       }
     }

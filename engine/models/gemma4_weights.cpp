@@ -5,7 +5,9 @@
 #include <string>
 
 #include "gguf/gguf_file.h"
+#include "kernels/act_i8.h"
 #include "quant/ggml_type.h"
+#include "quant/scaled_codes.h"
 
 namespace gemmad::engine {
 namespace {
@@ -46,7 +48,7 @@ class Gemma4WeightBinder {
       return tensor_error(name, "shape " + shape_str(t->ne, t->n_dims) + "; expected " +
                                     shape_str(want.data(), static_cast<uint32_t>(want.size())));
     }
-    if (!quant::traits(t->type).computable) {
+    if (!quant::traits(t->type).computable && !quant::is_scaled_codes(t->type)) {
       return tensor_error(name, "type " + std::string(quant::traits(t->type).name) +
                                     " is not supported by this engine");
     }
@@ -59,8 +61,65 @@ class Gemma4WeightBinder {
       return tensor_error(t.name, "holds " + std::to_string(t.n_bytes) + " bytes; expected " +
                                       std::to_string(rb * t.ne[1]));
     }
-    return kernels::WeightView{t.type, static_cast<int64_t>(t.ne[0]), static_cast<int64_t>(t.ne[1]),
-                               t.data, rb};
+    kernels::WeightView v{t.type, static_cast<int64_t>(t.ne[0]), static_cast<int64_t>(t.ne[1]),
+                          t.data, rb};
+    if (quant::is_scaled_codes(t.type)) {
+      GEMMAD_TRY(bind_scales(t, &v));
+    }
+    return v;
+  }
+
+  // The `<weight>_scale` companion of a scaled-code matrix: f32 {n_groups, n_out}, groups of
+  // a multiple of 32 elements (what the kernels step by) no longer than kMaxGroup, finite.
+  Status bind_scales(const gguf::TensorInfo& t, kernels::WeightView* v) {
+    const std::string sname = t.name + "_scale";
+    const gguf::TensorInfo* s = f_.find_tensor(sname);
+    if (s == nullptr) {
+      return tensor_error(t.name, "type " + std::string(quant::traits(t.type).name) +
+                                      " needs its scale tensor '" + sname + "', which is missing");
+    }
+    if (s->type != quant::GgmlType::kF32 || s->n_dims != 2 || s->ne[1] != t.ne[1] ||
+        s->ne[0] == 0 || t.ne[0] % s->ne[0] != 0) {
+      return tensor_error(sname, "must be f32 {n_groups, " + std::to_string(t.ne[1]) +
+                                     "} with n_groups dividing " + std::to_string(t.ne[0]) +
+                                     "; it is " + std::string(quant::traits(s->type).name) + " " +
+                                     shape_str(s->ne, s->n_dims));
+    }
+    const uint64_t group = t.ne[0] / s->ne[0];
+    if (group % 32 != 0 || group > static_cast<uint64_t>(kernels::kMaxGroup)) {
+      return tensor_error(sname, "group of " + std::to_string(group) +
+                                     " elements; must be a multiple of 32 and at most " +
+                                     std::to_string(kernels::kMaxGroup));
+    }
+    const auto* vals = reinterpret_cast<const float*>(s->data);
+    for (uint64_t i = 0; i < s->n_elements; ++i) {
+      if (!std::isfinite(vals[i])) {
+        return tensor_error(sname, "holds a non-finite value at index " + std::to_string(i));
+      }
+    }
+    v->scales = vals;
+    v->group = static_cast<int64_t>(group);
+    bytes_ += s->n_bytes;
+    return {};
+  }
+
+  // Static activation scales of a scaled-code linear (`name`.input_act_scale / output_act_scale,
+  // {1} f32): >= 0 and finite; 0 (or absent) = uncalibrated, skipped.
+  Status act_scales(const std::string& name, Linear* out) {
+    for (const char* which : {".input_act_scale", ".output_act_scale"}) {
+      float v = 0.0f;
+      GEMMAD_TRY(scalar(name + which, &v));
+      if (v < 0.0f) {
+        return tensor_error(name + which, "is " + std::to_string(v) + "; must be >= 0");
+      }
+      if (v > 0.0f && !quant::is_scaled_codes(out->w.type)) {
+        return tensor_error(name + which, "is set but '" + name + ".weight' is " +
+                                              std::string(quant::traits(out->w.type).name) +
+                                              ", not a scaled-code type");
+      }
+      (which[1] == 'i' ? out->w.in_scale : out->out_scale) = v;
+    }
+    return {};
   }
 
   // `name`.weight {n_in, n_out} and its optional `name`.scale {1}; counted per decoded token.
@@ -70,6 +129,7 @@ class Gemma4WeightBinder {
     if (t == nullptr) return {};
     GEMMAD_ASSIGN_OR_RETURN(out->w, matrix_view(*t));
     GEMMAD_TRY(scalar(name + ".scale", &out->scale));
+    GEMMAD_TRY(act_scales(name, out));
     bytes_ += t->n_bytes;
     return {};
   }
@@ -132,6 +192,7 @@ Result<std::unique_ptr<Gemma4Weights>> Gemma4Weights::bind(const gguf::GgufFile&
   if (!w->output.present()) {
     w->output.w = w->token_embd;
     GEMMAD_TRY(b.scalar("output.scale", &w->output.scale));
+    GEMMAD_TRY(b.act_scales("output", &w->output));
     b.add_bytes(file.find_tensor("token_embd.weight")->n_bytes);
   }
   if (p > 0) {

@@ -6,7 +6,8 @@
 // engine cannot compute with is an error naming the tensor. Tensors the table does not list
 // (vision `v.*`, audio `a.*`, projector `mm.*`, `*.input_scale`, anything unknown) are
 // ignored, as are attn_k / attn_v / attn_k_norm on KV-shared layers (§1.6, trap 10).
-// `X.scale` ({1}, f32) companions multiply X's matmul output (§3.4).
+// `X.scale` ({1}, f32) companions multiply X's matmul output (§3.4). Scaled-code weights
+// need `X.weight_scale` and may have `X.input_act_scale` / `X.output_act_scale` (FORMATS.md).
 // Norm vectors are used in place when f32; other float types are widened into a small owned
 // copy (at most a few hundred KB for E4B), the only weights this object owns.
 //
@@ -29,9 +30,13 @@ class GgufFile;
 namespace gemmad::engine {
 
 // A matrix and the scalar its output is multiplied by (1.0 without a `.scale` companion).
+// Scaled-code matrices (gq2/gq4/gq8, docs/FORMATS.md) also carry their `.weight_scale`
+// companion in w, a static input scale in w.in_scale and an output scale here (0 = none):
+// the output is fake-quantised to int8 with it (kernels/act_i8.h).
 struct Linear {
   kernels::WeightView w;  // w.data == nullptr: absent (optional tensor)
   float scale = 1.0f;
+  float out_scale = 0.0f;
   bool present() const { return w.data != nullptr; }
 };
 

@@ -153,6 +153,9 @@ void dequantize_row_ref(GgmlType type, const void* src_v, float* dst, int64_t n)
     case GgmlType::kI64:
     case GgmlType::kF64:
     case GgmlType::kQ1_0:
+    case GgmlType::kGQ2:
+    case GgmlType::kGQ4:
+    case GgmlType::kGQ8:
       break;
   }
   // Callers check traits().computable first; reaching here is a programmer error.

@@ -11,7 +11,7 @@ namespace {
 using T = GgmlType;
 
 // Geometry from spec §3.6 / ggml's GGML_QUANT_SIZES; `computable` = dequantize_row_ref has it.
-constexpr std::array<TypeTraits, 22> kTraits = {{
+constexpr std::array<TypeTraits, 25> kTraits = {{
     {T::kF32, "f32", 1, 4, true},       {T::kF16, "f16", 1, 2, true},
     {T::kQ4_0, "q4_0", 32, 18, true},   {T::kQ4_1, "q4_1", 32, 20, false},
     {T::kQ5_0, "q5_0", 32, 22, false},  {T::kQ5_1, "q5_1", 32, 24, false},
@@ -23,6 +23,9 @@ constexpr std::array<TypeTraits, 22> kTraits = {{
     {T::kI32, "i32", 1, 4, false},      {T::kI64, "i64", 1, 8, false},
     {T::kF64, "f64", 1, 8, false},      {T::kBF16, "bf16", 1, 2, true},
     {T::kQ1_0, "q1_0", 128, 18, false}, {T::kQ2_0, "q2_0", 64, 18, true},
+    // Scaled codes (docs/FORMATS.md): a "block" is the codes of one byte.
+    {T::kGQ2, "gq2", 4, 1, false, 2, 2},  {T::kGQ4, "gq4", 2, 1, false, 4, 8},
+    {T::kGQ8, "gq8", 1, 1, false, 8, 0},
 }};
 
 }  // namespace
@@ -85,6 +88,9 @@ bool can_quantize(GgmlType type) {
     case T::kI64:
     case T::kF64:
     case T::kQ1_0:
+    case T::kGQ2:
+    case T::kGQ4:
+    case T::kGQ8:
       return false;
   }
   return false;

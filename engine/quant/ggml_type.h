@@ -38,6 +38,11 @@ enum class GgmlType : uint32_t {
   kBF16 = 30,
   kQ1_0 = 41,
   kQ2_0 = 42,
+  // gemmad-private ids (docs/FORMATS.md), far above ggml's: signed 2/4/8-bit codes scaled per
+  // row or per group by a companion f32 tensor `<name>_scale` (Google's mobile schema).
+  kGQ2 = 4098,
+  kGQ4 = 4100,
+  kGQ8 = 4104,
 };
 
 struct TypeTraits {
@@ -46,6 +51,12 @@ struct TypeTraits {
   uint32_t block_elems;   // elements per block
   uint32_t block_bytes;   // bytes per block
   bool computable;        // dequantize_row_ref supports it
+  // Scaled-code types (kGQ*): bits per code and the zero point of the stored unsigned code
+  // (value = code - offset; 8-bit codes are stored signed, offset 0). Their scales live in a
+  // companion tensor, so dequantize_row_ref cannot decode them alone (computable = false);
+  // quant/scaled_codes.h and kernels/dot_gq.h do, given the scales. 0 for ggml types.
+  uint8_t code_bits = 0;
+  int32_t code_offset = 0;
 };
 
 // Traits of a raw type id read from a file; nullopt for ids this build does not know.

@@ -266,6 +266,9 @@ void quantize_row_ref(GgmlType type, const float* src, void* dst_v, int64_t n) {
     case GgmlType::kI64:
     case GgmlType::kF64:
     case GgmlType::kQ1_0:
+    case GgmlType::kGQ2:
+    case GgmlType::kGQ4:
+    case GgmlType::kGQ8:
       break;
   }
   // Callers check can_quantize() first; reaching here is a programmer error.

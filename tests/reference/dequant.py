@@ -153,3 +153,59 @@ def quantize_act_q8_0(x):
         d16 = d.astype(np.float16).astype(np.float32)
     d16 = np.where(np.isinf(d16), d, d16)
     return (q * d16[:, None]).astype(np.float32).reshape(shape)
+
+
+# -- Google's mobile schema (wNa8o8) as gemmad stores it (docs/FORMATS.md) --------------------
+SCALED_CODE_BITS = {"gq2": 2, "gq4": 4, "gq8": 8}
+
+
+def decode_codes(type_name, data):
+    """Signed code values of packed rows [n_rows, row_bytes] -> int32 [n_rows, n_in].
+    gq4: two codes per byte, low nibble first, value = nibble - 8; gq2: four per byte, least
+    significant bits first, value = 2-bit code - 2; gq8: int8 as is."""
+    data = np.asarray(data, dtype=np.uint8)
+    bits = SCALED_CODE_BITS[type_name]
+    if bits == 8:
+        return data.view(np.int8).astype(np.int32)
+    per = 8 // bits
+    shifts = np.arange(per, dtype=np.uint8) * bits
+    codes = (data[..., None] >> shifts) & ((1 << bits) - 1)
+    return codes.reshape(data.shape[0], -1).astype(np.int32) - (1 << (bits - 1))
+
+
+def dequantize_scaled(tensor, scale_tensor, rows=None):
+    """Float32 [n_rows, ne0] of a scaled-code tensor: value * the scale of its row's group
+    (scale tensor f32 {n_groups, n_rows}), computed in float32 as the engine does."""
+    ne0, n_rows = tensor.ne[0], tensor.ne[1]
+    data = np.asarray(tensor.data).reshape(n_rows, -1)
+    scales = np.asarray(scale_tensor.data).view("<f4").reshape(n_rows, -1)
+    if rows is not None:
+        idx = np.asarray(rows, dtype=np.int64)
+        data, scales = data[idx], scales[idx]
+    k = decode_codes(tensor.type_name, data).astype(np.float32)
+    group = ne0 // scales.shape[1]
+    return (k * np.repeat(scales, group, axis=1)).astype(np.float32)
+
+
+def quantize_act_i8(x, group, static_scale):
+    """The a8 rule: activations [.., n] -> float32 values the integer matmul multiplies.
+    Static (the layer has an input scale s > 0): q = clamp(round-half-even(x / s), -128, 127),
+    value q * s. Dynamic (no scale, or 0 = uncalibrated): per group of `group` values along
+    the last axis, d = max|x| / 127 (float32), q = round-half-even(x / d) (0 if d = 0), value
+    q * d. Divisions in float32."""
+    x = np.asarray(x, dtype=np.float32)
+    shape = x.shape
+    g = x.reshape(-1, group)
+    if static_scale > 0:
+        d = np.full((g.shape[0], 1), np.float32(static_scale), dtype=np.float32)
+    else:
+        d = (np.max(np.abs(g), axis=1, keepdims=True) / np.float32(127.0)).astype(np.float32)
+    safe = np.where(d > 0, d, np.float32(1.0))
+    q = np.where(d > 0, np.clip(np.rint(g / safe), -128, 127), 0).astype(np.float32)
+    return (q * d).astype(np.float32).reshape(shape)
+
+
+def fake_quant_i8(y, s):
+    """The o8 rule on a float output: clamp(round-half-even(y / s), -128, 127) * s."""
+    y32 = np.asarray(y, dtype=np.float32)
+    return (np.clip(np.rint(y32 / np.float32(s)), -128, 127) * np.float32(s)).astype(np.float64)

@@ -27,10 +27,11 @@ import sys
 import numpy as np
 
 import kv_quant
-from dequant import dequantize, quantize_act_q8_0
+from dequant import (SCALED_CODE_BITS, dequantize, dequantize_scaled, fake_quant_i8,
+                     quantize_act_i8, quantize_act_q8_0)
 from gguf_read import GgufFile
 
-ACT_QUANT_TYPES = ("q4_0", "q8_0", "q4_K", "q6_K")
+ACT_QUANT_TYPES = ("q4_0", "q8_0", "q4_K", "q6_K", "gq2", "gq4", "gq8")
 LARGE_WEIGHT = 1 << 24  # elements; bigger matrices are decoded per call, in chunks
 NO_ROTATE_FACTOR = 1e20  # rope_freqs divisors >= this mean "pair does not rotate" (§1.4)
 
@@ -149,15 +150,35 @@ class Gemma4Ref:
         once and kept."""
         if name not in self._w:
             t = self.f.tensors[name]
-            m = dequantize(t)
+            m = self._dequantize(name)
             self._w[name] = m.reshape(-1) if len(t.ne) == 1 else m
         return self._w[name]
 
-    def linear(self, name, x):
+    def _dequantize(self, name, rows=None):
+        t = self.f.tensors[name]
+        if t.type_name in SCALED_CODE_BITS:
+            return dequantize_scaled(t, self.f.tensors[name + "_scale"], rows)
+        return dequantize(t, rows=rows)
+
+    def _scalar(self, name):
+        t = self.f.tensors.get(name)
+        return 0.0 if t is None else float(dequantize(t).reshape(-1)[0])
+
+    def linear(self, name, x, scales=None):
         """y = W x for each row of x [n, n_in] -> [n, n_out] (float64). Matrices larger than
         LARGE_WEIGHT elements are decoded in row chunks on every call instead of kept, so
-        that E2B-sized files fit in memory (slowly)."""
+        that E2B-sized files fit in memory (slowly). Scaled-code weights (the mobile schema)
+        follow the a8/o8 rules of dequant.quantize_act_i8 / fake_quant_i8 with the static
+        scales `<scales>.input_act_scale` / `.output_act_scale` (scales defaults to the
+        weight's name without ".weight")."""
         t = self.f.tensors[name]
+        if t.type_name in SCALED_CODE_BITS:
+            base = scales or name[: -len(".weight")]
+            group = t.ne[0] // self.f.tensors[name + "_scale"].ne[0]
+            xq = quantize_act_i8(x, group, self._scalar(base + ".input_act_scale"))
+            y = np.asarray(xq, dtype=np.float64) @ self.weight(name).astype(np.float64).T
+            s_out = self._scalar(base + ".output_act_scale")
+            return fake_quant_i8(y, s_out) if s_out > 0 else y
         if t.type_name in ACT_QUANT_TYPES:
             x = quantize_act_q8_0(np.asarray(x, dtype=np.float32))
         elif self.round_inputs:
@@ -187,7 +208,7 @@ class Gemma4Ref:
         return x if r is None else np.asarray(r, dtype=np.float64).reshape(x.shape)
 
     def embed_rows(self, name, ids):
-        return dequantize(self.f.tensors[name], rows=ids).astype(np.float64)
+        return self._dequantize(name, rows=ids).astype(np.float64)
 
     # -- forward -------------------------------------------------------------------------------
     def forward(self, ids):
@@ -218,7 +239,7 @@ class Gemma4Ref:
         y = rms_norm(h, self.weight("output_norm.weight"), c.eps)
         y = self._tap("result_norm", -1, y)
         lm = "output.weight" if "output.weight" in self.f.tensors else "token_embd.weight"
-        z = softcap(self.linear(lm, y), c.softcap)
+        z = softcap(self.linear(lm, y, scales="output"), c.softcap)
         z = self._tap("result_output", -1, z)
         self.n_past += n
         return z.astype(np.float32)

@@ -22,6 +22,8 @@ GGML_TYPES = {
     0: ("f32", 1, 4), 1: ("f16", 1, 2), 2: ("q4_0", 32, 18), 8: ("q8_0", 32, 34),
     10: ("q2_K", 256, 84), 12: ("q4_K", 256, 144), 14: ("q6_K", 256, 210), 30: ("bf16", 1, 2),
     42: ("q2_0", 64, 18),
+    # gemmad-private scaled-code types (docs/FORMATS.md): codes only, scales in <name>_scale
+    4098: ("gq2", 4, 1), 4100: ("gq4", 2, 1), 4104: ("gq8", 1, 1),
 }
 
 
