@@ -48,6 +48,11 @@ const std::vector<KeySpec>& keys() {
       {"server.max_queued_requests", UIntKey{&Config::max_queued_requests, 1, 65536}},
       {"server.handshake_timeout_ms", UIntKey{&Config::handshake_timeout_ms, 100, 600000}},
       {"server.stream_queue_frames", UIntKey{&Config::stream_queue_frames, 4, 1u << 20}},
+      // Hostile-neighbour limits (docs/ARCHITECTURE.md "Limits and who they protect").
+      {"server.max_clients_per_uid", UIntKey{&Config::max_clients_per_uid, 1, 4096}},
+      {"server.idle_timeout_ms", UIntKey{&Config::idle_timeout_ms, 0, 86400000}},
+      {"server.frame_timeout_ms", UIntKey{&Config::frame_timeout_ms, 0, 600000}},
+      {"server.write_timeout_ms", UIntKey{&Config::write_timeout_ms, 0, 600000}},
       {"store.state_dir", StrKey{&Config::state_dir, {}}},
       {"store.database", StrKey{&Config::database_path, {}}},
       {"store.max_sessions_per_app", UIntKey{&Config::max_sessions_per_app, 1, 1u << 24}},

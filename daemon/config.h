@@ -29,6 +29,11 @@ struct Config {
   uint32_t max_queued_requests = 64;
   uint32_t handshake_timeout_ms = 5000;
   uint32_t stream_queue_frames = 256;  // per-stream bound before that stream pauses
+  // Hostile-neighbour limits (docs/ARCHITECTURE.md "Limits and who they protect").
+  uint32_t max_clients_per_uid = 32;  // connections one uid may hold
+  uint32_t idle_timeout_ms = 300000;  // after Hello, no request in flight; 0 = never
+  uint32_t frame_timeout_ms = 10000;  // first byte of a frame to its last; 0 = never
+  uint32_t write_timeout_ms = 30000;  // a peer that takes no data; 0 = never
 
   // [store]
   std::string state_dir;

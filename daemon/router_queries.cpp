@@ -9,6 +9,7 @@
 #include "daemon/process_stats.h"
 #include "daemon/router.h"
 #include "daemon/router_wire.h"
+#include "ipc/peer_identity.h"
 #include "ipc/protocol.h"
 #include "store/session_json.h"
 
@@ -87,10 +88,8 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
     default:
       return invalid("not a session request");
   }
-  if (conn->send(reply) == ipc::SendStatus::kTooLarge) {
-    return make_error(ErrorCode::kOutOfRange, "reply exceeds server.max_frame_bytes " +
-                                                  std::to_string(config_.max_frame_bytes));
-  }
+  // A reply over server.max_frame_bytes goes out as Error TOO_LARGE (Connection::send).
+  conn->send(reply);
   return {};
 }
 
@@ -130,6 +129,9 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
   s->set_kernel_set(kernel_set_);
   // gemmad exits at start-up when the filter is configured and cannot be installed.
   s->set_network_filter(config_.network_filter);
+  const ipc::IdMapping ids = ipc::read_uid_mapping();
+  s->set_peer_ids_mapped(ids.maps_all);
+  s->set_identity_mapping(ids.summary);
   auto* b = s->mutable_batch();
   for (const auto& [size, steps] : st.decode_batch_sizes) {
     auto* h = b->add_histogram();

@@ -37,7 +37,12 @@ Status check_integrity(Database& db, std::uint64_t file_bytes) {
                                           found.error().message + " (" + pragma + ")");
   }
   if (*found != "ok") {
-    return make_error(ErrorCode::kIo, "database '" + db.path() + "' is damaged: " + *found + " (" +
+    // sqlite's first finding may span lines ("*** in database main ***\nOn tree page 2...").
+    std::string finding = *found;
+    for (char& c : finding) {
+      if (c == '\n') c = ' ';
+    }
+    return make_error(ErrorCode::kIo, "database '" + db.path() + "' is damaged: " + finding + " (" +
                                           pragma + "); move it away to start with an empty store");
   }
   return {};
