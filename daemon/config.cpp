@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <toml++/toml.h>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <variant>
@@ -40,6 +42,8 @@ const std::vector<KeySpec>& keys() {
       {"model.kv_type", StrKey{&Config::kv_type, {"f16", "f32"}}},
       {"model.context_length", UIntKey{&Config::context_length, 64, 131072}},
       {"model.max_sequences", UIntKey{&Config::max_sequences, 1, 64}},
+      {"model.keep_alive", StrKey{&Config::keep_alive, {}}},
+      {"model.models_dir", StrKey{&Config::models_dir, {}}},
       {"server.socket", StrKey{&Config::socket_path, {}}},
       {"server.socket_mode", UIntKey{&Config::socket_mode, 0, 0777}},
       {"server.max_clients", UIntKey{&Config::max_clients, 1, 4096}},
@@ -57,7 +61,7 @@ const std::vector<KeySpec>& keys() {
       {"store.database", StrKey{&Config::database_path, {}}},
       {"store.max_sessions_per_app", UIntKey{&Config::max_sessions_per_app, 1, 1u << 24}},
       {"store.max_message_bytes", UIntKey{&Config::max_message_bytes, 16, 16u << 20}},
-      {"store.max_prompt_tokens", UIntKey{&Config::max_prompt_tokens, 16, 131072}},
+      {"store.max_prompt_tokens", UIntKey{&Config::max_prompt_tokens, 0, 131072}},
       {"store.session_cache", UIntKey{&Config::session_cache, 0, 1024}},
       {"scheduler.prefill_chunk", UIntKey{&Config::prefill_chunk, 1, 8192}},
       {"privacy.admin_group", StrKey{&Config::admin_group, {}}},
@@ -145,7 +149,63 @@ std::string format_member(const Config& c, const KeySpec& spec) {
   return "";
 }
 
+// One [[models]] table: name, path, keep_alive.
+Result<ModelConfig> parse_model_table(const toml::table& t, const std::string& where) {
+  ModelConfig m;
+  m.source = where;
+  for (auto&& [k, v] : t) {
+    const std::string key = "models." + std::string(k.str());
+    const std::string at =
+        where.substr(0, where.rfind(':')) + ":" + std::to_string(v.source().begin.line);
+    if (k.str() == "name" || k.str() == "path") {
+      if (!v.is_string()) return key_error(at, key, "expected a string");
+      (k.str() == "name" ? m.name : m.path) = *v.value<std::string>();
+    } else if (k.str() == "keep_alive") {
+      std::string text;
+      if (v.is_integer()) {
+        text = std::to_string(*v.value<int64_t>());
+      } else if (v.is_string()) {
+        text = *v.value<std::string>();
+      } else {
+        return key_error(at, key, "expected a duration such as \"5m\" or -1");
+      }
+      auto ms = parse_keep_alive(text);
+      if (!ms.ok()) return key_error(at, key, ms.error().message);
+      m.keep_alive_ms = *ms;
+    } else {
+      return key_error(at, key, "unknown key (name, path, keep_alive)");
+    }
+  }
+  if (m.path.empty()) return key_error(where, "models.path", "missing");
+  return m;
+}
+
 }  // namespace
+
+Result<int64_t> parse_keep_alive(const std::string& text) {
+  if (text == "-1") return int64_t{-1};
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+    ++digits;
+  const std::string unit = text.substr(digits);
+  int64_t scale = 0;
+  if (unit.empty() || unit == "s") {
+    scale = 1000;
+  } else if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "m") {
+    scale = 60000;
+  } else if (unit == "h") {
+    scale = 3600000;
+  }
+  if (digits == 0 || digits > 9 || scale == 0) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "keep_alive '" + text +
+            "' is not a duration (N, Nms, Ns, Nm, Nh with N < 10^9, or -1 for never)");
+  }
+  return std::stoll(text.substr(0, digits)) * scale;
+}
 
 std::string default_config_path() {
   if (is_root()) return "/etc/gemmad/gemmad.toml";
@@ -174,6 +234,19 @@ Status apply_toml(Config& c, const std::string& text, const std::string& name) {
   for (auto&& [section, node] : root) {
     const std::string sec(section.str());
     const std::string where = name + ":" + std::to_string(node.source().begin.line);
+    if (sec == "models") {
+      const toml::array* arr = node.as_array();
+      if (!arr || !arr->is_array_of_tables()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          where + ": 'models' must be [[models]] tables (name, path, keep_alive)");
+      }
+      for (const toml::node& item : *arr) {
+        const std::string at = name + ":" + std::to_string(item.source().begin.line);
+        GEMMAD_ASSIGN_OR_RETURN(ModelConfig m, parse_model_table(*item.as_table(), at));
+        c.models.push_back(std::move(m));
+      }
+      continue;
+    }
     const toml::table* tbl = node.as_table();
     if (!tbl) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -210,16 +283,49 @@ Result<Config> load_config(const FlagOverrides& flags) {
     c.source[key] = flag_name;
   };
   flag(flags.socket_path, c.socket_path, "server.socket", "--socket");
-  flag(flags.model_path, c.model_path, "model.path", "--model");
   flag(flags.state_dir, c.state_dir, "store.state_dir", "--state-dir");
+  if (!flags.model_paths.empty()) {
+    // --model replaces the file's models: flags override the file.
+    c.models.clear();
+    for (const std::string& p : flags.model_paths)
+      c.models.push_back({.name = "", .path = p, .keep_alive_ms = -2, .source = "--model"});
+    c.model_path = flags.model_paths.front();
+    c.source["model.path"] = "--model";
+  } else if (!c.model_path.empty()) {
+    auto it = c.source.find("model.path");
+    c.models.insert(c.models.begin(), {.name = "",
+                                       .path = c.model_path,
+                                       .keep_alive_ms = -2,
+                                       .source = it == c.source.end() ? "model.path" : it->second});
+  }
+  {
+    auto ms = parse_keep_alive(c.keep_alive);
+    if (!ms.ok()) return key_error("model.keep_alive", "model.keep_alive", ms.error().message);
+    c.keep_alive_ms = *ms;
+  }
+  for (size_t i = 0; i < c.models.size(); ++i) {
+    ModelConfig& m = c.models[i];
+    if (m.name.empty()) m.name = std::filesystem::path(m.path).stem().string();
+    if (m.keep_alive_ms == -2) m.keep_alive_ms = c.keep_alive_ms;
+    for (size_t j = 0; j < i; ++j) {
+      if (c.models[j].name == m.name) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          m.source + ": model name '" + m.name + "' is already used by " +
+                              c.models[j].path + " (" + c.models[j].source +
+                              "); give one of them a name");
+      }
+    }
+  }
+  if (!c.models.empty()) c.model_path = c.models.front().path;
 
   // Derived defaults.
   if (c.socket_path.empty()) c.socket_path = default_socket_path();
   if (c.state_dir.empty()) c.state_dir = default_state_dir();
   if (c.database_path.empty()) c.database_path = c.state_dir + "/gemmad.db";
-  if (c.model_path.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "no model: set [model] path in " + path + " or pass --model FILE");
+  if (c.models_dir.empty()) c.models_dir = c.state_dir + "/models";
+  if (c.models.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "no model: set [model] path or [[models]] in " +
+                                                       path + ", or pass --model FILE");
   }
   if (c.max_prompt_tokens >= c.context_length) {
     return make_error(ErrorCode::kInvalidArgument, "store.max_prompt_tokens (" +
@@ -245,6 +351,10 @@ std::string print_config(const Config& c) {
     auto it = c.source.find(name);
     o << name.substr(name.find('.') + 1) << " = " << format_member(c, k) << "  # "
       << (it == c.source.end() ? "default" : it->second) << "\n";
+  }
+  for (const ModelConfig& m : c.models) {
+    o << "\n[[models]]  # " << m.source << "\nname = \"" << m.name << "\"\npath = \"" << m.path
+      << "\"\nkeep_alive_ms = " << m.keep_alive_ms << "\n";
   }
   return o.str();
 }

@@ -12,13 +12,31 @@
 
 namespace gemmad::daemon {
 
+// One servable model: [[models]] entries, model.path, or --model FILE.
+struct ModelConfig {
+  std::string name;            // what requests name; default: the file's stem
+  std::string path;            // GGUF file
+  int64_t keep_alive_ms = -2;  // -2: model.keep_alive; -1: never unmapped; else idle ms
+  std::string source;          // "FILE:LINE" | "--model"
+};
+
+// "5m", "30s", "1h", "250ms", "0", "-1" (never); a bare integer is seconds. Errors name
+// the value.
+Result<int64_t> parse_keep_alive(const std::string& text);
+
 struct Config {
   // [model]
-  std::string model_path;
-  int threads = 0;                 // 0 = all cores
-  std::string kv_type = "f16";     // f16 | f32
-  uint32_t context_length = 4096;  // tokens per sequence (prompt + completion)
-  uint32_t max_sequences = 4;      // sequences decoded together (KV slots)
+  std::string model_path;           // the first model (model.path); see `models`
+  int threads = 0;                  // 0 = all cores
+  std::string kv_type = "f16";      // f16 | f32
+  uint32_t context_length = 32768;  // tokens per sequence (prompt + completion)
+  uint32_t max_sequences = 4;       // sequences decoded together (KV slots)
+  std::string keep_alive = "5m";    // idle time before a model is unmapped ("-1": never)
+  int64_t keep_alive_ms = 300000;   // parsed keep_alive
+  std::string models_dir;           // listed by `gemmactl model ls`; default <state_dir>/models
+  // Every servable model, the first being the default: model.path, then [[models]]; or
+  // only the --model flags when given. load_config fills names and keep_alive.
+  std::vector<ModelConfig> models;
 
   // [server]
   std::string socket_path;
@@ -40,8 +58,8 @@ struct Config {
   std::string database_path;
   uint32_t max_sessions_per_app = 1000;
   uint32_t max_message_bytes = 256u << 10;
-  uint32_t max_prompt_tokens = 3072;
-  uint32_t session_cache = 4;  // sessions whose KV stays in memory between turns
+  uint32_t max_prompt_tokens = 0;  // 0: the context minus the reply's reserve
+  uint32_t session_cache = 4;      // sessions whose KV stays in memory between turns
 
   // [scheduler]
   uint32_t prefill_chunk = 64;  // prompt tokens per step, interleaved with decode
@@ -62,7 +80,7 @@ struct Config {
 struct FlagOverrides {
   std::string config_file;
   std::string socket_path;
-  std::string model_path;
+  std::vector<std::string> model_paths;  // --model, repeatable
   std::string state_dir;
 };
 

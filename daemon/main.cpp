@@ -1,5 +1,5 @@
-// gemmad: loads one Gemma 4 model, listens on a Unix socket and serves local apps until
-// SIGTERM, then drains (running turns finish or are stored as interrupted).
+// gemmad: maps the configured Gemma 4 models, listens on a Unix socket and serves local apps
+// until SIGTERM, then drains (running turns finish or are stored as interrupted).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -19,9 +19,11 @@
 #include "chat/chat_format.h"
 #include "daemon/config.h"
 #include "daemon/lifecycle.h"
+#include "daemon/model_registry.h"
 #include "daemon/network_policy.h"
 #include "daemon/router.h"
 #include "daemon/scheduler.h"
+#include "daemon/turn_service_impl.h"
 #include "ipc/peer_identity.h"
 #include "ipc/server.h"
 #include "kernels/cpu_features.h"
@@ -75,17 +77,16 @@ int run(const daemon::Config& cfg) {
   }
   // The kernel set ($GEMMAD_KERNELS or the best the CPU has), chosen once before any matmul.
   if (auto ks = kernels::init_kernels(); !ks.ok()) return fail(ks.error(), 2);
-  auto model_r = runtime::Model::load(cfg.model_path);
-  if (!model_r.ok()) return fail(model_r.error(), 4);
-  std::unique_ptr<runtime::Model> model = std::move(model_r).value();
-  for (const auto& note : model->shape_notes())
-    spdlog::warn("model: {}", note);
-  auto tok_r = tokenizer::Tokenizer::from_gguf(model->file());
-  if (!tok_r.ok()) return fail(std::move(tok_r).error().with_context(cfg.model_path), 4);
-  std::unique_ptr<tokenizer::Tokenizer> tok = std::move(tok_r).value();
-  auto chat_r = chat::ChatFormat::create(*tok);
-  if (!chat_r.ok()) return fail(std::move(chat_r).error().with_context(cfg.model_path), 4);
-  const chat::ChatFormat chat_format = std::move(chat_r).value();
+  // Every configured model is mapped once at start-up (a bad file exits 4 now rather than
+  // failing a request later); keep_alive unmaps idle ones afterwards.
+  daemon::ModelRegistry registry(cfg);
+  if (Status st = registry.load_all(); !st.ok()) return fail(st.error(), 4);
+  for (const auto& s : registry.states()) {
+    if (auto m = s.alive.lock()) {
+      for (const auto& note : m->model->shape_notes())
+        spdlog::warn("model {}: {}", s.config.name, note);
+    }
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cfg.database_path).parent_path(), ec);
@@ -107,13 +108,12 @@ int run(const daemon::Config& cfg) {
   so.session_cache = cfg.session_cache;
   so.prefill_chunk = cfg.prefill_chunk;
   so.max_queued = cfg.max_queued_requests;
-  so.n_ctx = std::min(cfg.context_length, model->config().n_ctx_train);
   so.kv_type = cfg.kv_type == "f32" ? runtime::KvType::kF32 : runtime::KvType::kF16;
-  daemon::Scheduler scheduler(model->config(), model->weights(), *tok, pool, so);
+  daemon::Scheduler scheduler(pool, so);
 
   boost::asio::io_context io;
-  daemon::Router router(io, cfg, *model, *tok, chat_format, *store, scheduler,
-                        kernels::kernel_set_name());
+  daemon::TurnServiceImpl turns(io, cfg, registry, *store, scheduler);
+  daemon::Router router(cfg, registry, turns, *store, kernels::kernel_set_name());
   ipc::ServerOptions io_opts;
   io_opts.max_frame_bytes = cfg.max_frame_bytes;
   io_opts.max_clients = cfg.max_clients;
@@ -148,8 +148,12 @@ int run(const daemon::Config& cfg) {
   }
   const double ready_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("ready in {:.0f} ms: model {} ({}), socket {}, kernels {}, threads {}", ready_ms,
-               cfg.model_path, model->config().variant.empty() ? "custom" : model->config().variant,
+  std::string served;
+  for (const auto& e : turns.models(false)) {
+    served += (served.empty() ? "" : ", ") + e.name + " (" + e.variant + ", n_ctx " +
+              std::to_string(e.n_ctx) + ")";
+  }
+  spdlog::info("ready in {:.0f} ms: models {}, socket {}, kernels {}, threads {}", ready_ms, served,
                cfg.socket_path, kernels::kernel_set_name(), pool.size());
   daemon::notify_ready("serving " + cfg.model_path);
 
@@ -162,7 +166,7 @@ int run(const daemon::Config& cfg) {
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& e, int signo) {
     if (e) return;
-    spdlog::info("signal {}: draining {} running request(s)", signo, router.in_flight());
+    spdlog::info("signal {}: draining {} running request(s)", signo, turns.in_flight());
     daemon::notify_stopping();
     drainer = std::thread([&] {
       scheduler.stop(10000);
@@ -194,7 +198,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", flags.config_file,
                  "config file (default: " + daemon::default_config_path() + ")");
   app.add_option("--socket", flags.socket_path, "Unix socket path");
-  app.add_option("--model", flags.model_path, "GGUF model file");
+  app.add_option("--model", flags.model_paths,
+                 "GGUF model file; repeat for several models (the first is the default; each "
+                 "is named by its file stem)");
   app.add_option("--state-dir", flags.state_dir, "directory of the session database");
   app.add_flag("--print-config", print_config, "print the effective config and exit");
   app.set_version_flag("--version", std::string(GEMMAD_VERSION));

@@ -77,7 +77,9 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
         wm->set_tokens(static_cast<uint32_t>(m.tokens));
         wm->set_created_ms(m.created_ms);
         wm->set_status(m.status == store::MessageStatus::kComplete ? v1::MESSAGE_STATUS_COMPLETE
-                                                                   : v1::MESSAGE_STATUS_CANCELLED);
+                       : m.status == store::MessageStatus::kTruncated
+                           ? v1::MESSAGE_STATUS_TRUNCATED
+                           : v1::MESSAGE_STATUS_CANCELLED);
       }
       break;
     }
@@ -93,6 +95,38 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
   return {};
 }
 
+namespace {
+
+void fill_model(const ModelEntry& e, v1::ModelInfo& m) {
+  m.set_model(e.name);
+  m.set_name(e.name);
+  m.set_variant(e.variant);
+  m.set_path(e.path);
+  m.set_n_ctx(e.n_ctx);
+  m.set_vocab_size(e.vocab_size);
+  m.set_loaded(e.loaded);
+  m.set_resident_bytes(e.resident_bytes);
+  m.set_last_used_ms(e.last_used_ms);
+  m.set_keep_alive_ms(e.keep_alive_ms);
+  m.set_file_bytes(e.file_bytes);
+  m.set_configured(e.configured);
+  m.set_is_default(e.is_default);
+  m.set_active(e.active);
+}
+
+}  // namespace
+
+Status Router::on_list_models(const ConnPtr& conn, const v1::ClientMessage& msg) {
+  v1::ServerMessage reply;
+  reply.set_request_id(msg.request_id());
+  auto* list = reply.mutable_model_list();
+  for (const ModelEntry& e : turns_.models(true))
+    fill_model(e, *list->add_models());
+  list->set_models_dir(models_.models_dir());
+  conn->send(reply);  // too large for a frame: Error TOO_LARGE instead (Connection::send)
+  return {};
+}
+
 Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
   v1::ServerMessage reply;
   reply.set_request_id(msg.request_id());
@@ -102,33 +136,25 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
                                              std::chrono::steady_clock::now() - started_)
                                              .count()));
   s->set_pid(static_cast<uint32_t>(getpid()));
-  auto* m = s->mutable_model();
-  m->set_variant(model_.config().variant);
-  m->set_path(config_.model_path);
-  m->set_n_ctx(config_.context_length);
-  m->set_vocab_size(static_cast<uint32_t>(tokenizer_.vocab_size()));
-  if (auto name = model_.file().get_string("general.name"); name.ok())
-    m->set_name(std::string(*name));
+  const ServiceStatus st = turns_.status();
+  uint64_t mapped = 0, resident = 0;
+  for (const ModelEntry& e : st.models) {
+    fill_model(e, *s->add_models());
+    if (e.loaded) mapped += e.file_bytes;
+    resident += e.resident_bytes;
+  }
+  if (!st.models.empty()) fill_model(st.models.front(), *s->mutable_model());
   auto* mem = s->mutable_memory();
   mem->set_rss_bytes(resident_set_bytes());
-  mem->set_mapped_bytes(model_.file().file_size());
-  const auto& tensors = model_.file().tensors();
-  if (!tensors.empty()) {
-    const uint8_t* lo = tensors.front().data;
-    const uint8_t* hi = lo;
-    for (const auto& t : tensors) {
-      lo = std::min(lo, t.data);
-      hi = std::max(hi, t.data + t.n_bytes);
-    }
-    mem->set_resident_weight_bytes(resident_bytes_of(lo, static_cast<uint64_t>(hi - lo)));
-  }
-  const SchedulerStats st = scheduler_.stats();
+  mem->set_mapped_bytes(mapped);
+  mem->set_resident_weight_bytes(resident);
   s->mutable_queue()->set_active(st.active);
   s->mutable_queue()->set_queued(st.queued);
   s->set_clients_connected(server_ ? static_cast<uint32_t>(server_->connection_count()) : 0);
   s->set_kernel_set(kernel_set_);
   // gemmad exits at start-up when the filter is configured and cannot be installed.
   s->set_network_filter(config_.network_filter);
+  s->set_sessions_stored(static_cast<uint64_t>(std::max<int64_t>(0, st.sessions_stored)));
   const ipc::IdMapping ids = ipc::read_uid_mapping();
   s->set_peer_ids_mapped(ids.maps_all);
   s->set_identity_mapping(ids.summary);
@@ -138,7 +164,10 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
     h->set_batch_size(size);
     h->set_steps(steps);
   }
-  b->set_total_decode_steps(st.decode_steps);
+  uint64_t decode_steps = 0;
+  for (const auto& [size, steps] : st.decode_batch_sizes)
+    decode_steps += steps;
+  b->set_total_decode_steps(decode_steps);
   b->set_total_tokens(st.tokens_generated);
   conn->send(reply);
   return {};

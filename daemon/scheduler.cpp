@@ -1,10 +1,8 @@
-// Continuous batching with fair admission; see scheduler.h for the contract.
+// Continuous batching with fair admission over one lane per model; see scheduler.h.
 #include "daemon/scheduler.h"
 
 #include <algorithm>
 #include <chrono>
-
-#include "tokenizer/detokenizer.h"
 
 namespace gemmad::daemon {
 namespace {
@@ -18,27 +16,11 @@ int64_t now_ms() {
 
 }  // namespace
 
-const char* stop_reason_name(StopReason r) {
-  switch (r) {
-    case StopReason::kEos:
-      return "eos";
-    case StopReason::kStopToken:
-      return "stop_token";
-    case StopReason::kMaxTokens:
-      return "max_tokens";
-    case StopReason::kCancelled:
-      return "cancelled";
-    case StopReason::kContextFull:
-      return "context_full";
-    case StopReason::kError:
-      return "error";
-  }
-  return "unknown";
-}
-
 struct Scheduler::Active {
-  Active(JobSpec s, const tokenizer::Tokenizer& tok)
-      : spec(std::move(s)), sampler(spec.sampling), detok(tok, {.render_special = false}) {}
+  explicit Active(JobSpec s)
+      : spec(std::move(s)),
+        sampler(spec.sampling),
+        seq(spec.model->tok.get(), spec.model->stops, spec.limits, spec.model->n_ctx) {}
   JobSpec spec;
   uint32_t slot = 0;
   size_t n_fed = 0;         // prompt tokens already in the KV cache
@@ -48,24 +30,32 @@ struct Scheduler::Active {
   bool cancel_requested = false;
   bool done = false;
   sampler::Sampler sampler;
-  tokenizer::Detokenizer detok;
+  generate::Sequence seq;  // stop rules and text
   JobResult result;
   Clock::time_point admitted, first_token;
 };
 
-Scheduler::Scheduler(const engine::Gemma4Config& config, const engine::Gemma4Weights& weights,
-                     const tokenizer::Tokenizer& tokenizer, kernels::ThreadPool& pool,
-                     SchedulerOptions options)
-    : config_(config),
-      tokenizer_(tokenizer),
-      opts_(options),
-      forward_(config, weights, pool),
-      kv_(engine::gemma4_kv_layers(config), config.n_swa,
-          runtime::KvCacheOptions{.n_ctx = options.n_ctx,
-                                  .type = options.kv_type,
-                                  .n_seq = options.max_active + options.session_cache,
-                                  .swa_capacity = 0}),
-      slots_(options.max_active + options.session_cache) {
+// One model's share of the inference thread.
+struct Scheduler::Lane {
+  Lane(std::shared_ptr<const LoadedModel> m, kernels::ThreadPool& pool, const SchedulerOptions& o)
+      : model(std::move(m)),
+        forward(model->model->config(), model->model->weights(), pool),
+        kv(model->model->new_kv_pool(
+            runtime::KvCacheOptions{.n_ctx = model->n_ctx,
+                                    .type = o.kv_type,
+                                    .n_seq = o.max_active + o.session_cache,
+                                    .swa_capacity = 0})),
+        slots(o.max_active + o.session_cache) {}
+  std::shared_ptr<const LoadedModel> model;
+  engine::Gemma4Forward forward;
+  runtime::KvCachePool kv;
+  std::vector<Slot> slots;
+  std::vector<std::unique_ptr<Active>> active;
+  size_t prefill_cursor = 0;
+};
+
+Scheduler::Scheduler(kernels::ThreadPool& pool, SchedulerOptions options)
+    : pool_(pool), opts_(options) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -73,17 +63,20 @@ Scheduler::~Scheduler() {
   stop(0);
 }
 
-Status Scheduler::submit(JobSpec job) {
+Status Scheduler::submit(JobSpec job, const std::function<void()>& on_accepted) {
+  if (!job.model) return make_error(ErrorCode::kInternal, "job without a model");
   if (job.prompt.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "empty prompt");
   }
-  if (job.prompt.size() + 1 >= opts_.n_ctx) {
+  const uint32_t n_ctx = job.model->n_ctx;
+  if (job.prompt.size() > n_ctx) {
     return make_error(ErrorCode::kOutOfRange, "prompt of " + std::to_string(job.prompt.size()) +
                                                   " tokens does not fit the context of " +
-                                                  std::to_string(opts_.n_ctx));
+                                                  std::to_string(n_ctx));
   }
+  const auto n_vocab = static_cast<int32_t>(job.model->model->config().n_vocab);
   for (int32_t t : job.prompt) {
-    if (!tokenizer_.is_valid_id(t) || t >= static_cast<int32_t>(config_.n_vocab)) {
+    if (!job.model->tok->is_valid_id(t) || t >= n_vocab) {
       return make_error(ErrorCode::kInvalidArgument,
                         "token id " + std::to_string(t) + " is outside the vocabulary");
     }
@@ -95,7 +88,9 @@ Status Scheduler::submit(JobSpec job) {
                                                          " requests queued (limit " +
                                                          std::to_string(opts_.max_queued) + ")");
   }
+  release_.erase(job.model.get());
   job.submitted = std::chrono::steady_clock::now();
+  if (on_accepted) on_accepted();
   queue_.push(std::move(job));
   cv_.notify_one();
   return {};
@@ -109,6 +104,13 @@ void Scheduler::cancel(uint64_t job_id) {
 
 void Scheduler::wake() {
   std::lock_guard lock(mu_);
+  woken_ = true;
+  cv_.notify_one();
+}
+
+void Scheduler::release(const LoadedModel* model) {
+  std::lock_guard lock(mu_);
+  release_.insert(model);
   woken_ = true;
   cv_.notify_one();
 }
@@ -133,18 +135,27 @@ void Scheduler::stop(int grace_ms) {
   thread_.join();
 }
 
+Scheduler::Lane& Scheduler::lane_for(const std::shared_ptr<const LoadedModel>& model) {
+  for (auto& l : lanes_) {
+    if (l->model == model) return *l;
+  }
+  lanes_.push_back(std::make_unique<Lane>(model, pool_, opts_));
+  return *lanes_.back();
+}
+
 // Picks the slot for a job: its session's idle cache if any (reusing the common prefix),
 // else a free slot, else the least recently used idle cache (evicted).
-uint32_t Scheduler::pick_slot(const JobSpec& job, int32_t& n_reuse) {
+uint32_t Scheduler::pick_slot(Lane& lane, const JobSpec& job, int32_t& n_reuse) {
   n_reuse = 0;
   int best = -1;
+  auto& slots = lane.slots;
   if (!job.cache_key.empty()) {
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      if (!slots_[i].busy && slots_[i].cache_key == job.cache_key) best = static_cast<int>(i);
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!slots[i].busy && slots[i].cache_key == job.cache_key) best = static_cast<int>(i);
     }
   }
   if (best >= 0) {
-    const auto& have = slots_[best].tokens;
+    const auto& have = slots[best].tokens;
     size_t common = 0;
     while (common < have.size() && common < job.prompt.size() &&
            have[common] == job.prompt[common]) {
@@ -152,7 +163,7 @@ uint32_t Scheduler::pick_slot(const JobSpec& job, int32_t& n_reuse) {
     }
     // At least one prompt token must be fed to get logits for the first sample.
     if (common == job.prompt.size()) --common;
-    runtime::SequenceKv& seq = kv_.seq(static_cast<uint32_t>(best));
+    runtime::SequenceKv& seq = lane.kv.seq(static_cast<uint32_t>(best));
     if (seq.can_truncate(static_cast<int32_t>(common)) &&
         seq.truncate(static_cast<int32_t>(common)).ok()) {
       n_reuse = static_cast<int32_t>(common);
@@ -161,51 +172,54 @@ uint32_t Scheduler::pick_slot(const JobSpec& job, int32_t& n_reuse) {
     }
   } else {
     uint64_t oldest = UINT64_MAX;
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i].busy) continue;
-      const uint64_t age = slots_[i].cache_key.empty() ? 0 : slots_[i].last_used + 1;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i].busy) continue;
+      const uint64_t age = slots[i].cache_key.empty() ? 0 : slots[i].last_used + 1;
       if (age < oldest) {
         oldest = age;
         best = static_cast<int>(i);
       }
     }
-    kv_.seq(static_cast<uint32_t>(best)).clear();
+    lane.kv.seq(static_cast<uint32_t>(best)).clear();
   }
-  Slot& s = slots_[best];
+  Slot& s = slots[best];
   s.busy = true;
   s.cache_key = job.cache_key;
   s.tokens.assign(job.prompt.begin(), job.prompt.begin() + n_reuse);
   return static_cast<uint32_t>(best);
 }
 
-// Moves queued jobs into free active slots in FairQueue's order.
+// Moves queued jobs into free active places in FairQueue's order.
 void Scheduler::admit_locked(std::vector<std::unique_ptr<Active>>& admitted) {
+  size_t n_active = 0;
+  for (const auto& l : lanes_)
+    n_active += l->active.size();
   auto running = [&](const std::string& app) {
     uint32_t n = 0;
-    for (const auto& a : active_)
-      n += !a->done && a->spec.fair_key == app;
+    for (const auto& l : lanes_) {
+      for (const auto& a : l->active)
+        n += !a->done && a->spec.fair_key == app;
+    }
     for (const auto& a : admitted)
       n += a->spec.fair_key == app;
     return n;
   };
-  while (active_.size() + admitted.size() < opts_.max_active) {
+  while (n_active + admitted.size() < opts_.max_active) {
     auto job = queue_.pop(running);
     if (!job) break;
-    admitted.push_back(std::make_unique<Active>(std::move(*job), tokenizer_));
+    admitted.push_back(std::make_unique<Active>(std::move(*job)));
   }
 }
 
-void Scheduler::finish(Active& a, StopReason reason, Error error) {
+void Scheduler::finish(Lane& lane, Active& a, StopReason reason, Error error) {
   if (a.done) return;
   a.done = true;
-  std::string tail;
   if (reason != StopReason::kCancelled && reason != StopReason::kError) {
-    a.detok.finish(tail);
-    if (!tail.empty()) {
-      a.result.text += tail;
-      a.spec.sink->on_token(-1, tail);
-    }
+    const std::string tail = a.seq.finish();
+    if (!tail.empty()) a.spec.sink->on_token(-1, tail);
   }
+  a.result.text = a.seq.text();
+  a.result.tokens = a.seq.tokens();
   a.result.reason = reason;
   a.result.error = std::move(error);
   a.result.prompt = a.spec.prompt;
@@ -217,40 +231,39 @@ void Scheduler::finish(Active& a, StopReason reason, Error error) {
     a.result.timings.prefill_ms =
         std::chrono::duration<double, std::milli>(now - a.admitted).count();
   }
-  Slot& slot = slots_[a.slot];
+  Slot& slot = lane.slots[a.slot];
   slot.busy = false;
   slot.last_used = ++clock_;
   if (reason == StopReason::kError || slot.cache_key.empty()) {
     slot.cache_key.clear();
     slot.tokens.clear();
-    kv_.seq(a.slot).clear();
+    lane.kv.seq(a.slot).clear();
   }
   a.spec.sink->on_finish(std::move(a.result));
 }
 
-// One forward pass. Returns false when there was nothing to run.
-bool Scheduler::step() {
+// One forward pass of one lane. Returns false when the lane had nothing to run.
+bool Scheduler::step(Lane& lane) {
   batch_.clear();
-  std::vector<Active*> row_owner;  // logits row -> job
   // Decode rows: every active, unpaused sequence advances by one token.
   uint32_t n_decode = 0;
-  for (auto& a : active_) {
+  for (auto& a : lane.active) {
     if (a->done || !a->decoding) continue;
     if (a->paused) {
       if (!a->spec.sink->writable()) continue;
       a->paused = false;
     }
-    runtime::SequenceKv& seq = kv_.seq(a->slot);
+    runtime::SequenceKv& seq = lane.kv.seq(a->slot);
     batch_.add(a->next_token, seq.n_pos(), static_cast<int32_t>(a->slot), true);
     ++n_decode;
   }
   // Prefill rows: up to prefill_chunk prompt tokens, round-robin over prefilling sequences.
   uint32_t budget = opts_.prefill_chunk;
-  const size_t n = active_.size();
+  const size_t n = lane.active.size();
   for (size_t k = 0; k < n && budget > 0; ++k) {
-    Active& a = *active_[(prefill_cursor_ + k) % n];
+    Active& a = *lane.active[(lane.prefill_cursor + k) % n];
     if (a.done || a.decoding) continue;
-    runtime::SequenceKv& seq = kv_.seq(a.slot);
+    runtime::SequenceKv& seq = lane.kv.seq(a.slot);
     const size_t left = a.spec.prompt.size() - a.n_fed;
     const size_t take = std::min<size_t>(left, budget);
     for (size_t i = 0; i < take; ++i) {
@@ -260,10 +273,10 @@ bool Scheduler::step() {
     }
     budget -= static_cast<uint32_t>(take);
   }
-  if (n > 0) prefill_cursor_ = (prefill_cursor_ + 1) % n;
+  if (n > 0) lane.prefill_cursor = (lane.prefill_cursor + 1) % n;
   if (batch_.size() == 0) return false;
 
-  Status st = forward_.forward(batch_, kv_, out_);
+  Status st = lane.forward.forward(batch_, lane.kv, out_);
   {
     std::lock_guard lock(mu_);
     ++stats_.steps;
@@ -271,20 +284,23 @@ bool Scheduler::step() {
       ++stats_.decode_steps;
       ++stats_.decode_batch_sizes[n_decode];
     }
-    stats_.kv_bytes = kv_.bytes_used();
+    uint64_t kv_bytes = 0;
+    for (const auto& l : lanes_)
+      kv_bytes += l->kv.bytes_used();
+    stats_.kv_bytes = kv_bytes;
   }
   // Map batch rows back to jobs (rows of one slot are consecutive per job).
-  std::vector<Active*> by_slot(slots_.size(), nullptr);
-  for (auto& a : active_) {
+  std::vector<Active*> by_slot(lane.slots.size(), nullptr);
+  for (auto& a : lane.active) {
     if (!a->done) by_slot[a->slot] = a.get();
   }
   if (!st.ok()) {
     // A batch the engine refuses fails the jobs in it, not the daemon.
-    std::vector<bool> seen(slots_.size(), false);
+    std::vector<bool> seen(lane.slots.size(), false);
     for (const auto& row : batch_.rows) {
       if (!seen[row.seq] && by_slot[row.seq]) {
         seen[row.seq] = true;
-        finish(*by_slot[row.seq], StopReason::kError, st.error());
+        finish(lane, *by_slot[row.seq], StopReason::kError, st.error());
       }
     }
     return true;
@@ -293,50 +309,83 @@ bool Scheduler::step() {
   for (const auto& row : batch_.rows) {
     Active* a = by_slot[row.seq];
     if (!a) continue;
-    slots_[a->slot].tokens.push_back(row.token);
+    lane.slots[a->slot].tokens.push_back(row.token);
     if (!a->decoding) {
       ++a->n_fed;
-      {
-        std::lock_guard lock(mu_);
-        ++stats_.prompt_tokens;
-      }
+      std::lock_guard lock(mu_);
+      ++stats_.prompt_tokens;
     }
   }
-  // Sample for every logits row.
+  // Sample for every logits row, then apply the generation rules (generate/generation.h).
   for (size_t i = 0; i < out_.rows.size(); ++i) {
     const auto& row = batch_.rows[static_cast<size_t>(out_.rows[i])];
     Active* a = by_slot[row.seq];
     if (!a || a->done) continue;
     const int32_t tok = a->sampler.sample(
         std::span<const float>(out_.row_logits(i), static_cast<size_t>(out_.n_vocab)));
-    const sampler::StopReason stop = a->sampler.check_stop(tok);
     if (!a->decoding) {
       a->decoding = true;
       a->first_token = Clock::now();
       a->result.timings.prefill_ms =
           std::chrono::duration<double, std::milli>(a->first_token - a->admitted).count();
     }
-    if (stop == sampler::StopReason::kStopToken) {
-      finish(*a, tok == 1 ? StopReason::kEos : StopReason::kStopToken);
+    generate::Sequence::Step step = a->seq.accept(tok, lane.kv.seq(a->slot).n_pos());
+    if (step.stop == StopReason::kEos || step.stop == StopReason::kStopToken) {
+      finish(lane, *a, step.stop);
       continue;
     }
-    a->result.tokens.push_back(tok);
+    if (step.stop == StopReason::kError) {
+      finish(lane, *a, StopReason::kError, a->seq.error());
+      continue;
+    }
     {
       std::lock_guard lock(mu_);
       ++stats_.tokens_generated;
     }
-    std::string piece;
-    (void)a->detok.push(tok, piece);
-    a->result.text += piece;
-    if (!a->spec.sink->on_token(tok, piece)) a->paused = true;
+    if (!a->spec.sink->on_token(tok, step.text)) a->paused = true;
     a->next_token = tok;
-    if (stop == sampler::StopReason::kMaxTokens) {
-      finish(*a, StopReason::kMaxTokens);
-    } else if (kv_.seq(a->slot).n_pos() + 1 >= static_cast<int32_t>(opts_.n_ctx)) {
-      finish(*a, StopReason::kContextFull);
-    }
+    if (step.stop != StopReason::kNone) finish(lane, *a, step.stop);
   }
   return true;
+}
+
+// One batch of the next lane with work after the last one served: the lanes alternate.
+bool Scheduler::step_next_lane() {
+  const size_t n = lanes_.size();
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (lane_cursor_ + k) % n;
+    if (step(*lanes_[i])) {
+      lane_cursor_ = (i + 1) % n;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Scheduler::free_released_lanes() {
+  std::vector<std::unique_ptr<Lane>> freed;  // destroyed outside the lock
+  {
+    std::lock_guard lock(mu_);
+    if (release_.empty()) return;
+    for (auto it = lanes_.begin(); it != lanes_.end();) {
+      // A job still queued for the model holds it and builds a new lane when admitted.
+      const LoadedModel* m = (*it)->model.get();
+      if (release_.count(m) && (*it)->active.empty()) {
+        release_.erase(m);
+        freed.push_back(std::move(*it));
+        it = lanes_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // A released model without a lane has nothing to free.
+    std::erase_if(release_, [&](const LoadedModel* m) {
+      return std::none_of(lanes_.begin(), lanes_.end(),
+                          [m](const auto& l) { return l->model.get() == m; });
+    });
+    stats_.lanes = static_cast<uint32_t>(lanes_.size());
+    lane_cursor_ = 0;
+  }
 }
 
 void Scheduler::run() {
@@ -349,46 +398,60 @@ void Scheduler::run() {
       // Sleep when there is nothing runnable: no queued jobs, and every active job paused.
       auto runnable = [&] {
         if (stopping_ || !cancelled_.empty() || woken_) return true;
-        if (!queue_.empty() && active_.size() < opts_.max_active) return true;
-        for (auto& a : active_) {
-          if (!a->paused) return true;
+        size_t n_active = 0;
+        for (auto& l : lanes_) {
+          n_active += l->active.size();
+          for (auto& a : l->active) {
+            if (!a->paused) return true;
+          }
         }
-        return false;
+        return !queue_.empty() && n_active < opts_.max_active;
       };
       cv_.wait_for(lock, std::chrono::milliseconds(50), runnable);
       woken_ = false;
-      for (auto& a : active_) {
-        if (cancelled_.count(a->spec.id)) a->cancel_requested = true;
+      for (auto& l : lanes_) {
+        for (auto& a : l->active) {
+          if (cancelled_.count(a->spec.id)) a->cancel_requested = true;
+        }
       }
       if (!cancelled_.empty()) {
         dropped = queue_.remove_if([&](const JobSpec& j) { return cancelled_.count(j.id) > 0; });
         cancelled_.clear();
       }
+      size_t n_active = 0;
+      for (auto& l : lanes_)
+        n_active += l->active.size();
       if (stopping_) {
         for (auto& j : queue_.drain())
           dropped.push_back(std::move(j));
         if (now_ms() >= deadline_ms_) {
-          for (auto& a : active_)
-            a->cancel_requested = true;
+          for (auto& l : lanes_) {
+            for (auto& a : l->active)
+              a->cancel_requested = true;
+          }
         }
-        stop_now = active_.empty();
+        stop_now = n_active == 0;
       } else {
         admit_locked(admitted);
       }
-      stats_.active = static_cast<uint32_t>(active_.size() + admitted.size());
+      stats_.active = static_cast<uint32_t>(n_active + admitted.size());
     }
     for (auto& j : dropped) {
       JobResult r;
       r.reason = StopReason::kCancelled;
       r.prompt_tokens = static_cast<int32_t>(j.prompt.size());
+      r.prompt = std::move(j.prompt);
       j.sink->on_finish(std::move(r));
     }
-    for (auto& a : active_) {
-      if (a->cancel_requested) finish(*a, StopReason::kCancelled);
+    for (auto& l : lanes_) {
+      for (auto& a : l->active) {
+        if (a->cancel_requested) finish(*l, *a, StopReason::kCancelled);
+      }
     }
     for (auto& a : admitted) {
+      Lane& lane = lane_for(a->spec.model);
       int32_t reuse = 0;
-      a->slot = pick_slot(a->spec, reuse);
+      a->slot = pick_slot(lane, a->spec, reuse);
       a->n_fed = static_cast<size_t>(reuse);
       a->result.prompt_tokens = static_cast<int32_t>(a->spec.prompt.size());
       a->result.cached_tokens = reuse;
@@ -397,14 +460,21 @@ void Scheduler::run() {
           std::chrono::duration<double, std::milli>(a->admitted - a->spec.submitted).count();
       for (int32_t t : a->spec.prompt)
         a->sampler.accept(t);
-      active_.push_back(std::move(a));
+      lane.active.push_back(std::move(a));
     }
-    std::erase_if(active_, [](const auto& a) { return a->done; });
+    for (auto& l : lanes_)
+      std::erase_if(l->active, [](const auto& a) { return a->done; });
     if (stop_now) return;
-    step();
-    std::erase_if(active_, [](const auto& a) { return a->done; });
+    step_next_lane();
+    size_t n_active = 0;
+    for (auto& l : lanes_) {
+      std::erase_if(l->active, [](const auto& a) { return a->done; });
+      n_active += l->active.size();
+    }
+    free_released_lanes();
     std::lock_guard lock(mu_);
-    stats_.active = static_cast<uint32_t>(active_.size());
+    stats_.active = static_cast<uint32_t>(n_active);
+    stats_.lanes = static_cast<uint32_t>(lanes_.size());
   }
 }
 

@@ -11,14 +11,21 @@
 // session id); the next job with that key reuses the longest common prefix and prefills only
 // the rest. `session_cache` extra slots hold such idle caches (LRU).
 //
-// Thread safety: submit/cancel/wake/stats/stop may be called from any thread. JobSink
-// callbacks run on the inference thread and must not block.
+// Several models: each job names its LoadedModel; the one inference thread keeps a lane per
+// model (its forward scratch, KV slots, active sequences) and runs one batch per step,
+// alternating between the lanes that have work, so two forward passes never run at once.
+// `max_active` bounds the sequences of all lanes together. release() frees a lane (and with
+// it the lane's hold on the model) once it is idle.
+//
+// Thread safety: submit/cancel/wake/release/stats/stop may be called from any thread.
+// JobSink callbacks run on the inference thread and must not block.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +36,8 @@
 
 #include "common/result.h"
 #include "daemon/fair_queue.h"
+#include "daemon/model_registry.h"
+#include "generate/generation.h"
 #include "kernels/thread_pool.h"
 #include "models/gemma4.h"
 #include "runtime/kv_cache.h"
@@ -37,8 +46,9 @@
 
 namespace gemmad::daemon {
 
-enum class StopReason { kEos, kStopToken, kMaxTokens, kCancelled, kContextFull, kError };
-const char* stop_reason_name(StopReason r);
+// The stop rules are the engine's (generate/generation.h), shared with the offline verbs.
+using StopReason = generate::StopReason;
+using generate::stop_reason_name;
 
 struct JobTimings {
   double queue_ms = 0, prefill_ms = 0, decode_ms = 0;
@@ -68,11 +78,13 @@ class JobSink {
 };
 
 struct JobSpec {
-  uint64_t id = 0;        // unique per scheduler (the router assigns it)
+  uint64_t id = 0;  // unique per scheduler (the turn service assigns it)
+  std::shared_ptr<const LoadedModel> model;
   std::string fair_key;   // admission is fair across these (the app identity)
   std::string cache_key;  // KV reuse key (session id); empty = none
   std::vector<int32_t> prompt;
-  sampler::SamplingParams sampling;  // includes max_tokens and the stop set
+  sampler::SamplingParams sampling;
+  generate::Limits limits;  // max_tokens, ignore_eos, stop strings
   std::shared_ptr<JobSink> sink;
   std::chrono::steady_clock::time_point submitted;  // set by submit()
 };
@@ -82,7 +94,6 @@ struct SchedulerOptions {
   uint32_t session_cache = 4;  // extra idle slots keeping sessions' KV
   uint32_t prefill_chunk = 64;
   uint32_t max_queued = 64;
-  uint32_t n_ctx = 4096;
   runtime::KvType kv_type = runtime::KvType::kF16;
 };
 
@@ -94,25 +105,29 @@ struct SchedulerStats {
   uint32_t active = 0;
   uint32_t queued = 0;
   uint64_t kv_bytes = 0;
+  uint32_t lanes = 0;                               // models with a lane (forward + KV)
   std::map<uint32_t, uint64_t> decode_batch_sizes;  // sequences per decode step -> steps
 };
 
 class Scheduler {
  public:
-  Scheduler(const engine::Gemma4Config& config, const engine::Gemma4Weights& weights,
-            const tokenizer::Tokenizer& tokenizer, kernels::ThreadPool& pool,
-            SchedulerOptions options);
+  Scheduler(kernels::ThreadPool& pool, SchedulerOptions options);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Queues a job. kResourceExhausted ("busy") past max_queued; kOutOfRange if the prompt
-  // does not fit the context; kUnavailable-like kCancelled after stop().
-  Status submit(JobSpec job);
+  // does not fit the model's context; kCancelled after stop(). `on_accepted` runs (on the
+  // caller's thread) once the job is certain to be queued and before any of its sink's
+  // callbacks can run; it must not call into the scheduler.
+  Status submit(JobSpec job, const std::function<void()>& on_accepted = {});
   // Stops the job within one step (queued or running); its sink gets kCancelled.
   void cancel(uint64_t job_id);
   // A paused sink may have become writable.
   void wake();
+  // Frees the lane of `model` once it has no running or queued job (its KV and its hold on
+  // the model go); a later job for the model builds a new lane.
+  void release(const LoadedModel* model);
   SchedulerStats stats() const;
   // Stops admitting; queued jobs finish as cancelled; running ones get `grace_ms` to finish,
   // then are cancelled. Blocks until the inference thread has exited.
@@ -120,6 +135,7 @@ class Scheduler {
 
  private:
   struct Active;
+  struct Lane;
   struct Slot {
     std::string cache_key;
     std::vector<int32_t> tokens;  // what the slot's KV holds, position by position
@@ -129,19 +145,18 @@ class Scheduler {
 
   void run();
   void admit_locked(std::vector<std::unique_ptr<Active>>& admitted);
-  uint32_t pick_slot(const JobSpec& job, int32_t& n_reuse);
-  void finish(Active& a, StopReason reason, Error error = {});
-  bool step();
+  Lane& lane_for(const std::shared_ptr<const LoadedModel>& model);
+  uint32_t pick_slot(Lane& lane, const JobSpec& job, int32_t& n_reuse);
+  void finish(Lane& lane, Active& a, StopReason reason, Error error = {});
+  bool step(Lane& lane);
+  bool step_next_lane();
+  void free_released_lanes();
 
-  const engine::Gemma4Config& config_;
-  const tokenizer::Tokenizer& tokenizer_;
+  kernels::ThreadPool& pool_;
   SchedulerOptions opts_;
-  engine::Gemma4Forward forward_;
-  runtime::KvCachePool kv_;
-  std::vector<Slot> slots_;
-  std::vector<std::unique_ptr<Active>> active_;  // inference thread only
+  std::vector<std::unique_ptr<Lane>> lanes_;  // inference thread only
+  size_t lane_cursor_ = 0;
   uint64_t clock_ = 0;
-  size_t prefill_cursor_ = 0;
   runtime::Batch batch_;
   engine::ForwardOutput out_;
 
@@ -149,6 +164,7 @@ class Scheduler {
   std::condition_variable cv_;
   FairQueue<JobSpec> queue_;  // guarded by mu_
   std::unordered_set<uint64_t> cancelled_;
+  std::unordered_set<const LoadedModel*> release_;
   bool stopping_ = false;
   bool woken_ = false;
   int64_t deadline_ms_ = 0;

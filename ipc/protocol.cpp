@@ -138,6 +138,8 @@ const char* body_name(v1::ClientMessage::BodyCase body) {
       return "TokenizeRequest";
     case v1::ClientMessage::kDetokenize:
       return "DetokenizeRequest";
+    case v1::ClientMessage::kListModels:
+      return "ListModels";
     case v1::ClientMessage::BODY_NOT_SET:
       return "no body";
   }
@@ -168,6 +170,8 @@ const char* body_name(v1::ServerMessage::BodyCase body) {
       return "DetokenizeReply";
     case v1::ServerMessage::kAck:
       return "Ack";
+    case v1::ServerMessage::kModelList:
+      return "ModelList";
     case v1::ServerMessage::BODY_NOT_SET:
       return "no body";
   }

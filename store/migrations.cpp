@@ -43,8 +43,30 @@ CREATE TABLE messages (
 );
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Version 2: a model reply cut by max_tokens or the context is stored as 'truncated'.
+// SQLite cannot change a CHECK in place, so the messages table is rebuilt (nothing refers
+// to it; its rows keep their ids).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE messages_v2 (
+  id         INTEGER PRIMARY KEY,
+  session_id TEXT    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  seq        INTEGER NOT NULL CHECK (seq >= 1),
+  role       TEXT    NOT NULL CHECK (role IN ('system', 'user', 'model')),
+  text       TEXT    NOT NULL,
+  tokens     INTEGER NOT NULL CHECK (tokens >= 0),
+  created    INTEGER NOT NULL,
+  status     TEXT    NOT NULL CHECK (status IN ('complete', 'interrupted', 'truncated')),
+  UNIQUE (session_id, seq)
+);
+INSERT INTO messages_v2 (id, session_id, seq, role, text, tokens, created, status)
+  SELECT id, session_id, seq, role, text, tokens, created, status FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v2 RENAME TO messages;
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, "apps, sessions, messages", kSchemaV1},
+    {2, "truncated model messages", kSchemaV2},
 }};
 
 }  // namespace

@@ -80,7 +80,9 @@ Result<Role> parse_role(const std::string& text) {
 Result<MessageStatus> parse_status(const std::string& text) {
   if (text == "complete") return MessageStatus::kComplete;
   if (text == "interrupted") return MessageStatus::kInterrupted;
-  return make_error(ErrorCode::kIo, "messages.status '" + text + "' is not complete|interrupted");
+  if (text == "truncated") return MessageStatus::kTruncated;
+  return make_error(ErrorCode::kIo,
+                    "messages.status '" + text + "' is not complete|interrupted|truncated");
 }
 
 // Creates the file 0600 before sqlite does (sqlite would use 0644 minus umask); sqlite then
@@ -136,6 +138,8 @@ const char* message_status_name(MessageStatus status) {
       return "complete";
     case MessageStatus::kInterrupted:
       return "interrupted";
+    case MessageStatus::kTruncated:
+      return "truncated";
   }
   return "unknown";
 }
@@ -342,6 +346,13 @@ Result<int64_t> SessionStore::count_sessions(AppId app) {
     GEMMAD_TRY(query.step());
     return query.column_int64(0);
   }());
+}
+
+Result<int64_t> SessionStore::count_all_sessions() {
+  std::lock_guard lock(mutex_);
+  GEMMAD_ASSIGN_OR_RETURN(Statement query, db_->prepare("SELECT COUNT(*) FROM sessions"));
+  GEMMAD_TRY(query.step());
+  return query.column_int64(0);
 }
 
 Result<std::vector<AdminSessionInfo>> SessionStore::list_all_sessions(size_t limit) {

@@ -40,9 +40,11 @@ struct AppId {
 };
 
 enum class Role { kSystem, kUser, kModel };
-enum class MessageStatus { kComplete, kInterrupted };
+// kTruncated: the model's reply was cut by max_tokens or the context.
+enum class MessageStatus { kComplete, kInterrupted, kTruncated };
 
-// "system", "user", "model" / "complete", "interrupted": the stored and exported spellings.
+// "system", "user", "model" / "complete", "interrupted", "truncated": the stored and
+// exported spellings.
 const char* role_name(Role role);
 const char* message_status_name(MessageStatus status);
 
@@ -144,6 +146,8 @@ class SessionStore {
   // The app's sessions, most recently updated first, at most `limit`.
   Result<std::vector<Session>> list_sessions(AppId app, size_t limit);
   Result<int64_t> count_sessions(AppId app);
+  // Sessions of every app (metrics).
+  Result<int64_t> count_all_sessions();
 
   // Admin only (the caller checks the admin group): every app's sessions, newest first.
   Result<std::vector<AdminSessionInfo>> list_all_sessions(size_t limit);

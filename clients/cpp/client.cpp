@@ -326,6 +326,7 @@ Result<v1::Done> Client::stream(v1::ClientMessage message, const TokenCallback& 
       case v1::ServerMessage::kTokenizeReply:
       case v1::ServerMessage::kDetokenizeReply:
       case v1::ServerMessage::kAck:
+      case v1::ServerMessage::kModelList:
       case v1::ServerMessage::BODY_NOT_SET:
         return make_error(ErrorCode::kInternal,
                           std::string("gemmad sent ") + ipc::body_name(m.body_case()) +
@@ -384,6 +385,13 @@ Result<v1::StatusReply> Client::status() {
   message.mutable_status();
   GEMMAD_ASSIGN_OR_RETURN(auto reply, request(std::move(message), v1::ServerMessage::kStatusReply));
   return std::move(*reply.mutable_status_reply());
+}
+
+Result<v1::ModelList> Client::list_models() {
+  v1::ClientMessage message;
+  message.mutable_list_models();
+  GEMMAD_ASSIGN_OR_RETURN(auto reply, request(std::move(message), v1::ServerMessage::kModelList));
+  return std::move(*reply.mutable_model_list());
 }
 
 Result<v1::TokenizeReply> Client::tokenize(const std::string& text, bool add_bos, bool special) {

@@ -101,6 +101,7 @@ class Client {
   Result<v1::SessionExport> export_session(const std::string& session_id,
                                            const std::string& format = "json");
   Result<v1::StatusReply> status();
+  Result<v1::ModelList> list_models();
   Result<v1::TokenizeReply> tokenize(const std::string& text, bool add_bos, bool special);
   Result<v1::DetokenizeReply> detokenize(std::span<const std::uint32_t> ids);
 

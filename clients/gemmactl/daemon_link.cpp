@@ -84,6 +84,8 @@ const char* stop_reason_name(v1::StopReason r) {
       return "cancelled";
     case v1::STOP_REASON_CONTEXT_FULL:
       return "context_full";
+    case v1::STOP_REASON_STOP_STRING:
+      return "stop_string";
     default:  // UNSPECIFIED, and values of a newer daemon
       return "unspecified";
   }

@@ -19,11 +19,11 @@
 #include "chat/chat_format.h"
 #include "cli.h"
 #include "daemon_link.h"
+#include "generate/generation.h"
 #include "kernels/thread_pool.h"
 #include "models/gemma4.h"
 #include "runtime/model.h"
 #include "sampler/sampler.h"
-#include "tokenizer/detokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gemmad::ctl {
@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 struct GenerateArgs {
   std::string model;
-  int n = 256;
+  int n = generate::kDefaultMaxTokens;
   float temp = 1.0f;
   int top_k = 64;
   float top_p = 0.95f;
@@ -67,20 +67,6 @@ Result<std::vector<int32_t>> prompt_ids(const tokenizer::Tokenizer& tok, const s
   return fmt.render_ids({&turn, 1});
 }
 
-const char* stop_name(sampler::StopReason r, bool interrupted, bool context_full) {
-  if (interrupted) return "cancelled";
-  if (context_full) return "context_full";
-  switch (r) {
-    case sampler::StopReason::kStopToken:
-      return "stop_token";
-    case sampler::StopReason::kMaxTokens:
-      return "max_tokens";
-    case sampler::StopReason::kNone:
-      return "none";
-  }
-  return "none";
-}
-
 // Without --model: the daemon tokenizes, formats, samples and streams.
 int run_generate_daemon(const GenerateArgs& a, const Globals& g) {
   if (!a.ids.empty()) {
@@ -97,7 +83,7 @@ int run_generate_daemon(const GenerateArgs& a, const Globals& g) {
   sp->set_top_k(a.top_k);
   sp->set_top_p(a.top_p);
   sp->set_seed(a.seed);
-  if (a.n > 0) sp->set_max_tokens(static_cast<uint32_t>(a.n));
+  sp->set_max_tokens(static_cast<uint32_t>(a.n));
   sp->set_ignore_eos(a.ignore_eos);
   std::string text;
   std::vector<uint32_t> ids;
@@ -135,8 +121,9 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
   sp.top_k = a.top_k;
   sp.top_p = a.top_p;
   sp.seed = a.seed;
-  sp.max_tokens = a.n;
-  if (a.ignore_eos) sp.stop_ids.clear();
+  generate::Limits limits;
+  limits.max_tokens = a.n;
+  limits.ignore_eos = a.ignore_eos;
   if (Status st = sampler::validate(sp); !st.ok()) {
     return report_error(g, "invalid_argument", st.error().message, kExitUsage);
   }
@@ -171,11 +158,17 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
     if (!rendered.ok()) return report_error(g, rendered.error());
     ids = std::move(rendered).value();
   }
+  const uint32_t n_ctx = m.config().n_ctx_train;
+  if (ids.empty() || ids.size() > n_ctx) {
+    return report_error(
+        g, "invalid_argument",
+        "prompt of " + std::to_string(ids.size()) + " tokens; must be 1.." + std::to_string(n_ctx),
+        kExitUsage);
+  }
   kernels::ThreadPool pool(a.threads);
   engine::Gemma4Forward fwd(m.config(), m.weights(), pool);
   runtime::KvCacheOptions kv_opts;
-  kv_opts.n_ctx = static_cast<uint32_t>(std::min<uint64_t>(
-      ids.size() + (a.n > 0 ? a.n : m.config().n_ctx_train), m.config().n_ctx_train));
+  kv_opts.n_ctx = n_ctx;  // the KV grows in chunks: only what is used is allocated
   runtime::KvCachePool kv = m.new_kv_pool(kv_opts);
   const double load_ms = ms_since(t_load);
 
@@ -186,80 +179,36 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
   sigaction(SIGINT, &sa, &old_sa);
 
   sampler::Sampler smp(sp);
-  for (int32_t id : ids)
-    smp.accept(id);
-  std::unique_ptr<tokenizer::Detokenizer> detok;
-  if (tok) detok = std::make_unique<tokenizer::Detokenizer>(*tok);
-  std::string text, piece;
-  std::vector<int32_t> generated;
-  auto emit = [&](int32_t id) {
-    piece.clear();
-    if (detok) {
-      (void)detok->push(id, piece);
-    } else {
-      piece = (generated.size() > 1 ? " " : "") + std::to_string(id);
-    }
-    text += piece;
-    if (!g.json && !piece.empty()) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-    }
-  };
-
-  runtime::Batch batch;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    batch.add(ids[i], static_cast<int32_t>(i), 0, i + 1 == ids.size());
-  }
-  engine::ForwardOutput out;
-  const auto t_prefill = Clock::now();
-  Status st = fwd.forward(batch, kv, out);
-  const double prefill_ms = ms_since(t_prefill);
-  sampler::StopReason reason = sampler::StopReason::kNone;
-  bool context_full = false;
-  const auto t_decode = Clock::now();
-  while (st.ok() && !g_interrupted.load()) {
-    const int32_t id = smp.sample({out.row_logits(0), static_cast<size_t>(out.n_vocab)});
-    reason = smp.check_stop(id);
-    if (reason == sampler::StopReason::kStopToken) break;
-    generated.push_back(id);
-    emit(id);
-    if (reason == sampler::StopReason::kMaxTokens) break;
-    const int32_t pos = kv.seq(0).n_pos();
-    if (static_cast<uint32_t>(pos) >= kv.options().n_ctx) {
-      context_full = true;
-      break;
-    }
-    batch.clear();
-    batch.add(id, pos, 0, true);
-    st = fwd.forward(batch, kv, out);
-  }
-  const double decode_ms = ms_since(t_decode);
+  generate::Sequence seq(tok.get(), tok ? generate::stop_set_for(*tok) : generate::StopSet{},
+                         limits, kv.options().n_ctx);
+  const generate::RunResult r =
+      generate::run_sequence(fwd, kv, 0, ids, smp, seq, [&](int32_t, const std::string& piece) {
+        if (!g.json && !piece.empty()) {
+          std::fwrite(piece.data(), 1, piece.size(), stdout);
+          std::fflush(stdout);
+        }
+        return !g_interrupted.load();
+      });
   sigaction(SIGINT, &old_sa, nullptr);
-  if (detok) {
-    piece.clear();
-    detok->finish(piece);
-    text += piece;
-    if (!g.json) std::fwrite(piece.data(), 1, piece.size(), stdout);
-  }
   if (!g.json) {
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }
-  if (!st.ok()) return report_error(g, st.error());
-  const bool interrupted = g_interrupted.load();
+  if (r.stop == generate::StopReason::kError) return report_error(g, r.error);
+  const bool interrupted = r.stop == generate::StopReason::kCancelled;
   if (g.json) {
-    const double n_gen = static_cast<double>(generated.size());
-    print_json({{"text", text},
-                {"tokens", generated.size()},
-                {"token_ids", generated},
+    const double n_gen = static_cast<double>(r.tokens.size());
+    print_json({{"text", r.text},
+                {"tokens", r.tokens.size()},
+                {"token_ids", r.tokens},
                 {"prompt_tokens", ids.size()},
-                {"stop_reason", stop_name(reason, interrupted, context_full)},
+                {"stop_reason", generate::stop_reason_name(r.stop)},
                 {"timings",
                  {{"load_ms", load_ms},
-                  {"prefill_ms", prefill_ms},
-                  {"decode_ms", decode_ms},
-                  {"prefill_tok_s", ids.size() / (prefill_ms / 1e3)},
-                  {"decode_tok_s", decode_ms > 0 ? n_gen / (decode_ms / 1e3) : 0.0}}}});
+                  {"prefill_ms", r.prefill_ms},
+                  {"decode_ms", r.decode_ms},
+                  {"prefill_tok_s", ids.size() / (r.prefill_ms / 1e3)},
+                  {"decode_tok_s", r.decode_ms > 0 ? n_gen / (r.decode_ms / 1e3) : 0.0}}}});
   }
   return interrupted ? kExitInterrupted : kExitOk;
 }
@@ -268,8 +217,8 @@ void add_generate_verb(VerbContext& ctx) {
   CLI::App* sub = ctx.root.add_subcommand("generate", "complete a prompt (offline with --model)");
   auto args = std::make_shared<GenerateArgs>();
   sub->add_option("--model", args->model, "GGUF model file: run in-process (else: the daemon)");
-  sub->add_option("-n,--max-tokens", args->n, "tokens to generate at most (0 = until stop)")
-      ->check(CLI::Range(0, 1 << 24))
+  sub->add_option("-n,--max-tokens", args->n, "tokens to generate at most")
+      ->check(CLI::Range(1, 1 << 24))
       ->capture_default_str();
   sub->add_option("--temp", args->temp, "temperature (0 = greedy)")->capture_default_str();
   sub->add_option("--top-k", args->top_k, "top-k (0 = off)")->capture_default_str();

@@ -10,7 +10,6 @@
 namespace gemmad::sampler {
 namespace {
 
-constexpr size_t kMaxStopIds = 64;
 constexpr int32_t kMaxRepetitionWindow = 4096;
 
 uint64_t splitmix64(uint64_t& x) {
@@ -49,16 +48,6 @@ Status validate(const SamplingParams& p) {
     return bad_param("repetition_window " + std::to_string(p.repetition_window) +
                      " is outside [0, " + std::to_string(kMaxRepetitionWindow) + "]");
   }
-  if (p.max_tokens < 0) {
-    return bad_param("max_tokens " + std::to_string(p.max_tokens) + " is negative");
-  }
-  if (p.stop_ids.size() > kMaxStopIds) {
-    return bad_param(std::to_string(p.stop_ids.size()) + " stop ids; limit " +
-                     std::to_string(kMaxStopIds));
-  }
-  for (const TokenId id : p.stop_ids) {
-    if (id < 0) return bad_param("stop id " + std::to_string(id) + " is negative");
-  }
   return {};
 }
 
@@ -93,15 +82,6 @@ void Sampler::accept(TokenId id) {
   recent_.push_back(id);
   while (recent_.size() > static_cast<size_t>(params_.repetition_window))
     recent_.pop_front();
-}
-
-StopReason Sampler::check_stop(TokenId id) {
-  ++generated_;
-  if (std::find(params_.stop_ids.begin(), params_.stop_ids.end(), id) != params_.stop_ids.end()) {
-    return StopReason::kStopToken;
-  }
-  if (params_.max_tokens > 0 && generated_ >= params_.max_tokens) return StopReason::kMaxTokens;
-  return StopReason::kNone;
 }
 
 // The distinct recent ids inside the vocabulary and their penalised logits (CTRL-style:

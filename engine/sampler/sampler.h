@@ -1,7 +1,7 @@
 // Token sampling for one sequence (spec/gemma4.md §5.3): repetition penalty over a window of
 // recent tokens, temperature, top-k, top-p, min-p, then a draw from a seeded RNG; greedy when
-// temperature <= 0 or top_k == 1. Stops on the stop set {<eos> 1, <turn|> 106,
-// <|tool_response> 50} or after max_tokens.
+// temperature <= 0 or top_k == 1. When to stop is not the sampler's business: the stop set,
+// max_tokens and the context rule live in generate/generation.h.
 //
 // A batch of sequences holds one Sampler each (its own RNG, history and scratch);
 // sample_batch() samples every row of a [n_seq][vocab] logits matrix. Given the same seed,
@@ -21,9 +21,6 @@ namespace gemmad::sampler {
 
 using TokenId = int32_t;
 
-// spec/gemma4.md §5.3: end-of-generation ids and the recommended sampling defaults.
-inline constexpr TokenId kDefaultStopIds[] = {1, 106, 50};
-
 struct SamplingParams {
   float temperature = 1.0f;         // <= 0: greedy
   int32_t top_k = 64;               // <= 0: off
@@ -32,18 +29,10 @@ struct SamplingParams {
   float repetition_penalty = 1.0f;  // 1: off; > 1 discourages the recent tokens
   int32_t repetition_window = 64;   // how many recent tokens the penalty looks at
   uint64_t seed = 0;
-  int32_t max_tokens = 1024;  // generated tokens before stopping; <= 0: no limit
-  std::vector<TokenId> stop_ids = {std::begin(kDefaultStopIds), std::end(kDefaultStopIds)};
 };
 
 // Errors name the parameter and its allowed range (e.g. a NaN temperature, top_p of 2).
 Status validate(const SamplingParams& params);
-
-enum class StopReason {
-  kNone,       // keep going
-  kStopToken,  // the token is in the stop set (it is not part of the text)
-  kMaxTokens,  // max_tokens tokens have been generated
-};
 
 class Sampler {
  public:
@@ -60,11 +49,7 @@ class Sampler {
   // Records a token without sampling it (the prompt, for the repetition penalty).
   void accept(TokenId id);
 
-  // After sample(): whether generation ends with this token. Counts generated tokens.
-  StopReason check_stop(TokenId id);
-
   const SamplingParams& params() const { return params_; }
-  int32_t generated() const { return generated_; }
   bool is_greedy() const { return params_.temperature <= 0.0f || params_.top_k == 1; }
 
  private:
@@ -86,7 +71,6 @@ class Sampler {
   std::vector<float> penalized_vals_;
   std::vector<float> penalized_row_;   // the logits with penalties applied, scratch
   std::vector<Candidate> candidates_;  // scratch
-  int32_t generated_ = 0;
 };
 
 // Samples every row of `logits` ([samplers.size()][vocab], row-major) into `out`.

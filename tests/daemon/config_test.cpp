@@ -59,7 +59,7 @@ TEST(Config, FlagsOverrideFileOverrideDefaults) {
       "[model]\npath = \"/file/model.gguf\"\nthreads = 3\n[server]\nsocket = \"/f.sock\"\n");
   FlagOverrides flags;
   flags.config_file = path;
-  flags.model_path = "/flag/model.gguf";
+  flags.model_paths = {"/flag/model.gguf"};
   auto c = load_config(flags);
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->model_path, "/flag/model.gguf");
@@ -75,7 +75,7 @@ TEST(Config, FlagsOverrideFileOverrideDefaults) {
 TEST(Config, MissingExplicitFileAndMissingModelAreErrors) {
   FlagOverrides flags;
   flags.config_file = "/nonexistent/gemmad.toml";
-  flags.model_path = "/m.gguf";
+  flags.model_paths = {"/m.gguf"};
   EXPECT_FALSE(load_config(flags).ok());
   FlagOverrides no_model;
   no_model.config_file = write_temp("[model]\nthreads = 1\n");
@@ -96,6 +96,57 @@ TEST(Config, ShippedDefaultConfigParses) {
   Config defaults;
   EXPECT_EQ(c.context_length, defaults.context_length);
   EXPECT_EQ(c.max_frame_bytes, defaults.max_frame_bytes);
+}
+
+}  // namespace
+}  // namespace gemmad::daemon
+
+namespace gemmad::daemon {
+namespace {
+
+TEST(Config, SeveralModelsGetNamesFromTheirFilesAndKeepAlive) {
+  const std::string path = write_temp(
+      "[model]\npath = \"/m/first.gguf\"\nkeep_alive = \"30s\"\n"
+      "[[models]]\npath = \"/m/e4b-q4.gguf\"\nkeep_alive = \"-1\"\n"
+      "[[models]]\nname = \"fast\"\npath = \"/m/e2b.gguf\"\n");
+  FlagOverrides flags;
+  flags.config_file = path;
+  auto c = load_config(flags);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->models.size(), 3u);
+  EXPECT_EQ(c->models[0].name, "first");
+  EXPECT_EQ(c->models[0].keep_alive_ms, 30000);
+  EXPECT_EQ(c->models[1].name, "e4b-q4");
+  EXPECT_EQ(c->models[1].keep_alive_ms, -1);
+  EXPECT_EQ(c->models[2].name, "fast");
+  EXPECT_EQ(c->models[2].keep_alive_ms, 30000);
+  // --model replaces the file's models, in order.
+  flags.model_paths = {"/x/a.gguf", "/y/b.gguf"};
+  auto f = load_config(flags);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  ASSERT_EQ(f->models.size(), 2u);
+  EXPECT_EQ(f->models[1].name, "b");
+  EXPECT_EQ(f->model_path, "/x/a.gguf");
+}
+
+TEST(Config, ModelMistakesAreNamed) {
+  FlagOverrides flags;
+  flags.model_paths = {"/x/a.gguf", "/y/a.gguf"};
+  auto dup = load_config(flags);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.error().message.find("model name 'a'"), std::string::npos) << dup.error().message;
+  Config c;
+  Status bad = apply_toml(c, "[[models]]\npath = \"/a\"\nkeep_alive = \"soon\"\n", "g.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("g.toml:3"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("'soon'"), std::string::npos) << bad.error().message;
+  Status unknown = apply_toml(c, "[[models]]\npath = \"/a\"\ncolour = 1\n", "g.toml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("models.colour"), std::string::npos);
+  EXPECT_EQ(*parse_keep_alive("250ms"), 250);
+  EXPECT_EQ(*parse_keep_alive("2h"), 7200000);
+  EXPECT_EQ(*parse_keep_alive("0"), 0);
+  EXPECT_FALSE(parse_keep_alive("").ok());
 }
 
 }  // namespace

@@ -22,7 +22,6 @@ SamplingParams plain(float temperature, uint64_t seed = 1) {
   p.top_p = 1.0f;
   p.min_p = 0.0f;
   p.seed = seed;
-  p.max_tokens = 0;
   return p;
 }
 
@@ -216,20 +215,6 @@ TEST(Sampler, RepetitionPenaltyLooksOnlyAtTheWindow) {
   EXPECT_EQ(s.sample(std::vector<float>{2.0f, 1.9f, 1.5f}), 2);
 }
 
-TEST(Sampler, StopsOnTheStopSetAndAfterMaxTokens) {
-  SamplingParams p;
-  p.max_tokens = 3;
-  Sampler s(p);
-  EXPECT_EQ(s.check_stop(106), StopReason::kStopToken);
-  EXPECT_EQ(s.check_stop(50), StopReason::kStopToken);
-  Sampler t(p);
-  EXPECT_EQ(t.check_stop(1), StopReason::kStopToken);
-  Sampler u(p);
-  EXPECT_EQ(u.check_stop(7), StopReason::kNone);
-  EXPECT_EQ(u.check_stop(8), StopReason::kNone);
-  EXPECT_EQ(u.check_stop(9), StopReason::kMaxTokens);
-}
-
 TEST(Sampler, HandlesDegenerateRows) {
   const float inf = std::numeric_limits<float>::infinity();
   Sampler s(plain(1.0f));
@@ -267,8 +252,8 @@ TEST(SamplingParams, AreValidatedWithTheParameterNamed) {
   p.repetition_window = 1 << 20;
   EXPECT_NE(validate(p).error().message.find("repetition_window"), std::string::npos);
   p = {};
-  p.stop_ids = {-3};
-  EXPECT_NE(validate(p).error().message.find("stop id"), std::string::npos);
+  p.min_p = 2.0f;
+  EXPECT_NE(validate(p).error().message.find("min_p"), std::string::npos);
   EXPECT_FALSE(Sampler::create(p).ok());
   EXPECT_TRUE(Sampler::create(SamplingParams{}).ok());
 }

@@ -1,0 +1,89 @@
+// The models one daemon serves (docs/ARCHITECTURE.md "Several models"): each configured
+// file is mapped at most once (a LoadedModel shared by every request and the inference
+// thread), unmapped after keep_alive of idleness, and mapped again by the next request.
+//
+// Threads: the registry is used on the io thread only. A LoadedModel is immutable and
+// shared; it is unmapped when the last holder (the registry, a queued job, the scheduler's
+// lane for it) lets go.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chat/chat_format.h"
+#include "common/result.h"
+#include "daemon/config.h"
+#include "generate/generation.h"
+#include "runtime/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace gemmad::daemon {
+
+// One mapped model with what requests need of it.
+struct LoadedModel {
+  std::string name;
+  std::string path;
+  std::unique_ptr<runtime::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  std::optional<chat::ChatFormat> chat;
+  generate::StopSet stops;
+  uint32_t n_ctx = 0;  // effective: min(model.context_length, the file's n_ctx_train)
+
+  // Errors are kBadModelFile naming the path.
+  static Result<std::shared_ptr<LoadedModel>> load(const std::string& name, const std::string& path,
+                                                   uint32_t context_length);
+  // Bytes of the weight mapping resident in this process now.
+  uint64_t resident_bytes() const;
+  std::string general_name() const;
+};
+
+struct ModelState {
+  ModelConfig config;
+  std::shared_ptr<LoadedModel> held;  // the registry's hold; null once unmapped
+  std::weak_ptr<LoadedModel> alive;   // still mapped while anyone holds it
+  uint32_t active = 0;                // requests started and not yet done
+  int64_t keep_alive_ms = 0;          // of the last request (per-request override)
+  std::chrono::steady_clock::time_point idle_since{};
+  int64_t last_used_unix_ms = 0;
+  uint32_t n_ctx = 0;  // remembered across unmapping, for listings
+  std::string variant;
+  uint32_t vocab_size = 0;
+  uint64_t file_bytes = 0;
+};
+
+class ModelRegistry {
+ public:
+  explicit ModelRegistry(const Config& config);
+
+  // Maps every configured model (start-up: a bad file is an error, gemmad exits 4).
+  Status load_all();
+  // The model a request names ("" = the first), mapped again if keep_alive unmapped it.
+  // kNotFound names the configured models.
+  Result<std::shared_ptr<LoadedModel>> acquire(const std::string& name);
+  // A request of `name` started / finished (keep_alive counts from the last finish).
+  void begin(const std::string& name);
+  void end(const std::string& name, std::optional<std::chrono::milliseconds> keep_alive);
+  // Drops the hold of every idle model whose keep_alive has passed; returns them (the
+  // scheduler then frees their lanes). `next` gets the earliest pending deadline, if any.
+  std::vector<const LoadedModel*> expire(
+      std::chrono::steady_clock::time_point now,
+      std::optional<std::chrono::steady_clock::time_point>& next);
+
+  const std::vector<ModelState>& states() const { return states_; }
+  const std::string& default_name() const { return states_.front().config.name; }
+  const std::string& models_dir() const { return models_dir_; }
+
+ private:
+  ModelState* find(const std::string& name);
+  Result<std::shared_ptr<LoadedModel>> map(ModelState& s);
+
+  std::vector<ModelState> states_;
+  uint32_t context_length_;
+  std::string models_dir_;
+};
+
+}  // namespace gemmad::daemon

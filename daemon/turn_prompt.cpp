@@ -1,0 +1,67 @@
+// Leaving out the oldest whole turns until the prompt fits; see turn_prompt.h.
+#include "daemon/turn_prompt.h"
+
+#include <algorithm>
+
+namespace gemmad::daemon {
+
+uint32_t prompt_budget(uint32_t n_ctx, uint32_t max_tokens, uint32_t max_prompt_tokens) {
+  const uint32_t reserve = std::min(max_tokens, n_ctx / 2);
+  uint32_t budget = n_ctx - reserve;
+  if (max_prompt_tokens > 0) budget = std::min(budget, max_prompt_tokens);
+  return budget;
+}
+
+Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string& system_prompt,
+                                 std::span<const chat::Message> history,
+                                 const chat::Message& new_turn, bool thinking, uint32_t budget,
+                                 uint32_t min_left_out) {
+  // Turns: each starts at a user message and runs to the next one.
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < history.size(); ++i) {
+    if (i == 0 || history[i].role == chat::Role::kUser) starts.push_back(i);
+  }
+  // The template renders each message on its own between control tokens, so a turn's ids
+  // are the same alone as inside the whole prompt: their lengths add up.
+  std::vector<size_t> turn_tokens;
+  for (size_t t = 0; t < starts.size(); ++t) {
+    const size_t end = t + 1 < starts.size() ? starts[t + 1] : history.size();
+    turn_tokens.push_back(
+        chat.render_ids(history.subspan(starts[t], end - starts[t]),
+                        {.thinking = false, .add_generation_prompt = false, .add_bos = false})
+            .size());
+  }
+  std::vector<chat::Message> fixed;
+  if (!system_prompt.empty()) fixed.push_back({chat::Role::kSystem, system_prompt});
+  fixed.push_back(new_turn);
+  const size_t base = chat.render_ids(fixed, {.thinking = thinking}).size();
+  if (base > budget) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "context_full: the new message needs " + std::to_string(base) +
+                          " prompt tokens with the system prompt; the budget is " +
+                          std::to_string(budget) +
+                          " (model.context_length minus the reply's max_tokens)");
+  }
+  size_t total = base;
+  for (size_t n : turn_tokens)
+    total += n;
+  size_t left_out = 0;
+  const size_t at_least = std::min<size_t>(min_left_out, starts.size());
+  for (; left_out < at_least; ++left_out)
+    total -= turn_tokens[left_out];
+  while (total > budget && left_out < starts.size()) {
+    total -= turn_tokens[left_out];
+    ++left_out;
+  }
+  std::vector<chat::Message> conv;
+  if (!system_prompt.empty()) conv.push_back({chat::Role::kSystem, system_prompt});
+  const size_t from = left_out < starts.size() ? starts[left_out] : history.size();
+  conv.insert(conv.end(), history.begin() + static_cast<std::ptrdiff_t>(from), history.end());
+  conv.push_back(new_turn);
+  PromptPlan plan;
+  plan.ids = chat.render_ids(conv, {.thinking = thinking});
+  plan.turns_left_out = static_cast<uint32_t>(left_out);
+  return plan;
+}
+
+}  // namespace gemmad::daemon

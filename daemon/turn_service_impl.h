@@ -1,0 +1,65 @@
+// The real TurnService: the store, the model registry and the scheduler behind the
+// front-end API of turn_service.h. See docs/ARCHITECTURE.md "Turn service".
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/config.h"
+#include "daemon/model_registry.h"
+#include "daemon/scheduler.h"
+#include "daemon/session_tokens.h"
+#include "daemon/turn_service.h"
+#include "store/session_store.h"
+
+namespace gemmad::daemon {
+
+class TurnServiceImpl : public TurnService {
+ public:
+  TurnServiceImpl(boost::asio::io_context& io, const Config& config, ModelRegistry& models,
+                  store::SessionStore& store, Scheduler& scheduler);
+  ~TurnServiceImpl() override;
+
+  Result<TurnHandle> start(TurnRequest request, std::shared_ptr<TurnStream> stream) override;
+  void cancel(TurnHandle handle) override;
+  void wake() override { scheduler_.wake(); }
+  std::vector<ModelEntry> models(bool with_files) const override;
+  ServiceStatus status() const override;
+  void add_finished_listener(FinishedListener listener) override {
+    listeners_.push_back(std::move(listener));
+  }
+
+  size_t in_flight() const { return requests_.size(); }
+
+ private:
+  struct Request;
+  struct Prepared;
+  Result<Prepared> prepare(TurnRequest& req, const std::shared_ptr<LoadedModel>& model);
+  Result<Prepared> prepare_stored(TurnRequest& req, const std::shared_ptr<LoadedModel>& model,
+                                  uint32_t budget);
+  void on_job_done(TurnHandle handle, struct JobResult result);
+  Status commit_turn(Request& r, const JobResult& result, TurnMessageStatus status);
+  Result<store::AppId> app_of(const Caller& caller);
+  void report(const FinishedRequest& f);
+  void arm_keep_alive();
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  ModelRegistry& registry_;
+  store::SessionStore& store_;
+  Scheduler& scheduler_;
+  SessionTokenCache session_tokens_;
+  std::map<TurnHandle, std::unique_ptr<Request>> requests_;
+  std::map<std::pair<uint32_t, std::string>, store::AppId> apps_;
+  std::vector<FinishedListener> listeners_;
+  boost::asio::steady_timer keep_alive_timer_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  TurnHandle next_handle_ = 1;
+};
+
+}  // namespace gemmad::daemon
