@@ -108,6 +108,9 @@ int run(const daemon::Config& cfg) {
   so.session_cache = cfg.session_cache;
   so.prefill_chunk = cfg.prefill_chunk;
   so.max_queued = cfg.max_queued_requests;
+  so.max_active_per_group = cfg.max_sequences_per_uid;
+  so.max_queued_per_group = cfg.max_queued_per_uid;
+  so.max_pause = std::chrono::milliseconds(cfg.max_pause_ms);
   so.kv_type = cfg.kv_type == "f32" ? runtime::KvType::kF32 : runtime::KvType::kF16;
   daemon::Scheduler scheduler(pool, so);
 
@@ -121,6 +124,7 @@ int run(const daemon::Config& cfg) {
   io_opts.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   io_opts.frame_timeout = std::chrono::milliseconds(cfg.frame_timeout_ms);
   io_opts.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
+  io_opts.socket_send_buffer_bytes = static_cast<int>(cfg.socket_send_buffer_bytes);
   io_opts.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   io_opts.socket_mode = static_cast<mode_t>(cfg.socket_mode);
   io_opts.send_queue_soft_frames = cfg.stream_queue_frames;

@@ -32,6 +32,10 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
   using Body = v1::ClientMessage::BodyCase;
   v1::ServerMessage reply;
   reply.set_request_id(msg.request_id());
+  if (!client.app_known) {  // not registered at Hello (see on_hello)
+    GEMMAD_ASSIGN_OR_RETURN(client.app, store_.ensure_app(client.uid, client.app_name));
+    client.app_known = true;
+  }
   switch (msg.body_case()) {
     case Body::kListSessions: {
       const size_t limit = msg.list_sessions().limit() ? msg.list_sessions().limit() : 100000;

@@ -500,6 +500,12 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
       out.stop = TurnStop::kError;
     }
   }
+  // The scheduler ended it for a reason the client must hear (a stream paused past
+  // server.max_pause_ms): the partial turn is stored above; the client gets the reason.
+  if (result.reason == StopReason::kCancelled && !result.error.message.empty() && out.status.ok()) {
+    out.status = result.error;
+    out.stop = TurnStop::kError;
+  }
   FinishedRequest f;
   f.front_end = r->caller.front_end;
   f.model = r->model_name;
