@@ -174,9 +174,12 @@ int run(const daemon::Config& cfg) {
     daemon::notify_stopping();
     drainer = std::thread([&] {
       scheduler.stop(10000);
+      // Every finished turn is committed (store thread) and its Done sent before closing.
       boost::asio::post(io, [&] {
-        watchdog.cancel();
-        server->stop([&] { io.stop(); });
+        turns.when_idle([&] {
+          watchdog.cancel();
+          server->stop([&] { io.stop(); });
+        });
       });
     });
   });

@@ -49,9 +49,15 @@ Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string
   const size_t at_least = std::min<size_t>(min_left_out, starts.size());
   for (; left_out < at_least; ++left_out)
     total -= turn_tokens[left_out];
-  while (total > budget && left_out < starts.size()) {
-    total -= turn_tokens[left_out];
-    ++left_out;
+  // When turns must go, leave out a quarter of the budget more than needed: the kept
+  // prefix (and the KV the scheduler holds for it) then lasts several turns instead of
+  // shifting, and being prefilled again, every turn.
+  if (total > budget) {
+    const size_t target = budget - budget / 4;
+    while (total > target && left_out < starts.size()) {
+      total -= turn_tokens[left_out];
+      ++left_out;
+    }
   }
   std::vector<chat::Message> conv;
   if (!system_prompt.empty()) conv.push_back({chat::Role::kSystem, system_prompt});

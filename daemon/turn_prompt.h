@@ -21,8 +21,9 @@ struct PromptPlan {
 
 // `history`: earlier user/model messages, oldest first (no system message). Leaves out at
 // least `min_left_out` turns (a session keeps leaving out what it left out before, so the
-// KV of the kept prefix stays reusable). kOutOfRange "context_full" when the system prompt
-// and the new turn alone exceed `budget` tokens.
+// KV of the kept prefix stays reusable); when it must leave out more, it goes down to three
+// quarters of the budget, so the next turns fit without shifting again. kOutOfRange "context_full"
+// when the system prompt and the new turn alone exceed `budget` tokens.
 Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string& system_prompt,
                                  std::span<const chat::Message> history,
                                  const chat::Message& new_turn, bool thinking, uint32_t budget,

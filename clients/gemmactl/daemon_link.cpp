@@ -72,6 +72,29 @@ int report_client_error(const Globals& g, const Error& e) {
   return report_error(g, e);
 }
 
+nlohmann::json model_json(const v1::ModelInfo& m) {
+  return {{"name", m.model()},
+          {"general_name", m.name()},
+          {"path", m.path()},
+          {"configured", m.configured()},
+          {"default", m.is_default()},
+          {"loaded", m.loaded()},
+          {"variant", m.variant()},
+          {"n_ctx", m.n_ctx()},
+          {"vocab_size", m.vocab_size()},
+          {"file_bytes", m.file_bytes()},
+          {"resident_bytes", m.resident_bytes()},
+          {"last_used_ms", m.last_used_ms()},
+          {"keep_alive_ms", m.keep_alive_ms()},
+          {"active", m.active()}};
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
 const char* stop_reason_name(v1::StopReason r) {
   switch (r) {
     case v1::STOP_REASON_EOS:

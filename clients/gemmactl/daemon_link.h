@@ -32,6 +32,10 @@ class InterruptScope {
 // The --json name of a Done's stop reason: eos, stop_token, max_tokens, cancelled,
 // context_full.
 const char* stop_reason_name(v1::StopReason r);
+// One model of StatusReply / ModelList as JSON (gemmactl status, model ls).
+nlohmann::json model_json(const v1::ModelInfo& m);
+// "12.3 MiB".
+std::string mib(uint64_t bytes);
 
 // Reports a daemon/client error; kIo (the daemon went away) exits 3, others by code.
 int report_client_error(const Globals& g, const Error& e);

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "daemon_link.h"
+#include "generate/generation.h"
 
 namespace gemmad::ctl {
 namespace {
@@ -18,7 +19,8 @@ struct ChatArgs {
   std::string title;
   bool think = false;
   bool json = false;
-  int max_tokens = 512;
+  int max_tokens = generate::kDefaultMaxTokens;
+  std::string use_model;
   bool ignore_eos = false;
   float temp = -1.0f;
   int64_t seed = -1;
@@ -29,10 +31,12 @@ nlohmann::json done_json(const v1::Done& d, const std::string& text) {
   return {{"session", d.session_id()},
           {"text", text},
           {"stop_reason", stop_reason_name(d.stop_reason())},
+          {"model", d.model()},
           {"usage",
            {{"prompt_tokens", d.usage().prompt_tokens()},
             {"completion_tokens", d.usage().completion_tokens()},
-            {"cached_tokens", d.usage().cached_tokens()}}},
+            {"cached_tokens", d.usage().cached_tokens()},
+            {"turns_left_out", d.usage().turns_left_out()}}},
           {"timings",
            {{"queue_ms", d.timings().queue_ms()},
             {"prefill_ms", d.timings().prefill_ms()},
@@ -50,6 +54,7 @@ int one_turn(client::Client& c, const Globals& g, ChatArgs& args, const std::str
   req.set_title(args.title);
   req.set_user_text(text);
   req.set_thinking(args.think);
+  req.set_model(args.use_model);
   req.mutable_sampling()->set_max_tokens(static_cast<uint32_t>(args.max_tokens));
   req.mutable_sampling()->set_ignore_eos(args.ignore_eos);
   if (args.temp >= 0) req.mutable_sampling()->set_temperature(args.temp);
@@ -108,6 +113,9 @@ void add_chat_verb(VerbContext& ctx) {
   cmd->add_option("--system", args->system, "system prompt of a new session");
   cmd->add_option("--title", args->title, "title of a new session");
   cmd->add_flag("--think", args->think, "let the model think before answering");
+  cmd->add_option("-m,--use", args->use_model,
+                  "the daemon's model to answer (`gemmactl model ls`; default: the session's, "
+                  "or the daemon's first)");
   cmd->add_option("-n,--max-tokens", args->max_tokens, "most tokens in the reply")
       ->check(CLI::Range(1, 131072));
   cmd->add_flag("--ignore-eos", args->ignore_eos,

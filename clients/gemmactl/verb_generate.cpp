@@ -33,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 struct GenerateArgs {
   std::string model;
+  std::string use_model;
   int n = generate::kDefaultMaxTokens;
   float temp = 1.0f;
   int top_k = 64;
@@ -78,6 +79,7 @@ int run_generate_daemon(const GenerateArgs& a, const Globals& g) {
   v1::GenerateRequest req;
   req.set_prompt(a.prompt);
   req.set_raw(a.raw);
+  req.set_model(a.use_model);
   v1::SamplingParams* sp = req.mutable_sampling();
   sp->set_temperature(a.temp);
   sp->set_top_k(a.top_k);
@@ -217,6 +219,8 @@ void add_generate_verb(VerbContext& ctx) {
   CLI::App* sub = ctx.root.add_subcommand("generate", "complete a prompt (offline with --model)");
   auto args = std::make_shared<GenerateArgs>();
   sub->add_option("--model", args->model, "GGUF model file: run in-process (else: the daemon)");
+  sub->add_option("-m,--use", args->use_model,
+                  "the daemon's model to answer (`gemmactl model ls`; default: its first)");
   sub->add_option("-n,--max-tokens", args->n, "tokens to generate at most")
       ->check(CLI::Range(1, 1 << 24))
       ->capture_default_str();

@@ -7,12 +7,6 @@
 namespace gemmad::ctl {
 namespace {
 
-std::string mib(uint64_t bytes) {
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return buf;
-}
-
 int run_status(const Globals& g, bool json) {
   int code = kExitOk;
   auto c = connect_daemon(g, code);
@@ -23,6 +17,9 @@ int run_status(const Globals& g, bool json) {
   for (const auto& h : s->batch().histogram()) {
     hist.push_back({{"batch_size", h.batch_size()}, {"steps", h.steps()}});
   }
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& m : s->models())
+    models.push_back(model_json(m));
   if (json) {
     print_json({{"daemon",
                  {{"version", s->daemon_version()},
@@ -38,6 +35,8 @@ int run_status(const Globals& g, bool json) {
                   {"path", s->model().path()},
                   {"n_ctx", s->model().n_ctx()},
                   {"vocab_size", s->model().vocab_size()}}},
+                {"models", models},
+                {"sessions_stored", s->sessions_stored()},
                 {"memory",
                  {{"rss_bytes", s->memory().rss_bytes()},
                   {"mapped_bytes", s->memory().mapped_bytes()},
@@ -56,8 +55,13 @@ int run_status(const Globals& g, bool json) {
             << "callers: " << s->identity_mapping() << "\n"
             << "model:   " << s->model().name() << " ["
             << (s->model().variant().empty() ? "custom" : s->model().variant()) << "] "
-            << s->model().path() << ", context " << s->model().n_ctx() << "\n"
-            << "memory:  rss " << mib(s->memory().rss_bytes()) << ", mapped "
+            << s->model().path() << ", context " << s->model().n_ctx() << "\n";
+  for (const auto& m : s->models()) {
+    std::cout << "  " << m.model() << ": " << (m.loaded() ? "loaded" : "unloaded") << ", resident "
+              << mib(m.resident_bytes()) << ", context " << m.n_ctx() << ", " << m.active()
+              << " request(s)" << (m.is_default() ? " (default)" : "") << "\n";
+  }
+  std::cout << "memory:  rss " << mib(s->memory().rss_bytes()) << ", mapped "
             << mib(s->memory().mapped_bytes()) << ", resident weights "
             << mib(s->memory().resident_weight_bytes()) << "\n"
             << "queue:   " << s->queue().active() << " active, " << s->queue().queued()

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <latch>
 #include <mutex>
@@ -452,6 +453,157 @@ TEST(TheService, RunsUnderTheNoNetworkPolicy) {
     EXPECT_EQ(seccomp_filters(off.pid()), mine);
   }
   EXPECT_NE(off.log().find("network filter off"), std::string::npos) << off.log();
+}
+
+}  // namespace
+}  // namespace gemmad::testing
+
+namespace gemmad::testing {
+namespace {
+
+// A second tiny model with other weights (seed 9), written once per test binary.
+const std::string& other_model() {
+  static const std::string path = [] {
+    const std::string p = "/tmp/gemmad-it-other-" + std::to_string(getpid()) + ".gguf";
+    std::string out, err;
+    const int rc = run_command({gemmactl_binary(), "model", "synth", "--preset", "tiny", "--quant",
+                                "q4_0", "--seed", "9", "-o", p},
+                               &out, &err);
+    if (rc != 0) throw std::runtime_error("model synth failed: " + err);
+    return p;
+  }();
+  return path;
+}
+
+// The "text" line of `gemmactl generate --json` for a greedy raw completion: computed
+// offline from `file`, or by the daemon at `socket` with model `use`.
+std::string generated_text(const std::string& file, const std::string& socket = "",
+                           const std::string& use = "") {
+  std::vector<std::string> argv = {gemmactl_binary()};
+  if (!socket.empty()) argv.insert(argv.end(), {"--socket", socket});
+  argv.insert(argv.end(),
+              {"generate", "--raw", "--temp", "0", "-n", "8", "--ignore-eos", "--json"});
+  if (!file.empty()) argv.insert(argv.end(), {"--model", file, "--threads", "1"});
+  if (!use.empty()) argv.insert(argv.end(), {"--use", use});
+  argv.push_back("the cat sat");
+  std::string out;
+  EXPECT_EQ(run_command(argv, &out), 0) << out;
+  const size_t at = out.find("\"text\":");
+  return at == std::string::npos ? out : out.substr(at, out.find('\n', at) - at);
+}
+
+// A greedy 8-token raw completion through the C++ client; `ms` gets its wall time.
+void timed_generate(client::Client& c, const std::string& model, double* ms) {
+  v1::GenerateRequest g;
+  g.set_prompt("the cat sat");
+  g.set_raw(true);
+  g.set_model(model);
+  g.mutable_sampling()->set_temperature(0.0f);
+  g.mutable_sampling()->set_max_tokens(8);
+  g.mutable_sampling()->set_ignore_eos(true);
+  const auto t0 = Clock::now();
+  auto done = c.generate(g, [](const v1::Token&) {});
+  *ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(done->model(), model);
+}
+
+const v1::ModelInfo* find_model(const v1::StatusReply& s, const std::string& name) {
+  for (const auto& m : s.models()) {
+    if (m.model() == name) return &m;
+  }
+  return nullptr;
+}
+
+TEST(TheService, ServesTwoModelsAndUnmapsAnIdleOneAfterKeepAlive) {
+  DaemonProcess d("[[models]]\nname = \"other\"\npath = \"" + other_model() +
+                  "\"\nkeep_alive = \"300ms\"\n");
+  ASSERT_TRUE(d.start());
+  auto c = d.connect("models");
+  const std::string first = std::filesystem::path(tiny_model()).stem().string();
+  // Each request gets its own model's output: the same as gemmactl computes from the file.
+  EXPECT_EQ(generated_text("", d.socket(), first), generated_text(tiny_model()));
+  EXPECT_EQ(generated_text("", d.socket(), "other"), generated_text(other_model()));
+  EXPECT_EQ(generated_text("", d.socket()), generated_text(tiny_model()));  // the default
+  EXPECT_NE(generated_text(tiny_model()), generated_text(other_model()));
+  double warm_ms = 0, remap_ms = 0;
+  timed_generate(c, "other", &warm_ms);
+  // Idle past keep_alive: unmapped, resident bytes gone; the default model (keep_alive 5m)
+  // stays.
+  bool unmapped = false;
+  for (int i = 0; i < 200 && !unmapped; ++i) {
+    auto s = c.status();
+    ASSERT_TRUE(s.ok());
+    const v1::ModelInfo* m = find_model(*s, "other");
+    ASSERT_NE(m, nullptr);
+    unmapped = !m->loaded() && m->resident_bytes() == 0;
+    if (!unmapped) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(unmapped) << d.log();
+  auto s = c.status();
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(find_model(*s, first)->loaded());
+  EXPECT_GT(find_model(*s, first)->resident_bytes(), 0u);
+  // The next request maps it again, with the same answer.
+  timed_generate(c, "other", &remap_ms);
+  EXPECT_EQ(generated_text("", d.socket(), "other"), generated_text(other_model()));
+  auto after = c.status();
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(find_model(*after, "other")->loaded());
+  std::printf(
+      "[ figure ] 8-token request on a mapped model %.1f ms; after keep_alive unmapped it "
+      "%.1f ms (includes mapping again)\n",
+      warm_ms, remap_ms);
+  // `gemmactl model ls --json` lists both, and a session stays with its model.
+  std::string out;
+  ASSERT_EQ(run_command({gemmactl_binary(), "--socket", d.socket(), "model", "ls", "--json"}, &out),
+            0);
+  EXPECT_NE(out.find("\"name\": \"other\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"name\": \"" + first + "\""), std::string::npos) << out;
+  v1::ChatRequest on_other = chat_request("hi");
+  on_other.set_model("other");
+  auto t1 = c.chat(on_other, [](const v1::Token&) {});
+  ASSERT_TRUE(t1.ok());
+  v1::ChatRequest wrong = chat_request("again", t1->session_id());
+  wrong.set_model(first);
+  auto refused = c.chat(wrong, [](const v1::Token&) {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("belongs to model 'other'"), std::string::npos);
+}
+
+TEST(TheService, KeepsAConversationLongerThanTheContextGoing) {
+  DaemonProcess d;  // context 1024, store.max_prompt_tokens 900
+  ASSERT_TRUE(d.start());
+  auto c = d.connect("long");
+  std::string session;
+  uint32_t left_out = 0;
+  const std::string filler =
+      " and the cat sat on the mat while the dog ran in the park with a red ball";
+  for (int turn = 0; turn < 30; ++turn) {
+    auto r = chat_request("turn " + std::to_string(turn) + filler + filler, session, 16);
+    r.mutable_sampling()->set_ignore_eos(true);
+    auto done = c.chat(r, [](const v1::Token&) {});
+    ASSERT_TRUE(done.ok()) << "turn " << turn << ": " << done.error().message;
+    EXPECT_LE(done->usage().prompt_tokens(), 900u);
+    EXPECT_EQ(done->message_status(), v1::MESSAGE_STATUS_TRUNCATED);  // max_tokens cut it
+    left_out = done->usage().turns_left_out();
+    session = done->session_id();
+  }
+  EXPECT_GT(left_out, 0u);
+  auto shown = c.show_session(session);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(shown->messages_size(), 60);  // every turn stays stored
+  // Only a message that cannot fit by itself is refused, and creates no session.
+  std::string huge;
+  for (int i = 0; i < 1200; ++i)
+    huge += "cat ";
+  auto before = c.list_sessions();
+  auto full = c.chat(chat_request(huge), [](const v1::Token&) {});
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.error().message.find("context_full"), std::string::npos) << full.error().message;
+  auto after = c.list_sessions();
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(after->sessions_size(), before->sessions_size());
 }
 
 }  // namespace
