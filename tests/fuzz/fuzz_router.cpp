@@ -66,9 +66,9 @@ struct Live {
     char tmpl[] = "/tmp/gemmad-fuzz-router-XXXXXX";
     dir = mkdtemp(tmpl);
     socket = dir + "/gemmad.sock";
-    synth::SynthOptions synth;
-    synth.seed = 7;
-    if (!synth::write_synthetic_model(synth, dir + "/tiny.gguf").ok()) std::abort();
+    synth::SynthOptions synth_options;
+    synth_options.seed = 7;
+    if (!synth::write_synthetic_model(synth_options, dir + "/tiny.gguf").ok()) std::abort();
     std::ofstream(dir + "/gemmad.toml")
         << "model.path = \"" << dir << "/tiny.gguf\"\nmodel.threads = 1\n"
         << "model.context_length = 256\nmodel.max_sequences = 2\nstore.max_prompt_tokens = 200\n"
