@@ -47,6 +47,16 @@ struct Config {
   uint32_t max_queued_requests = 64;
   uint32_t handshake_timeout_ms = 5000;
   uint32_t stream_queue_frames = 256;  // per-stream bound before that stream pauses
+  // Hostile-neighbour limits (docs/ARCHITECTURE.md "Limits and who they protect").
+  uint32_t max_clients_per_uid = 32;      // connections one uid may hold
+  uint32_t idle_timeout_ms = 300000;      // after Hello, no request in flight; 0 = never
+  uint32_t frame_timeout_ms = 10000;      // first byte of a frame to its last; 0 = never
+  uint32_t write_timeout_ms = 30000;      // a peer that takes no data; 0 = never
+  uint32_t max_requests_per_uid = 16;     // turns in flight, all connections of a uid
+  uint32_t max_queued_per_uid = 32;       // turns waiting for a slot, per uid; 0 = no bound
+  uint32_t max_sequences_per_uid = 3;     // KV slots one uid holds; 0 = model.max_sequences
+  uint32_t max_pause_ms = 60000;          // a stream its client does not read; 0 = never
+  uint32_t socket_send_buffer_bytes = 0;  // SO_SNDBUF of client sockets; 0 = system default
 
   // [store]
   std::string state_dir;

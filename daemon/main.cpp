@@ -25,11 +25,13 @@
 #include "daemon/router.h"
 #include "daemon/scheduler.h"
 #include "daemon/turn_service_impl.h"
+#include "ipc/peer_identity.h"
 #include "ipc/server.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 #include "runtime/model.h"
+#include "store/database_lock.h"
 #include "store/session_store.h"
 #include "tokenizer/tokenizer.h"
 
@@ -89,7 +91,12 @@ int run(const daemon::Config& cfg) {
 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cfg.database_path).parent_path(), ec);
+  // One daemon per database: a second one refuses to start rather than share it.
+  auto lock_r = store::DatabaseLock::acquire(cfg.database_path);
+  if (!lock_r.ok()) return fail(lock_r.error(), 1);
+  const store::DatabaseLock db_lock = std::move(lock_r).value();
   store::StoreOptions sopts;
+  sopts.log_error = [](std::string_view line) { spdlog::error("{}", line); };
   sopts.limits.max_sessions_per_app = cfg.max_sessions_per_app;
   sopts.limits.max_message_bytes = std::max<size_t>(cfg.max_message_bytes, 1u << 20);
   auto store_r = store::SessionStore::open(cfg.database_path, sopts);
@@ -102,6 +109,9 @@ int run(const daemon::Config& cfg) {
   so.session_cache = cfg.session_cache;
   so.prefill_chunk = cfg.prefill_chunk;
   so.max_queued = cfg.max_queued_requests;
+  so.max_active_per_group = cfg.max_sequences_per_uid;
+  so.max_queued_per_group = cfg.max_queued_per_uid;
+  so.max_pause = std::chrono::milliseconds(cfg.max_pause_ms);
   if (auto kv_types = runtime::parse_kv_types(cfg.kv_type); kv_types.ok()) {
     so.kv_type = *kv_types;  // validated with the config; the check keeps this total
   }
@@ -113,6 +123,11 @@ int run(const daemon::Config& cfg) {
   ipc::ServerOptions io_opts;
   io_opts.max_frame_bytes = cfg.max_frame_bytes;
   io_opts.max_clients = cfg.max_clients;
+  io_opts.max_clients_per_uid = cfg.max_clients_per_uid;
+  io_opts.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  io_opts.frame_timeout = std::chrono::milliseconds(cfg.frame_timeout_ms);
+  io_opts.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
+  io_opts.socket_send_buffer_bytes = static_cast<int>(cfg.socket_send_buffer_bytes);
   io_opts.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   io_opts.socket_mode = static_cast<mode_t>(cfg.socket_mode);
   io_opts.send_queue_soft_frames = cfg.stream_queue_frames;
@@ -137,6 +152,12 @@ int run(const daemon::Config& cfg) {
   if (!http_r.ok()) return fail(http_r.error(), 1);
   std::unique_ptr<http::HttpFrontEnd> http_front = std::move(http_r).value();
 
+  // Per-uid isolation and limits rest on SO_PEERCRED; say whether it sees real uids.
+  if (const ipc::IdMapping ids = ipc::read_uid_mapping(); ids.maps_all) {
+    spdlog::info("identity: {}", ids.summary);
+  } else {
+    spdlog::warn("identity: {}", ids.summary);
+  }
   const double ready_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::string served;
@@ -161,10 +182,13 @@ int run(const daemon::Config& cfg) {
     daemon::notify_stopping();
     drainer = std::thread([&] {
       scheduler.stop(10000);
+      // Every finished turn is committed (store thread) and its Done sent before closing.
       boost::asio::post(io, [&] {
-        watchdog.cancel();
-        if (http_front) http_front->stop();
-        server->stop([&] { io.stop(); });
+        turns.when_idle([&] {
+          watchdog.cancel();
+          if (http_front) http_front->stop();
+          server->stop([&] { io.stop(); });
+        });
       });
     });
   });

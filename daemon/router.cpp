@@ -195,7 +195,12 @@ Status Router::on_hello(const ConnPtr& conn, Client& client, const v1::ClientMes
   if (client.hello) return invalid("Hello was already sent on this connection");
   const auto& hello = msg.hello();
   if (hello.app_name().empty()) return invalid("Hello.app_name is empty");
-  GEMMAD_ASSIGN_OR_RETURN(client.app, store_.ensure_app(conn->peer().uid, hello.app_name()));
+  // A store that cannot register a new app (a full disk: BUSY) must not refuse the Hello:
+  // status and the tokenizer need no store; session requests retry (on_sessions).
+  auto app = store_.ensure_app(conn->peer().uid, hello.app_name());
+  if (!app.ok() && app.error().code != ErrorCode::kResourceExhausted) return app.error();
+  client.app_known = app.ok();
+  if (app.ok()) client.app = *app;
   client.hello = true;
   client.uid = conn->peer().uid;
   client.app_name = hello.app_name();
@@ -235,6 +240,16 @@ Status Router::on_turn(const ConnPtr& conn, Client& client, const v1::ClientMess
                       "busy: " + std::to_string(client.turns.size()) +
                           " requests in flight on this connection (limit " +
                           std::to_string(config_.max_requests_per_client) + ")");
+  }
+  // Per uid across its connections: more connections buy no more requests.
+  size_t of_uid = 0;
+  for (const auto& [id, other] : clients_)
+    of_uid += other.uid == client.uid ? other.turns.size() : 0;
+  if (of_uid >= config_.max_requests_per_uid) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "busy: uid " + std::to_string(client.uid) + " has " + std::to_string(of_uid) +
+                          " requests in flight (server.max_requests_per_uid " +
+                          std::to_string(config_.max_requests_per_uid) + ")");
   }
   TurnRequest req;
   req.caller = {.uid = client.uid,

@@ -41,6 +41,7 @@ class Router {
     int32_t pid = 0;
     std::string app_name;
     store::AppId app;
+    bool app_known = false;  // false: the store could not register it at Hello (disk full)
     std::map<uint64_t, TurnHandle> turns;  // request_id -> turn
   };
   using ConnPtr = std::shared_ptr<ipc::Connection>;

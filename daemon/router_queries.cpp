@@ -9,6 +9,7 @@
 #include "daemon/process_stats.h"
 #include "daemon/router.h"
 #include "daemon/router_wire.h"
+#include "ipc/peer_identity.h"
 #include "ipc/protocol.h"
 #include "store/session_json.h"
 
@@ -31,6 +32,10 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
   using Body = v1::ClientMessage::BodyCase;
   v1::ServerMessage reply;
   reply.set_request_id(msg.request_id());
+  if (!client.app_known) {  // not registered at Hello (see on_hello)
+    GEMMAD_ASSIGN_OR_RETURN(client.app, store_.ensure_app(client.uid, client.app_name));
+    client.app_known = true;
+  }
   switch (msg.body_case()) {
     case Body::kListSessions: {
       const size_t limit = msg.list_sessions().limit() ? msg.list_sessions().limit() : 100000;
@@ -89,10 +94,8 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
     default:
       return invalid("not a session request");
   }
-  if (conn->send(reply) == ipc::SendStatus::kTooLarge) {
-    return make_error(ErrorCode::kOutOfRange, "reply exceeds server.max_frame_bytes " +
-                                                  std::to_string(config_.max_frame_bytes));
-  }
+  // A reply over server.max_frame_bytes goes out as Error TOO_LARGE (Connection::send).
+  conn->send(reply);
   return {};
 }
 
@@ -124,10 +127,7 @@ Status Router::on_list_models(const ConnPtr& conn, const v1::ClientMessage& msg)
   for (const ModelEntry& e : turns_.models(true))
     fill_model(e, *list->add_models());
   list->set_models_dir(models_.models_dir());
-  if (conn->send(reply) == ipc::SendStatus::kTooLarge) {
-    return make_error(ErrorCode::kOutOfRange, "reply exceeds server.max_frame_bytes " +
-                                                  std::to_string(config_.max_frame_bytes));
-  }
+  conn->send(reply);  // too large for a frame: Error TOO_LARGE instead (Connection::send)
   return {};
 }
 
@@ -159,6 +159,9 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
   // gemmad exits at start-up when the filter is configured and cannot be installed.
   s->set_network_filter(config_.network_filter);
   s->set_sessions_stored(static_cast<uint64_t>(std::max<int64_t>(0, st.sessions_stored)));
+  const ipc::IdMapping ids = ipc::read_uid_mapping();
+  s->set_peer_ids_mapped(ids.maps_all);
+  s->set_identity_mapping(ids.summary);
   auto* b = s->mutable_batch();
   for (const auto& [size, steps] : st.decode_batch_sizes) {
     auto* h = b->add_histogram();

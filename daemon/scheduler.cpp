@@ -27,6 +27,7 @@ struct Scheduler::Active {
   bool decoding = false;    // prompt done; feeding sampled tokens
   int32_t next_token = -1;  // sampled, not yet fed
   bool paused = false;
+  Clock::time_point paused_since;
   bool cancel_requested = false;
   bool done = false;
   sampler::Sampler sampler;
@@ -87,6 +88,15 @@ Status Scheduler::submit(JobSpec job, const std::function<void()>& on_accepted) 
     return make_error(ErrorCode::kResourceExhausted, "busy: " + std::to_string(queue_.size()) +
                                                          " requests queued (limit " +
                                                          std::to_string(opts_.max_queued) + ")");
+  }
+  if (opts_.max_queued_per_group > 0) {
+    const std::string_view group = fair_group(job.fair_key);
+    if (const size_t mine = queue_.queued_in_group(group); mine >= opts_.max_queued_per_group) {
+      return make_error(ErrorCode::kResourceExhausted,
+                        "busy: uid " + std::string(group) + " has " + std::to_string(mine) +
+                            " requests queued (server.max_queued_per_uid " +
+                            std::to_string(opts_.max_queued_per_group) + ")");
+    }
   }
   release_.erase(job.model.get());
   job.submitted = std::chrono::steady_clock::now();
@@ -204,8 +214,22 @@ void Scheduler::admit_locked(std::vector<std::unique_ptr<Active>>& admitted) {
       n += a->spec.fair_key == app;
     return n;
   };
+  // A uid holding its share of slots waits even when slots are free, so another uid arriving
+  // later finds one.
+  auto eligible = [&](const std::string& key) {
+    if (opts_.max_active_per_group == 0) return true;
+    const std::string_view group = fair_group(key);
+    uint32_t n = 0;
+    for (const auto& l : lanes_) {
+      for (const auto& a : l->active)
+        n += !a->done && fair_group(a->spec.fair_key) == group;
+    }
+    for (const auto& a : admitted)
+      n += fair_group(a->spec.fair_key) == group;
+    return n < opts_.max_active_per_group;
+  };
   while (n_active + admitted.size() < opts_.max_active) {
-    auto job = queue_.pop(running);
+    auto job = queue_.pop(running, eligible);
     if (!job) break;
     admitted.push_back(std::make_unique<Active>(std::move(*job)));
   }
@@ -342,7 +366,10 @@ bool Scheduler::step(Lane& lane) {
       std::lock_guard lock(mu_);
       ++stats_.tokens_generated;
     }
-    if (!a->spec.sink->on_token(tok, step.text)) a->paused = true;
+    if (!a->spec.sink->on_token(tok, step.text)) {
+      a->paused = true;
+      a->paused_since = Clock::now();
+    }
     a->next_token = tok;
     if (step.stop != StopReason::kNone) finish(lane, *a, step.stop);
   }
@@ -443,8 +470,19 @@ void Scheduler::run() {
       r.prompt = std::move(j.prompt);
       j.sink->on_finish(std::move(r));
     }
+    const auto now = Clock::now();
     for (auto& l : lanes_) {
       for (auto& a : l->active) {
+        // A client that reads nothing keeps no slot hostage (docs/ARCHITECTURE.md "Limits").
+        if (!a->done && a->paused && opts_.max_pause.count() > 0 &&
+            now - a->paused_since >= opts_.max_pause && !a->spec.sink->writable()) {
+          finish(*l, *a, StopReason::kCancelled,
+                 make_error(ErrorCode::kCancelled,
+                            "the client read none of this stream's tokens for " +
+                                std::to_string(opts_.max_pause.count()) +
+                                " ms (server.max_pause_ms): stored as interrupted, its sequence "
+                                "slot freed"));
+        }
         if (a->cancel_requested) finish(*l, *a, StopReason::kCancelled);
       }
     }

@@ -95,6 +95,14 @@ struct SchedulerOptions {
   uint32_t prefill_chunk = 64;
   uint32_t max_queued = 64;
   runtime::KvTypes kv_type;  // per layer type (model.kv_type)
+  // Per fair group (the uid before ':' of fair_key; fair_queue.h), so one user filling its
+  // share is told "busy" while another is served. 0 = no bound of its own.
+  uint32_t max_active_per_group = 0;  // sequence (KV) slots held
+  uint32_t max_queued_per_group = 0;  // jobs waiting
+  // A sequence paused this long (its client reads none of its tokens) is ended: stored as
+  // interrupted by the caller, its slot freed, its sink told why (JobResult.error with
+  // reason kCancelled). 0 = never.
+  std::chrono::milliseconds max_pause{0};
 };
 
 struct SchedulerStats {

@@ -451,54 +451,82 @@ void TurnServiceImpl::cancel(TurnHandle handle) {
   if (it != requests_.end()) scheduler_.cancel(it->second->job);
 }
 
-Status TurnServiceImpl::commit_turn(Request& r, const JobResult& result, TurnMessageStatus status) {
-  store::NewTurn turn;
-  turn.user_text = r.user_text;
-  turn.user_tokens = r.prep.user_tokens;
-  turn.model_text = result.text;
-  turn.model_tokens = static_cast<int64_t>(result.tokens.size());
-  turn.model_status = to_store(status);
-  auto saved = store_.append_turn(r.prep.app, r.prep.session_id, turn);
-  if (!saved.ok()) return std::move(saved).error().with_context("turn not stored");
-  const bool clean = result.reason == StopReason::kEos || result.reason == StopReason::kStopToken ||
-                     result.reason == StopReason::kMaxTokens;
-  if (clean && !r.thinking) {
-    session_tokens_.remember(r.prep.session_id, r.model_name, saved->turns, r.prep.turns_left_out,
-                             result.prompt, result.tokens);
-  } else {
-    session_tokens_.forget(r.prep.session_id);
-  }
-  return {};
-}
-
 void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
   auto it = requests_.find(handle);
   if (it == requests_.end()) return;
-  std::unique_ptr<Request> r = std::move(it->second);
-  requests_.erase(it);
+  Request& r = *it->second;
   TurnOutcome out;
   out.stop = to_turn_stop(result.reason);
   out.message_status = message_status_of(out.stop);
   out.text = result.text;
-  out.session_id = r->prep.session_id;
-  out.model = r->model_name;
+  out.session_id = r.prep.session_id;
+  out.model = r.model_name;
   out.usage.prompt_tokens = static_cast<uint32_t>(result.prompt_tokens);
   out.usage.cached_tokens = static_cast<uint32_t>(result.cached_tokens);
   out.usage.completion_tokens = static_cast<uint32_t>(result.tokens.size());
-  out.usage.turns_left_out = r->prep.turns_left_out;
+  out.usage.turns_left_out = r.prep.turns_left_out;
   out.timings.queue_ms = result.timings.queue_ms;
   out.timings.prefill_ms = result.timings.prefill_ms;
   out.timings.ttft_ms = result.timings.queue_ms + result.timings.prefill_ms;
   out.timings.decode_ms = result.timings.decode_ms;
   if (result.reason == StopReason::kError) {
     out.status = result.error;
-  } else if (r->prep.store_turn) {
-    // The turn is committed before on_done (DESIGN.md data flow step 6); if it cannot be
-    // stored, the front-end gets the store's error instead.
-    if (Status st = commit_turn(*r, result, out.message_status); !st.ok()) {
-      out.status = st;
+  } else if (r.prep.store_turn) {
+    // The turn is committed before on_done (DESIGN.md data flow step 6), on the store
+    // thread; if it cannot be stored, the front-end gets the store's error instead.
+    struct Commit {
+      store::AppId app;
+      std::string session_id, user_text, model_text;
+      int64_t user_tokens = 0, model_tokens = 0;
+      store::MessageStatus status;
+    };
+    auto c = std::make_shared<Commit>(
+        Commit{r.prep.app, r.prep.session_id, r.user_text, result.text, r.prep.user_tokens,
+               static_cast<int64_t>(result.tokens.size()), to_store(out.message_status)});
+    boost::asio::post(
+        store_thread_, [this, handle, c, res = std::move(result), o = std::move(out)]() mutable {
+          store::NewTurn turn;
+          turn.user_text = c->user_text;
+          turn.user_tokens = c->user_tokens;
+          turn.model_text = c->model_text;
+          turn.model_tokens = c->model_tokens;
+          turn.model_status = c->status;
+          Result<store::Session> saved = store_.append_turn(c->app, c->session_id, turn);
+          boost::asio::post(io_, [this, handle, res = std::move(res), o = std::move(o),
+                                  saved = std::move(saved)]() mutable {
+            finish(handle, std::move(res), std::move(o), std::move(saved));
+          });
+        });
+    return;
+  }
+  finish(handle, std::move(result), std::move(out), std::nullopt);
+}
+
+void TurnServiceImpl::finish(TurnHandle handle, JobResult result, TurnOutcome out,
+                             std::optional<Result<store::Session>> saved) {
+  auto it = requests_.find(handle);
+  if (it == requests_.end()) return;
+  std::unique_ptr<Request> r = std::move(it->second);
+  requests_.erase(it);
+  if (saved) {
+    if (!saved->ok()) {
+      out.status = std::move(*saved).error().with_context("turn not stored");
       out.stop = TurnStop::kError;
+      session_tokens_.forget(r->prep.session_id);
+    } else if ((result.reason == StopReason::kEos || result.reason == StopReason::kStopToken ||
+                result.reason == StopReason::kMaxTokens) &&
+               !r->thinking) {
+      session_tokens_.remember(r->prep.session_id, r->model_name, (*saved)->turns,
+                               r->prep.turns_left_out, result.prompt, result.tokens);
+    } else {
+      session_tokens_.forget(r->prep.session_id);
     }
+  }
+  // The scheduler ended it for a reason the client must hear (a stream paused past
+  // server.max_pause_ms): the partial turn is stored above; the client gets the reason.
+  if (result.reason == StopReason::kCancelled && !result.error.message.empty() && out.status.ok()) {
+    out.status = result.error;
+    out.stop = TurnStop::kError;
   }
   FinishedRequest f;
   f.front_end = r->caller.front_end;
@@ -517,6 +545,20 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
   r.reset();  // drops this request's hold on the model
   report(f);
   arm_keep_alive();
+  if (requests_.empty()) {
+    auto waiters = std::move(idle_waiters_);
+    idle_waiters_.clear();
+    for (auto& w : waiters)
+      w();
+  }
+}
+
+void TurnServiceImpl::when_idle(std::function<void()> done) {
+  if (requests_.empty()) {
+    done();
+  } else {
+    idle_waiters_.push_back(std::move(done));
+  }
 }
 
 // One log line per finished (or refused) request; never content.

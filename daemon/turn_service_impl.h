@@ -4,9 +4,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +36,11 @@ class TurnServiceImpl : public TurnService {
     listeners_.push_back(std::move(listener));
   }
 
+  // Started requests whose on_done has not run (their turn may be being committed).
   size_t in_flight() const { return requests_.size(); }
+  // Runs `done` on the io thread once no request is in flight (the drain: commits that
+  // are still on the store thread finish and send their on_done first).
+  void when_idle(std::function<void()> done);
 
  private:
   struct Request;
@@ -43,7 +49,8 @@ class TurnServiceImpl : public TurnService {
   Result<Prepared> prepare_stored(TurnRequest& req, const std::shared_ptr<LoadedModel>& model,
                                   uint32_t budget);
   void on_job_done(TurnHandle handle, struct JobResult result);
-  Status commit_turn(Request& r, const JobResult& result, TurnMessageStatus status);
+  void finish(TurnHandle handle, JobResult result, TurnOutcome out,
+              std::optional<Result<store::Session>> saved);
   Result<store::AppId> app_of(const Caller& caller);
   void report(const FinishedRequest& f);
   void arm_keep_alive();
@@ -58,6 +65,11 @@ class TurnServiceImpl : public TurnService {
   std::map<std::pair<uint32_t, std::string>, store::AppId> apps_;
   std::vector<FinishedListener> listeners_;
   boost::asio::steady_timer keep_alive_timer_;
+  std::vector<std::function<void()>> idle_waiters_;
+  // The SQLite commit of a turn (an fsync, synchronous=FULL) runs here, not on the io
+  // thread, so a slow disk delays only the turn being stored, not every other stream.
+  // Declared last: joined first on destruction, while everything it uses still exists.
+  boost::asio::thread_pool store_thread_{1};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   TurnHandle next_handle_ = 1;
 };

@@ -1,6 +1,7 @@
 // One client connection: read loop (frames, Hello-first), write loop (bounded queue), close.
 #include "ipc/connection.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -24,6 +25,27 @@ constexpr std::size_t kReadChunkBytes = 64 * 1024;
 // memory (and may trigger on_writable) while the rest is still queued.
 constexpr std::size_t kWriteBatchBytes = 256 * 1024;
 constexpr std::size_t kWriteBatchFrames = 64;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The watch timer runs at a quarter of the shortest timeout (so one fires at most 25% late),
+// but not more often than every 10 ms; zero when no timeout is set.
+std::chrono::milliseconds watch_period(const ServerOptions& o) {
+  std::chrono::milliseconds shortest{0};
+  for (auto t : {o.idle_timeout, o.frame_timeout, o.write_timeout}) {
+    if (t.count() > 0 && (shortest.count() == 0 || t < shortest)) shortest = t;
+  }
+  if (shortest.count() == 0) return shortest;
+  return std::max(std::chrono::milliseconds(10), shortest / 4);
+}
+
+std::string ms(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + " ms";
+}
 
 // Coroutines only end with an exception on a bug (bad_alloc aside); surface it from run().
 void rethrow_if_failed(std::exception_ptr failure) {
@@ -57,18 +79,32 @@ Connection::Connection(Private, std::shared_ptr<detail::ServerCore> core, Socket
       socket_(std::move(socket)),
       handshake_timer_(socket_.get_executor()),
       close_timer_(socket_.get_executor()),
+      watch_timer_(socket_.get_executor()),
+      idle_timeout_(core->options.idle_timeout),
+      frame_timeout_(core->options.frame_timeout),
+      write_timeout_(core->options.write_timeout),
+      watch_every_(watch_period(core->options)),
       id_(id),
       peer_(peer),
       counted_(counted),
-      decoder_(core->options.max_frame_bytes) {}
+      decoder_(core->options.max_frame_bytes),
+      last_activity_ns_(now_ns()) {}
 
 Connection::~Connection() = default;
 
 SendStatus Connection::send(const v1::ServerMessage& message) {
+  const bool final_reply = message.body_case() != v1::ServerMessage::kToken;
   auto frame = encode_message_frame(message, max_frame_bytes_);
   if (!frame.ok()) {
-    return frame.error().code == ErrorCode::kOutOfRange ? SendStatus::kTooLarge
-                                                        : SendStatus::kClosed;
+    if (frame.error().code != ErrorCode::kOutOfRange) return SendStatus::kClosed;
+    if (final_reply) {
+      // The request still gets its one final reply (gemmad.proto "Conversation" rule 3).
+      send(make_error_reply(message.request_id(), v1::ERROR_CODE_TOO_LARGE,
+                            std::string(body_name(message.body_case())) +
+                                " reply does not fit one frame: " + frame.error().message +
+                                " (server.max_frame_bytes)"));
+    }
+    return SendStatus::kTooLarge;
   }
   const std::size_t size = frame->size();
   bool start_writer = false;
@@ -84,6 +120,13 @@ SendStatus Connection::send(const v1::ServerMessage& message) {
       overflow = true;
     } else {
       queue_.push_back(std::move(frame).value());
+      if (final_reply) {
+        // One request fewer in flight (never below zero: request_id 0 errors answer none).
+        std::size_t n = in_flight_.load();
+        while (n > 0 && !in_flight_.compare_exchange_weak(n, n - 1)) {
+        }
+        last_activity_ns_.store(now_ns());
+      }
       queued_bytes_ += size;
       queued_frames_ += 1;
       if (!writing_) {
@@ -135,6 +178,10 @@ bool Connection::closing() const {
   return closing_;
 }
 
+std::size_t Connection::requests_in_flight() const {
+  return in_flight_.load();
+}
+
 void Connection::close() {
   {
     std::lock_guard lock(mutex_);
@@ -156,7 +203,59 @@ void Connection::start(bool expect_hello) {
       });
     }
   }
+  if (expect_hello) arm_watch();
   asio::co_spawn(socket_.get_executor(), read_loop(shared_from_this()), rethrow_if_failed);
+}
+
+void Connection::arm_watch() {
+  if (watch_every_.count() == 0 || io_closed_) return;
+  watch_timer_.expires_after(watch_every_);
+  watch_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!ec && self) self->watch();
+  });
+}
+
+void Connection::watch() {
+  if (io_closed_ || closing()) return;  // a closing connection is bounded by close_timeout
+  const auto now = std::chrono::steady_clock::now();
+  const std::int64_t now_n = now_ns();
+  auto since = [now_n](std::int64_t then) { return std::chrono::nanoseconds(now_n - then); };
+  if (frame_timeout_.count() > 0 && decoder_.mid_frame() &&
+      now - frame_started_ >= frame_timeout_) {
+    protocol_error(0, "frame not complete within " + ms(frame_timeout_) + " (" +
+                          std::to_string(decoder_.buffered_bytes()) +
+                          " bytes received; server.frame_timeout_ms)");
+    return;
+  }
+  const std::int64_t write_started = write_started_ns_.load();
+  if (write_timeout_.count() > 0 && write_started != 0 && since(write_started) >= write_timeout_) {
+    if (auto core = core_.lock()) {
+      core->log("connection " + std::to_string(id_) + " (pid " + std::to_string(peer_.pid) +
+                ", uid " + std::to_string(peer_.uid) + "): took no data for " + ms(write_timeout_) +
+                " (server.write_timeout_ms); closing");
+    }
+    finish_close();
+    return;
+  }
+  if (idle_timeout_.count() > 0 && hello_received_ && in_flight_.load() == 0 &&
+      since(last_activity_ns_.load()) >= idle_timeout_) {
+    close_with(0, v1::ERROR_CODE_CANCELLED,
+               "idle for " + ms(idle_timeout_) +
+                   " with no request in flight (server.idle_timeout_ms); closing");
+    return;
+  }
+  arm_watch();
+}
+
+void Connection::close_with(std::uint64_t request_id, v1::ErrorCode code,
+                            const std::string& message) {
+  if (auto core = core_.lock()) {
+    core->log("connection " + std::to_string(id_) + " (pid " + std::to_string(peer_.pid) +
+              ", uid " + std::to_string(peer_.uid) + "): " + message);
+  }
+  send(make_error_reply(request_id, code, message));
+  close();
 }
 
 asio::awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
@@ -172,7 +271,12 @@ asio::awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
     }
     // While closing, keep reading (and discarding) so a peer that leaves is noticed at once.
     if (self->closing()) continue;
+    const bool continuing = self->decoder_.mid_frame();
     const Status fed = self->decoder_.feed(std::span<const std::uint8_t>(buffer.data(), n));
+    // The frame timeout counts from the first byte of each frame.
+    if (self->decoder_.mid_frame() && (!continuing || self->decoder_.ready_frames() > 0)) {
+      self->frame_started_ = std::chrono::steady_clock::now();
+    }
     // Frames completed before a bad header are still delivered, in order.
     while (auto frame = self->decoder_.next_frame()) {
       if (!self->handle_frame(*frame)) break;
@@ -184,18 +288,44 @@ asio::awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
 bool Connection::handle_frame(const std::string& payload) {
   auto parsed = parse_client_message(payload);
   if (!parsed.ok()) {
+    // A well-framed message whose only fault is a string that is not UTF-8 is a bad request,
+    // answered by name; anything else is a broken peer.
+    if (auto bad = find_invalid_utf8(payload); bad && hello_received_) {
+      in_flight_.fetch_add(1);
+      send(make_error_reply(bad->request_id, v1::ERROR_CODE_INVALID_ARGUMENT,
+                            "field " + bad->field + " is not valid UTF-8"));
+      return !closing();
+    } else if (bad) {
+      protocol_error(bad->request_id, "field " + bad->field + " is not valid UTF-8");
+      return false;
+    }
     protocol_error(0, parsed.error().message);
     return false;
   }
   v1::ClientMessage& message = parsed.value();
+  last_activity_ns_.store(now_ns());
   if (!hello_received_) {
     if (message.body_case() != v1::ClientMessage::kHello) {
       protocol_error(message.request_id(), std::string("the first frame must be Hello, got ") +
                                                body_name(message.body_case()));
       return false;
     }
+    in_flight_.fetch_add(1);
+    if (auto refusal = check_hello(message)) {
+      send(*refusal);
+      return !closing();
+    }
     hello_received_ = true;
     handshake_timer_.cancel();
+  } else if (message.body_case() == v1::ClientMessage::BODY_NOT_SET) {
+    // Unset, or a body this build does not know (gemmad.proto "Compatibility").
+    in_flight_.fetch_add(1);
+    send(make_error_reply(message.request_id(), v1::ERROR_CODE_UNSUPPORTED,
+                          "message has no body this daemon knows (protocol version " +
+                              std::to_string(kProtocolVersion) + ")"));
+    return !closing();
+  } else {
+    in_flight_.fetch_add(1);
   }
   auto core = core_.lock();
   if (!core) {
@@ -204,6 +334,24 @@ bool Connection::handle_frame(const std::string& payload) {
   }
   core->deliver_message(shared_from_this(), std::move(message));
   return !closing();
+}
+
+std::optional<v1::ServerMessage> Connection::check_hello(const v1::ClientMessage& message) const {
+  const v1::Hello& hello = message.hello();
+  const std::uint32_t version = hello.protocol_version();
+  if (version < kMinProtocolVersion || version > kProtocolVersion) {
+    return make_error_reply(
+        message.request_id(), v1::ERROR_CODE_UNSUPPORTED,
+        "Hello.protocol_version " + std::to_string(version) + " is outside the supported range [" +
+            std::to_string(kMinProtocolVersion) + ", " + std::to_string(kProtocolVersion) + "]");
+  }
+  const std::size_t name = hello.app_name().size();
+  if (name < 1 || name > kMaxAppNameBytes) {
+    return make_error_reply(message.request_id(), v1::ERROR_CODE_INVALID_ARGUMENT,
+                            "Hello.app_name is " + std::to_string(name) +
+                                " bytes; it must be 1 to " + std::to_string(kMaxAppNameBytes));
+  }
+  return std::nullopt;
 }
 
 void Connection::protocol_error(std::uint64_t request_id, const std::string& message) {
@@ -244,8 +392,10 @@ asio::awaitable<void> Connection::write_loop(std::shared_ptr<Connection> self) {
     }
     for (const std::string& frame : batch)
       buffers.emplace_back(asio::buffer(frame));
+    self->write_started_ns_.store(now_ns());
     auto [ec, n] =
         co_await asio::async_write(self->socket_, buffers, asio::as_tuple(asio::use_awaitable));
+    self->write_started_ns_.store(0);
     (void)n;
     bool notify = false;
     {
@@ -310,6 +460,7 @@ void Connection::finish_close() {
   }
   handshake_timer_.cancel();
   close_timer_.cancel();
+  watch_timer_.cancel();
   boost::system::error_code ignored;
   socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);

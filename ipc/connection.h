@@ -4,14 +4,17 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "ipc/frame_codec.h"
@@ -35,8 +38,9 @@ enum class SendStatus {
   kClosed,    // not sent: the connection is closing or closed. Also returned when this message
               // would pass the hard limit (a producer that ignored kFull): the connection is
               // then closed without flushing and on_close follows
-  kTooLarge,  // not sent: the message does not fit one frame (max_frame_bytes); the
-              // connection is unaffected (send an Error TOO_LARGE instead)
+  kTooLarge,  // not sent: the message does not fit one frame (max_frame_bytes). A final reply
+              // (anything but Token) is replaced by Error TOO_LARGE for its request_id, so the
+              // request still gets exactly one final reply; the connection is unaffected
 };
 const char* send_status_name(SendStatus status);
 
@@ -78,6 +82,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // True once close() was called, the peer went away, or the server is stopping.
   bool closing() const;
 
+  // Requests delivered to the handler (Hello included) whose final reply (anything but a
+  // Token) has not been sent yet. A connection with none is idle.
+  std::size_t requests_in_flight() const;
+
  private:
   friend struct detail::ServerCore;
   struct Private {};
@@ -93,6 +101,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // io thread only.
   void start(bool expect_hello);
   bool handle_frame(const std::string& payload);
+  // The Hello rules the transport enforces itself (app name, protocol version); an Error
+  // reply when the Hello is refused (the connection stays open for another).
+  std::optional<v1::ServerMessage> check_hello(const v1::ClientMessage& message) const;
+  // Periodic check of the idle, frame and write timeouts (ServerOptions).
+  void arm_watch();
+  void watch();
+  void close_with(std::uint64_t request_id, v1::ErrorCode code, const std::string& message);
   void protocol_error(std::uint64_t request_id, const std::string& message);
   void begin_graceful_close();
   void finish_close();
@@ -107,6 +122,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Socket socket_;
   boost::asio::steady_timer handshake_timer_;
   boost::asio::steady_timer close_timer_;
+  boost::asio::steady_timer watch_timer_;
+  std::chrono::milliseconds idle_timeout_, frame_timeout_, write_timeout_, watch_every_;
   const std::uint64_t id_;
   const PeerCredentials peer_;
   // Counted against max_clients and visible to handlers; false for a connection accepted
@@ -117,6 +134,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameDecoder decoder_;
   bool hello_received_ = false;
   bool io_closed_ = false;
+  std::chrono::steady_clock::time_point frame_started_{};
+
+  // Shared with sending threads: steady_clock nanoseconds of the last request received or
+  // final reply sent, and of the start of the write in progress (0 = none).
+  std::atomic<std::int64_t> last_activity_ns_{0};
+  std::atomic<std::int64_t> write_started_ns_{0};
+  std::atomic<std::size_t> in_flight_{0};
 
   // Outgoing queue, shared with sending threads. Bytes and frames count frames being
   // written too, so the bound covers all memory held for the peer.

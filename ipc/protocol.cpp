@@ -1,6 +1,9 @@
 // Protocol-level helpers: envelope parsing, body names, error-code mapping (see protocol.h).
 #include "ipc/protocol.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/unknown_field_set.h>
+
 #include <limits>
 #include <utility>
 
@@ -19,7 +22,89 @@ Result<Message> parse_envelope(std::string_view payload, const char* type_name) 
   return message;
 }
 
+// Strict UTF-8 as proto3 demands it: no overlong forms, no surrogates, nothing past U+10FFFF.
+bool is_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto t = static_cast<unsigned char>(s[i + k]);
+      if ((t & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (t & 0x3F);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+// The full name of the first string field under `type` in `bytes` that is not UTF-8. Reads the
+// wire format without the UTF-8 check (UnknownFieldSet) and follows the descriptor; nesting
+// is bounded like protobuf's own recursion limit.
+std::optional<std::string> first_bad_string(const google::protobuf::Descriptor* type,
+                                            std::string_view bytes, int depth) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::UnknownField;
+  google::protobuf::UnknownFieldSet fields;
+  if (depth > 32 || !fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return std::nullopt;
+  }
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const UnknownField& f = fields.field(i);
+    if (f.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    const FieldDescriptor* field = type->FindFieldByNumber(f.number());
+    if (field == nullptr) continue;
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      if (!is_utf8(f.length_delimited())) return field->full_name();
+    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
+      if (auto bad = first_bad_string(field->message_type(), f.length_delimited(), depth + 1)) {
+        return bad;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<InvalidUtf8> find_invalid_utf8(std::string_view payload) {
+  if (payload.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return std::nullopt;
+  }
+  auto field = first_bad_string(v1::ClientMessage::descriptor(), payload, 0);
+  if (!field) return std::nullopt;
+  InvalidUtf8 out;
+  out.field = std::move(*field);
+  google::protobuf::UnknownFieldSet top;
+  if (top.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    const int request_id = v1::ClientMessage::kRequestIdFieldNumber;
+    for (int i = 0; i < top.field_count(); ++i) {
+      const auto& f = top.field(i);
+      if (f.number() == request_id && f.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+        out.request_id = f.varint();  // the last one wins, as in a normal parse
+      }
+    }
+  }
+  return out;
+}
 
 Result<v1::ClientMessage> parse_client_message(std::string_view payload) {
   return parse_envelope<v1::ClientMessage>(payload, "gemmad.v1.ClientMessage");

@@ -3,7 +3,9 @@
 // replies (ipc/proto/gemmad.proto).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,11 +16,24 @@ namespace gemmad::ipc {
 
 // The version this build speaks (Hello.protocol_version / HelloReply.protocol_version).
 inline constexpr std::uint32_t kProtocolVersion = v1::PROTOCOL_VERSION_CURRENT;
+// The oldest version this build still serves; Hello outside [min, current] is UNSUPPORTED.
+inline constexpr std::uint32_t kMinProtocolVersion = 1;
+// Hello.app_name is 1 to this many bytes (gemmad.proto).
+inline constexpr std::size_t kMaxAppNameBytes = 128;
 
 // A frame payload as an envelope. Error kInvalidArgument naming the payload size when the
 // bytes are not a valid message (truncated, bad wire type, invalid UTF-8 in a string).
 Result<v1::ClientMessage> parse_client_message(std::string_view payload);
 Result<v1::ServerMessage> parse_server_message(std::string_view payload);
+
+// Where a payload that does not parse holds a string field that is not UTF-8 (proto3 refuses
+// those): the message's request_id and the field's full name, e.g.
+// "gemmad.v1.ChatRequest.user_text". nullopt when the payload is malformed in another way.
+struct InvalidUtf8 {
+  std::uint64_t request_id = 0;
+  std::string field;
+};
+std::optional<InvalidUtf8> find_invalid_utf8(std::string_view payload);
 
 // Message names of the oneof cases ("Hello", "ChatRequest", ...; "no body" when unset), for
 // error messages and logs.

@@ -48,6 +48,9 @@ Status validate_server_options(const ServerOptions& o) {
   if (o.max_clients < 1) {
     return make_error(ErrorCode::kInvalidArgument, range_error("max_clients", 0, ">= 1"));
   }
+  if (o.max_clients_per_uid < 1) {
+    return make_error(ErrorCode::kInvalidArgument, range_error("max_clients_per_uid", 0, ">= 1"));
+  }
   if (o.send_queue_soft_bytes < 1 || o.send_queue_soft_frames < 1) {
     return make_error(ErrorCode::kInvalidArgument,
                       "server options send_queue_soft_bytes and send_queue_soft_frames must be "
@@ -67,9 +70,11 @@ Status validate_server_options(const ServerOptions& o) {
                       range_error("send_queue_hard_frames", o.send_queue_hard_frames,
                                   "> send_queue_soft_frames"));
   }
-  if (o.handshake_timeout.count() < 0 || o.close_timeout.count() < 0) {
+  if (o.handshake_timeout.count() < 0 || o.close_timeout.count() < 0 ||
+      o.idle_timeout.count() < 0 || o.frame_timeout.count() < 0 || o.write_timeout.count() < 0) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "server options handshake_timeout and close_timeout must be >= 0");
+                      "server options handshake_timeout, close_timeout, idle_timeout, "
+                      "frame_timeout and write_timeout must be >= 0");
   }
   if (o.socket_send_buffer_bytes < 0) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -90,7 +95,8 @@ ServerCore::ServerCore(asio::io_context& io_context, ServerOptions server_option
       options(std::move(server_options)),
       handlers(std::move(server_handlers)),
       acceptor(io_context),
-      accept_retry_timer(io_context) {}
+      accept_retry_timer(io_context),
+      overflow_ids(read_overflow_ids()) {}
 
 asio::awaitable<void> ServerCore::accept_loop(std::shared_ptr<ServerCore> core) {
   for (;;) {
@@ -121,21 +127,25 @@ void ServerCore::accepted(Connection::Socket socket) {
     socket.set_option(asio::socket_base::send_buffer_size(options.socket_send_buffer_bytes),
                       ignored);
   }
-  const bool admit = counted.load() < options.max_clients;
   const std::uint64_t id = next_id++;
-  auto conn = std::make_shared<Connection>(Connection::Private{}, shared_from_this(),
-                                           std::move(socket), id, *peer, admit);
-  connections.emplace(id, conn);
-  if (!admit) {
-    log("connection " + std::to_string(id) + " (pid " + std::to_string(peer->pid) + "): refused, " +
-        std::to_string(options.max_clients) + " clients connected");
-    conn->start(/*expect_hello=*/false);
-    conn->send(make_error_reply(
-        0, v1::ERROR_CODE_BUSY,
-        "gemmad is at its limit of " + std::to_string(options.max_clients) + " clients"));
-    conn->close();
+  if (options.refuse_overflow_ids) {
+    if (Status trusted = check_peer_identity(*peer, overflow_ids); !trusted.ok()) {
+      log("connection " + std::to_string(id) + " (pid " + std::to_string(peer->pid) +
+          "): " + trusted.error().message);
+      refuse(std::move(socket), id, *peer, v1::ERROR_CODE_PERMISSION_DENIED,
+             trusted.error().message);
+      return;
+    }
+  }
+  if (std::string why = make_room_for(*peer); !why.empty()) {
+    log("connection " + std::to_string(id) + " (pid " + std::to_string(peer->pid) + ", uid " +
+        std::to_string(peer->uid) + "): refused, " + why);
+    refuse(std::move(socket), id, *peer, v1::ERROR_CODE_BUSY, "busy: " + why);
     return;
   }
+  auto conn = std::make_shared<Connection>(Connection::Private{}, shared_from_this(),
+                                           std::move(socket), id, *peer, /*counted=*/true);
+  connections.emplace(id, conn);
   counted.fetch_add(1);
   if (handlers.on_open) {
     try {
@@ -145,6 +155,59 @@ void ServerCore::accepted(Connection::Socket socket) {
     }
   }
   conn->start(/*expect_hello=*/true);
+}
+
+std::string ServerCore::make_room_for(const PeerCredentials& peer) {
+  // Live connections (closing ones are on their way out) per uid.
+  std::unordered_map<uid_t, std::vector<Connection*>> by_uid;
+  std::size_t live = 0;
+  for (auto& [conn_id, conn] : connections) {
+    if (!conn->counted_ || conn->closing()) continue;
+    by_uid[conn->peer().uid].push_back(conn.get());
+    ++live;
+  }
+  const std::size_t own = by_uid.count(peer.uid) ? by_uid[peer.uid].size() : 0;
+  if (own >= options.max_clients_per_uid) {
+    return "uid " + std::to_string(peer.uid) + " holds " + std::to_string(own) +
+           " connections (server.max_clients_per_uid " +
+           std::to_string(options.max_clients_per_uid) + ")";
+  }
+  if (live < options.max_clients) return {};
+  // Full: the uid holding the most gives up an idle connection, if it holds more than the
+  // newcomer's uid does; a uid is never pushed out by itself or by a bigger holder.
+  uid_t top = peer.uid;
+  std::size_t top_count = own;
+  for (auto& [uid, conns] : by_uid) {
+    if (conns.size() > top_count) top = uid, top_count = conns.size();
+  }
+  Connection* victim = nullptr;
+  if (top != peer.uid) {
+    for (Connection* conn : by_uid[top]) {
+      if (conn->requests_in_flight() != 0) continue;
+      if (victim == nullptr || conn->last_activity_ns_.load() < victim->last_activity_ns_.load()) {
+        victim = conn;
+      }
+    }
+  }
+  if (victim == nullptr) {
+    return std::to_string(live) + " clients connected (server.max_clients " +
+           std::to_string(options.max_clients) + ") and none idle of a uid holding more";
+  }
+  victim->close_with(0, v1::ERROR_CODE_BUSY,
+                     "closed to make room: uid " + std::to_string(top) + " holds the most (" +
+                         std::to_string(top_count) + ") of " + std::to_string(live) +
+                         " connections and this one was idle");
+  return {};
+}
+
+void ServerCore::refuse(Connection::Socket socket, std::uint64_t id, const PeerCredentials& peer,
+                        v1::ErrorCode code, std::string message) {
+  auto conn = std::make_shared<Connection>(Connection::Private{}, shared_from_this(),
+                                           std::move(socket), id, peer, /*counted=*/false);
+  connections.emplace(id, conn);
+  conn->start(/*expect_hello=*/false);
+  conn->send(make_error_reply(0, code, std::move(message)));
+  conn->close();
 }
 
 void ServerCore::connection_closed(const std::shared_ptr<Connection>& conn) {

@@ -24,8 +24,13 @@ namespace gemmad::ipc {
 struct ServerOptions {
   // Largest frame payload accepted or sent; [1 KiB, 1 GiB].
   std::uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
-  // Connections beyond this get Error BUSY (request_id 0) and are closed; >= 1.
+  // At this many connections a new one is admitted only by closing an idle connection of the
+  // uid that holds the most (when that uid holds more than the newcomer's); otherwise the new
+  // one gets Error BUSY (request_id 0) and is closed. >= 1.
   std::size_t max_clients = 64;
+  // Connections one uid may hold; the next gets Error BUSY. >= 1 (above max_clients it adds
+  // no bound of its own).
+  std::size_t max_clients_per_uid = 32;
   // Outgoing queue per connection. At the soft limit send() returns kFull (pause the stream);
   // past the hard limit the connection is closed. Hard must leave room for one full frame
   // above the soft limit (hard_bytes >= soft_bytes + max_frame_bytes + 4), so a producer that
@@ -39,9 +44,22 @@ struct ServerOptions {
   int socket_send_buffer_bytes = 0;
   // A connection that has not sent Hello by then gets Error PROTOCOL and is closed; 0 = never.
   std::chrono::milliseconds handshake_timeout{10'000};
+  // After Hello, a connection with no request in flight for this long is closed (Error
+  // CANCELLED, request_id 0); 0 = never.
+  std::chrono::milliseconds idle_timeout{300'000};
+  // A frame whose first byte arrived must be complete within this (a peer dribbling one byte
+  // at a time holds a connection and a buffer); Error PROTOCOL and close. 0 = never.
+  std::chrono::milliseconds frame_timeout{10'000};
+  // A write the peer does not take (it stopped reading) for this long closes the connection
+  // without flushing. 0 = never.
+  std::chrono::milliseconds write_timeout{30'000};
   // How long a closing connection may take to flush its queue before the socket is closed
   // anyway (a peer that stopped reading).
   std::chrono::milliseconds close_timeout{2'000};
+  // Refuse (Error PERMISSION_DENIED, request_id 0, then close) a peer whose uid or gid is the
+  // kernel's overflow id: in a user namespace that does not map callers, every one of them
+  // reads as that id and per-uid isolation would merge them (ipc/peer_identity.h).
+  bool refuse_overflow_ids = true;
   // listen(): permission bits of the socket file, and the accept backlog.
   mode_t socket_mode = 0660;
   int backlog = 64;

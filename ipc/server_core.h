@@ -16,6 +16,7 @@
 
 #include "ipc/connection.h"
 #include "ipc/listen_socket.h"
+#include "ipc/peer_identity.h"
 #include "ipc/server.h"
 
 namespace gemmad::ipc::detail {
@@ -28,6 +29,12 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 
   // All io thread only.
   void accepted(Connection::Socket socket);
+  // Admission at accept: "" when `peer` may connect (closing one idle connection of the uid
+  // holding the most when the server is full), else why not (for the BUSY reply).
+  std::string make_room_for(const PeerCredentials& peer);
+  // Tells a connection that is not admitted why (Error `code`, request_id 0) and closes it.
+  void refuse(Connection::Socket socket, std::uint64_t id, const PeerCredentials& peer,
+              v1::ErrorCode code, std::string message);
   void connection_closed(const std::shared_ptr<Connection>& conn);
   void deliver_message(const std::shared_ptr<Connection>& conn, v1::ClientMessage message);
   void deliver_writable(const std::shared_ptr<Connection>& conn);
@@ -41,7 +48,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerHandlers handlers;
   boost::asio::local::stream_protocol::acceptor acceptor;
   boost::asio::steady_timer accept_retry_timer;
-  SocketFile socket_file;  // empty path when the listener was adopted
+  const OverflowIds overflow_ids;  // read once at start (ipc/peer_identity.h)
+  SocketFile socket_file;          // empty path when the listener was adopted
 
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
   std::atomic<std::size_t> counted{0};

@@ -9,12 +9,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "store/migrations.h"
 #include "store/session_id.h"
 #include "store/sqlite_db.h"
+#include "store/store_checks.h"
 
 namespace gemmad::store {
 namespace {
@@ -160,8 +162,35 @@ Result<std::unique_ptr<SessionStore>> SessionStore::open(const std::string& path
   if (Status s = configure(*db, options.busy_timeout_ms); !s.ok()) {
     return std::move(s).error().with_context(where);
   }
+  // A damaged or foreign file is refused here, naming it, not served with errors later.
+  std::error_code size_error;
+  const auto bytes = std::filesystem::file_size(path, size_error);
+  GEMMAD_TRY(check_integrity(*db, size_error ? 0 : static_cast<std::uint64_t>(bytes)));
+  GEMMAD_ASSIGN_OR_RETURN(const int version, schema_version(*db));
+  if (version >= 0 && version <= latest_schema_version()) {
+    GEMMAD_TRY(verify_schema(*db, schema_migrations(), version));
+  }
   GEMMAD_TRY(migrate(*db, schema_migrations()));
   return std::unique_ptr<SessionStore>(new SessionStore(std::move(db), std::move(options)));
+}
+
+template <typename T>
+Result<T> SessionStore::scrubbed(std::string_view what, Result<T> result) const {
+  if (result.ok()) return result;
+  const std::optional<int> code = sqlite_code_of(result.error());
+  // Our own checks already say field, value and limit; only sqlite's failures are rewritten.
+  if (!code) return result;
+  // The detail (SQL text and sqlite's message, never a bound value) is for the log.
+  if (options_.log_error) {
+    options_.log_error("session store: cannot " + std::string(what) + ": " +
+                       result.error().message);
+  }
+  const int primary = *code & 0xFF;
+  std::string message = "session store cannot " + std::string(what) + ": " +
+                        sqlite3_errstr(primary) + " (sqlite code " + std::to_string(*code) +
+                        "; details in the daemon log)";
+  if (primary == SQLITE_FULL) message += "; free disk space, then retry";
+  return make_error(result.error().code, std::move(message));
 }
 
 int64_t SessionStore::now_ms() const {
@@ -172,77 +201,82 @@ int64_t SessionStore::now_ms() const {
 }
 
 Result<AppId> SessionStore::ensure_app(uint32_t uid, std::string_view name) {
-  if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "app name is empty");
-  GEMMAD_TRY(check_size("app name", name.size(), options_.limits.max_app_name_bytes,
-                        "max_app_name_bytes"));
-  std::lock_guard lock(mutex_);
-  GEMMAD_ASSIGN_OR_RETURN(Statement find,
-                          db_->prepare("SELECT id FROM apps WHERE uid = ?1 AND name = ?2"));
-  GEMMAD_TRY(find.bind_all(int64_t{uid}, name));
-  GEMMAD_ASSIGN_OR_RETURN(bool row, find.step());
-  if (row) return AppId{find.column_int64(0)};
-  // Not there yet. DO NOTHING covers another process inserting it in between; re-read after.
-  GEMMAD_ASSIGN_OR_RETURN(Statement insert,
-                          db_->prepare("INSERT INTO apps (uid, name, created) VALUES (?1, ?2, ?3) "
+  return scrubbed("register the app", [&]() -> Result<AppId> {
+    if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "app name is empty");
+    GEMMAD_TRY(check_size("app name", name.size(), options_.limits.max_app_name_bytes,
+                          "max_app_name_bytes"));
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(Statement find,
+                            db_->prepare("SELECT id FROM apps WHERE uid = ?1 AND name = ?2"));
+    GEMMAD_TRY(find.bind_all(int64_t{uid}, name));
+    GEMMAD_ASSIGN_OR_RETURN(bool row, find.step());
+    if (row) return AppId{find.column_int64(0)};
+    // Not there yet. DO NOTHING covers another process inserting it in between; re-read after.
+    GEMMAD_ASSIGN_OR_RETURN(
+        Statement insert, db_->prepare("INSERT INTO apps (uid, name, created) VALUES (?1, ?2, ?3) "
                                        "ON CONFLICT (uid, name) DO NOTHING"));
-  GEMMAD_TRY(insert.bind_all(int64_t{uid}, name, now_ms()));
-  GEMMAD_TRY(insert.run());
-  GEMMAD_TRY(find.reset());
-  GEMMAD_ASSIGN_OR_RETURN(row, find.step());
-  if (!row) return make_error(ErrorCode::kInternal, "app row missing right after insert");
-  return AppId{find.column_int64(0)};
+    GEMMAD_TRY(insert.bind_all(int64_t{uid}, name, now_ms()));
+    GEMMAD_TRY(insert.run());
+    GEMMAD_TRY(find.reset());
+    GEMMAD_ASSIGN_OR_RETURN(row, find.step());
+    if (!row) return make_error(ErrorCode::kInternal, "app row missing right after insert");
+    return AppId{find.column_int64(0)};
+  }());
 }
 
 Result<Session> SessionStore::create_session(AppId app, std::string_view title,
                                              std::string_view system_prompt,
                                              std::string_view options_json) {
-  const Limits& limits = options_.limits;
-  GEMMAD_TRY(check_size("title", title.size(), limits.max_title_bytes, "max_title_bytes"));
-  GEMMAD_TRY(check_size("system prompt", system_prompt.size(), limits.max_message_bytes,
-                        "max_message_bytes"));
-  GEMMAD_TRY(check_size("options_json", options_json.size(), limits.max_options_bytes,
-                        "max_options_bytes"));
-  if (options_json.empty()) options_json = "{}";
-  const nlohmann::json parsed = nlohmann::json::parse(options_json, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    return make_error(ErrorCode::kInvalidArgument, "options_json is not a JSON object");
-  }
+  return scrubbed("create a session", [&]() -> Result<Session> {
+    const Limits& limits = options_.limits;
+    GEMMAD_TRY(check_size("title", title.size(), limits.max_title_bytes, "max_title_bytes"));
+    GEMMAD_TRY(check_size("system prompt", system_prompt.size(), limits.max_message_bytes,
+                          "max_message_bytes"));
+    GEMMAD_TRY(check_size("options_json", options_json.size(), limits.max_options_bytes,
+                          "max_options_bytes"));
+    if (options_json.empty()) options_json = "{}";
+    const nlohmann::json parsed = nlohmann::json::parse(options_json, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return make_error(ErrorCode::kInvalidArgument, "options_json is not a JSON object");
+    }
 
-  std::lock_guard lock(mutex_);
-  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kImmediate));
-  GEMMAD_ASSIGN_OR_RETURN(Statement find_app,
-                          db_->prepare("SELECT uid, name, (SELECT COUNT(*) FROM sessions WHERE "
-                                       "app_id = ?1) FROM apps WHERE id = ?1"));
-  GEMMAD_TRY(find_app.bind_all(app.value));
-  GEMMAD_ASSIGN_OR_RETURN(const bool found, find_app.step());
-  if (!found) {
-    return make_error(ErrorCode::kNotFound, "app id " + std::to_string(app.value) + " not found");
-  }
-  const int64_t count = find_app.column_int64(2);
-  if (count >= limits.max_sessions_per_app) {
-    return make_error(ErrorCode::kOutOfRange, "app '" + find_app.column_text(1) + "' (uid " +
-                                                  std::to_string(find_app.column_int64(0)) +
-                                                  ") has " + std::to_string(count) +
-                                                  " sessions; max_sessions_per_app is " +
-                                                  std::to_string(limits.max_sessions_per_app));
-  }
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(Transaction txn,
+                            Transaction::begin(*db_, Transaction::Kind::kImmediate));
+    GEMMAD_ASSIGN_OR_RETURN(Statement find_app,
+                            db_->prepare("SELECT uid, name, (SELECT COUNT(*) FROM sessions WHERE "
+                                         "app_id = ?1) FROM apps WHERE id = ?1"));
+    GEMMAD_TRY(find_app.bind_all(app.value));
+    GEMMAD_ASSIGN_OR_RETURN(const bool found, find_app.step());
+    if (!found) {
+      return make_error(ErrorCode::kNotFound, "app id " + std::to_string(app.value) + " not found");
+    }
+    const int64_t count = find_app.column_int64(2);
+    if (count >= limits.max_sessions_per_app) {
+      return make_error(ErrorCode::kOutOfRange, "app '" + find_app.column_text(1) + "' (uid " +
+                                                    std::to_string(find_app.column_int64(0)) +
+                                                    ") has " + std::to_string(count) +
+                                                    " sessions; max_sessions_per_app is " +
+                                                    std::to_string(limits.max_sessions_per_app));
+    }
 
-  Session session;
-  GEMMAD_ASSIGN_OR_RETURN(session.id, new_session_id());
-  session.app = app;
-  session.title = std::string(title);
-  session.system_prompt = std::string(system_prompt);
-  session.options_json = std::string(options_json);
-  session.created_ms = session.updated_ms = now_ms();
-  GEMMAD_ASSIGN_OR_RETURN(Statement insert,
-                          db_->prepare("INSERT INTO sessions (id, app_id, title, system_prompt, "
-                                       "options, created, updated, turns) "
-                                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0)"));
-  GEMMAD_TRY(insert.bind_all(session.id, app.value, session.title, session.system_prompt,
-                             session.options_json, session.created_ms));
-  GEMMAD_TRY(insert.run());
-  GEMMAD_TRY(txn.commit());
-  return session;
+    Session session;
+    GEMMAD_ASSIGN_OR_RETURN(session.id, new_session_id());
+    session.app = app;
+    session.title = std::string(title);
+    session.system_prompt = std::string(system_prompt);
+    session.options_json = std::string(options_json);
+    session.created_ms = session.updated_ms = now_ms();
+    GEMMAD_ASSIGN_OR_RETURN(Statement insert,
+                            db_->prepare("INSERT INTO sessions (id, app_id, title, system_prompt, "
+                                         "options, created, updated, turns) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0)"));
+    GEMMAD_TRY(insert.bind_all(session.id, app.value, session.title, session.system_prompt,
+                               session.options_json, session.created_ms));
+    GEMMAD_TRY(insert.run());
+    GEMMAD_TRY(txn.commit());
+    return session;
+  }());
 }
 
 Result<Session> SessionStore::load_session(AppId app, std::string_view id) {
@@ -278,34 +312,40 @@ Result<std::vector<Message>> SessionStore::load_messages(std::string_view sessio
 }
 
 Result<Session> SessionStore::get_session(AppId app, std::string_view id) {
-  std::lock_guard lock(mutex_);
-  return load_session(app, id);
+  return scrubbed("read the session", [&]() -> Result<Session> {
+    std::lock_guard lock(mutex_);
+    return load_session(app, id);
+  }());
 }
 
 Result<std::vector<Session>> SessionStore::list_sessions(AppId app, size_t limit) {
-  std::lock_guard lock(mutex_);
-  // rowid breaks ties between sessions updated in the same millisecond: newest created first.
-  GEMMAD_ASSIGN_OR_RETURN(Statement query,
-                          db_->prepare("SELECT " + std::string(kSessionColumns) +
-                                       " FROM sessions WHERE app_id = ?1 "
-                                       "ORDER BY updated DESC, rowid DESC LIMIT ?2"));
-  GEMMAD_TRY(query.bind_all(app.value, clamp_limit(limit)));
-  std::vector<Session> out;
-  while (true) {
-    GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
-    if (!row) break;
-    out.push_back(read_session(query));
-  }
-  return out;
+  return scrubbed("list sessions", [&]() -> Result<std::vector<Session>> {
+    std::lock_guard lock(mutex_);
+    // rowid breaks ties between sessions updated in the same millisecond: newest created first.
+    GEMMAD_ASSIGN_OR_RETURN(Statement query,
+                            db_->prepare("SELECT " + std::string(kSessionColumns) +
+                                         " FROM sessions WHERE app_id = ?1 "
+                                         "ORDER BY updated DESC, rowid DESC LIMIT ?2"));
+    GEMMAD_TRY(query.bind_all(app.value, clamp_limit(limit)));
+    std::vector<Session> out;
+    while (true) {
+      GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      out.push_back(read_session(query));
+    }
+    return out;
+  }());
 }
 
 Result<int64_t> SessionStore::count_sessions(AppId app) {
-  std::lock_guard lock(mutex_);
-  GEMMAD_ASSIGN_OR_RETURN(Statement query,
-                          db_->prepare("SELECT COUNT(*) FROM sessions WHERE app_id = ?1"));
-  GEMMAD_TRY(query.bind_all(app.value));
-  GEMMAD_TRY(query.step());
-  return query.column_int64(0);
+  return scrubbed("count sessions", [&]() -> Result<int64_t> {
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(Statement query,
+                            db_->prepare("SELECT COUNT(*) FROM sessions WHERE app_id = ?1"));
+    GEMMAD_TRY(query.bind_all(app.value));
+    GEMMAD_TRY(query.step());
+    return query.column_int64(0);
+  }());
 }
 
 Result<int64_t> SessionStore::count_all_sessions() {
@@ -316,114 +356,147 @@ Result<int64_t> SessionStore::count_all_sessions() {
 }
 
 Result<std::vector<AdminSessionInfo>> SessionStore::list_all_sessions(size_t limit) {
-  std::lock_guard lock(mutex_);
-  GEMMAD_ASSIGN_OR_RETURN(
-      Statement query,
-      db_->prepare("SELECT s.id, s.app_id, s.title, s.system_prompt, s.options, s.created, "
-                   "s.updated, s.turns, a.uid, a.name FROM sessions s JOIN apps a "
-                   "ON a.id = s.app_id ORDER BY s.updated DESC, s.rowid DESC LIMIT ?1"));
-  GEMMAD_TRY(query.bind_all(clamp_limit(limit)));
-  std::vector<AdminSessionInfo> out;
-  while (true) {
-    GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
-    if (!row) break;
-    AdminSessionInfo info;
-    info.session = read_session(query);
-    info.uid = static_cast<uint32_t>(query.column_int64(8));
-    info.app_name = query.column_text(9);
-    out.push_back(std::move(info));
-  }
-  return out;
+  return scrubbed("list sessions", [&]() -> Result<std::vector<AdminSessionInfo>> {
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(
+        Statement query,
+        db_->prepare("SELECT s.id, s.app_id, s.title, s.system_prompt, s.options, s.created, "
+                     "s.updated, s.turns, a.uid, a.name FROM sessions s JOIN apps a "
+                     "ON a.id = s.app_id ORDER BY s.updated DESC, s.rowid DESC LIMIT ?1"));
+    GEMMAD_TRY(query.bind_all(clamp_limit(limit)));
+    std::vector<AdminSessionInfo> out;
+    while (true) {
+      GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      AdminSessionInfo info;
+      info.session = read_session(query);
+      info.uid = static_cast<uint32_t>(query.column_int64(8));
+      info.app_name = query.column_text(9);
+      out.push_back(std::move(info));
+    }
+    return out;
+  }());
 }
 
 Result<std::vector<Message>> SessionStore::messages(AppId app, std::string_view session_id) {
-  std::lock_guard lock(mutex_);
-  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kDeferred));
-  GEMMAD_TRY(load_session(app, session_id));
-  return load_messages(session_id);  // txn (read only) ends on return
+  return scrubbed("read the messages", [&]() -> Result<std::vector<Message>> {
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(Transaction txn,
+                            Transaction::begin(*db_, Transaction::Kind::kDeferred));
+    GEMMAD_TRY(load_session(app, session_id));
+    return load_messages(session_id);  // txn (read only) ends on return
+  }());
 }
 
 Result<Session> SessionStore::append_turn(AppId app, std::string_view session_id,
                                           const NewTurn& turn) {
-  const size_t max_bytes = options_.limits.max_message_bytes;
-  GEMMAD_TRY(check_size("user message", turn.user_text.size(), max_bytes, "max_message_bytes"));
-  GEMMAD_TRY(check_size("model message", turn.model_text.size(), max_bytes, "max_message_bytes"));
-  GEMMAD_TRY(check_tokens("user_tokens", turn.user_tokens));
-  GEMMAD_TRY(check_tokens("model_tokens", turn.model_tokens));
+  return scrubbed("store the turn", [&]() -> Result<Session> {
+    const size_t max_bytes = options_.limits.max_message_bytes;
+    GEMMAD_TRY(check_size("user message", turn.user_text.size(), max_bytes, "max_message_bytes"));
+    GEMMAD_TRY(check_size("model message", turn.model_text.size(), max_bytes, "max_message_bytes"));
+    GEMMAD_TRY(check_tokens("user_tokens", turn.user_tokens));
+    GEMMAD_TRY(check_tokens("model_tokens", turn.model_tokens));
 
-  std::lock_guard lock(mutex_);
-  // DESIGN.md "Data flow" step 6: both messages and the session bump in one transaction; any
-  // early return below rolls all of it back (Transaction's destructor).
-  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kImmediate));
-  GEMMAD_ASSIGN_OR_RETURN(Session session, load_session(app, session_id));
+    std::lock_guard lock(mutex_);
+    // DESIGN.md "Data flow" step 6: both messages and the session bump in one transaction; any
+    // early return below rolls all of it back (Transaction's destructor).
+    GEMMAD_ASSIGN_OR_RETURN(Transaction txn,
+                            Transaction::begin(*db_, Transaction::Kind::kImmediate));
+    GEMMAD_ASSIGN_OR_RETURN(Session session, load_session(app, session_id));
 
-  GEMMAD_ASSIGN_OR_RETURN(
-      Statement last,
-      db_->prepare("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?1"));
-  GEMMAD_TRY(last.bind_all(session_id));
-  GEMMAD_TRY(last.step());
-  const int64_t user_seq = last.column_int64(0) + 1;
-  const int64_t now = now_ms();
+    GEMMAD_ASSIGN_OR_RETURN(
+        Statement last,
+        db_->prepare("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?1"));
+    GEMMAD_TRY(last.bind_all(session_id));
+    GEMMAD_TRY(last.step());
+    const int64_t user_seq = last.column_int64(0) + 1;
+    const int64_t now = now_ms();
 
-  GEMMAD_ASSIGN_OR_RETURN(Statement insert,
-                          db_->prepare("INSERT INTO messages (session_id, seq, role, text, "
-                                       "tokens, created, status) "
-                                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-  GEMMAD_TRY(insert.bind_all(session_id, user_seq, role_name(Role::kUser), turn.user_text,
-                             turn.user_tokens, now, message_status_name(MessageStatus::kComplete)));
-  GEMMAD_TRY(insert.run());
-  if (options_.between_turn_inserts) GEMMAD_TRY(options_.between_turn_inserts());
-  GEMMAD_TRY(insert.reset());
-  GEMMAD_TRY(insert.bind_all(session_id, user_seq + 1, role_name(Role::kModel), turn.model_text,
-                             turn.model_tokens, now, message_status_name(turn.model_status)));
-  GEMMAD_TRY(insert.run());
+    GEMMAD_ASSIGN_OR_RETURN(Statement insert,
+                            db_->prepare("INSERT INTO messages (session_id, seq, role, text, "
+                                         "tokens, created, status) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    GEMMAD_TRY(insert.bind_all(session_id, user_seq, role_name(Role::kUser), turn.user_text,
+                               turn.user_tokens, now,
+                               message_status_name(MessageStatus::kComplete)));
+    GEMMAD_TRY(insert.run());
+    if (options_.between_turn_inserts) GEMMAD_TRY(options_.between_turn_inserts());
+    GEMMAD_TRY(insert.reset());
+    GEMMAD_TRY(insert.bind_all(session_id, user_seq + 1, role_name(Role::kModel), turn.model_text,
+                               turn.model_tokens, now, message_status_name(turn.model_status)));
+    GEMMAD_TRY(insert.run());
 
-  // MAX keeps `updated` monotonic if the wall clock steps back.
-  GEMMAD_ASSIGN_OR_RETURN(Statement bump,
-                          db_->prepare("UPDATE sessions SET turns = turns + 1, "
-                                       "updated = MAX(updated, ?3) WHERE id = ?1 AND app_id = ?2"));
-  GEMMAD_TRY(bump.bind_all(session_id, app.value, now));
-  GEMMAD_TRY(bump.run());
-  if (db_->changes() != 1) return make_error(ErrorCode::kInternal, "session bump changed no row");
-  GEMMAD_TRY(txn.commit());
+    // MAX keeps `updated` monotonic if the wall clock steps back.
+    GEMMAD_ASSIGN_OR_RETURN(
+        Statement bump, db_->prepare("UPDATE sessions SET turns = turns + 1, "
+                                     "updated = MAX(updated, ?3) WHERE id = ?1 AND app_id = ?2"));
+    GEMMAD_TRY(bump.bind_all(session_id, app.value, now));
+    GEMMAD_TRY(bump.run());
+    if (db_->changes() != 1) return make_error(ErrorCode::kInternal, "session bump changed no row");
+    GEMMAD_TRY(txn.commit());
 
-  session.turns += 1;
-  session.updated_ms = std::max(session.updated_ms, now);
-  return session;
+    session.turns += 1;
+    session.updated_ms = std::max(session.updated_ms, now);
+    return session;
+  }());
 }
 
 Status SessionStore::set_title(AppId app, std::string_view session_id, std::string_view title) {
-  GEMMAD_TRY(check_session_id(session_id));
-  GEMMAD_TRY(check_size("title", title.size(), options_.limits.max_title_bytes, "max_title_bytes"));
-  std::lock_guard lock(mutex_);
-  GEMMAD_ASSIGN_OR_RETURN(Statement update,
-                          db_->prepare("UPDATE sessions SET title = ?3 WHERE id = ?1 AND "
-                                       "app_id = ?2"));
-  GEMMAD_TRY(update.bind_all(session_id, app.value, title));
-  GEMMAD_TRY(update.run());
-  if (db_->changes() == 0) return session_not_found(session_id);
-  return {};
+  return scrubbed("rename the session", [&]() -> Status {
+    GEMMAD_TRY(check_session_id(session_id));
+    GEMMAD_TRY(
+        check_size("title", title.size(), options_.limits.max_title_bytes, "max_title_bytes"));
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(Statement update,
+                            db_->prepare("UPDATE sessions SET title = ?3 WHERE id = ?1 AND "
+                                         "app_id = ?2"));
+    GEMMAD_TRY(update.bind_all(session_id, app.value, title));
+    GEMMAD_TRY(update.run());
+    if (db_->changes() == 0) return session_not_found(session_id);
+    return {};
+  }());
 }
 
 Status SessionStore::delete_session(AppId app, std::string_view session_id) {
-  GEMMAD_TRY(check_session_id(session_id));
-  std::lock_guard lock(mutex_);
-  // Messages go by ON DELETE CASCADE (foreign_keys is checked ON at open).
-  GEMMAD_ASSIGN_OR_RETURN(Statement erase,
-                          db_->prepare("DELETE FROM sessions WHERE id = ?1 AND app_id = ?2"));
-  GEMMAD_TRY(erase.bind_all(session_id, app.value));
-  GEMMAD_TRY(erase.run());
-  if (db_->changes() == 0) return session_not_found(session_id);
+  return scrubbed("delete the session", [&]() -> Status {
+    GEMMAD_TRY(check_session_id(session_id));
+    std::lock_guard lock(mutex_);
+    // Messages go by ON DELETE CASCADE (foreign_keys is checked ON at open).
+    GEMMAD_ASSIGN_OR_RETURN(Statement erase,
+                            db_->prepare("DELETE FROM sessions WHERE id = ?1 AND app_id = ?2"));
+    GEMMAD_TRY(erase.bind_all(session_id, app.value));
+    GEMMAD_TRY(erase.run());
+    if (db_->changes() == 0) return session_not_found(session_id);
+    // secure_delete zeroed the rows in the pages, but the WAL still holds the frames that
+    // wrote them. A truncating checkpoint copies the zeroed pages home and empties the WAL, so
+    // no copy of the text is left in any file (tested by searching the files).
+    return remove_wal_copies();
+  }());
+}
+
+Status SessionStore::remove_wal_copies() {
+  GEMMAD_ASSIGN_OR_RETURN(Statement checkpoint, db_->prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  GEMMAD_ASSIGN_OR_RETURN(const bool row, checkpoint.step());
+  // Column 0 is 1 when a reader (another process) kept the checkpoint from finishing.
+  if (row && checkpoint.column_int64(0) != 0) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "deleted, but another connection to the database kept its write-ahead "
+                      "log from being emptied; the deleted text stays in it until the next "
+                      "checkpoint");
+  }
   return {};
 }
 
 Result<SessionExport> SessionStore::export_session(AppId app, std::string_view session_id) {
-  std::lock_guard lock(mutex_);
-  GEMMAD_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_, Transaction::Kind::kDeferred));
-  SessionExport out;
-  GEMMAD_ASSIGN_OR_RETURN(out.session, load_session(app, session_id));
-  GEMMAD_ASSIGN_OR_RETURN(out.messages, load_messages(session_id));
-  return out;
+  return scrubbed("export the session", [&]() -> Result<SessionExport> {
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(Transaction txn,
+                            Transaction::begin(*db_, Transaction::Kind::kDeferred));
+    SessionExport out;
+    GEMMAD_ASSIGN_OR_RETURN(out.session, load_session(app, session_id));
+    GEMMAD_ASSIGN_OR_RETURN(out.messages, load_messages(session_id));
+    return out;
+  }());
 }
 
 }  // namespace gemmad::store

@@ -108,6 +108,10 @@ struct StoreOptions {
   // Test seam: called inside append_turn's transaction after the user message is inserted and
   // before the model message is; an error aborts (and rolls back) the turn. Empty in production.
   std::function<Status()> between_turn_inserts;
+  // Where sqlite's own failures are logged in full (SQL and sqlite's message; never a bound
+  // value, so no conversation text). The Error a caller gets names the operation and sqlite's
+  // generic reason only (docs/ARCHITECTURE.md "Store errors").
+  std::function<void(std::string_view)> log_error;
 };
 
 class SessionStore {
@@ -116,8 +120,10 @@ class SessionStore {
   // user may read conversations; sqlite gives its -wal/-shm files the same mode), sets WAL,
   // synchronous=FULL, foreign_keys=ON, secure_delete=ON (a deleted conversation is
   // overwritten, not left in free pages) and busy_timeout, then migrates the schema
-  // (migrations.h). Errors: kIo (cannot create/open, not a database), kUnsupported (schema
-  // newer than this build, or sqlite built without thread safety / WAL).
+  // (migrations.h). Before serving it checks the file (store_checks.h: integrity_check, or
+  // quick_check for a large file) and that its schema is exactly what the migrations create.
+  // Errors: kIo (cannot create/open, not a database, damaged, a schema that is not gemmad's),
+  // kUnsupported (schema newer than this build, or sqlite built without thread safety / WAL).
   static Result<std::unique_ptr<SessionStore>> open(const std::string& path,
                                                     StoreOptions options = {});
   ~SessionStore();
@@ -158,7 +164,9 @@ class SessionStore {
   // Renames a session; `updated` is unchanged (it orders sessions by conversation activity).
   Status set_title(AppId app, std::string_view session_id, std::string_view title);
 
-  // Deletes the session and its messages; kNotFound as get_session.
+  // Deletes the session and its messages, leaving no copy of their text in the database file,
+  // its free pages or its WAL (secure_delete, then a truncating checkpoint); kNotFound as
+  // get_session.
   Status delete_session(AppId app, std::string_view session_id);
 
   // The session and all its messages, read in one transaction (a consistent snapshot).
@@ -170,7 +178,11 @@ class SessionStore {
  private:
   SessionStore(std::unique_ptr<Database> db, StoreOptions options);
   int64_t now_ms() const;
-  // The two below expect mutex_ held.
+  // `result`, with a sqlite failure logged and replaced by a message without SQL text.
+  template <typename T>
+  Result<T> scrubbed(std::string_view what, Result<T> result) const;
+  // The three below expect mutex_ held.
+  Status remove_wal_copies();
   Result<Session> load_session(AppId app, std::string_view id);
   Result<std::vector<Message>> load_messages(std::string_view session_id);
 

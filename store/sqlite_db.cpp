@@ -13,6 +13,7 @@ ErrorCode code_for(int rc) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_NOMEM:
+    case SQLITE_FULL:  // a full disk: refuse new turns as "busy", the daemon keeps serving
       return ErrorCode::kResourceExhausted;
     case SQLITE_CONSTRAINT:
       return ErrorCode::kInvalidArgument;
@@ -20,7 +21,6 @@ ErrorCode code_for(int rc) {
       return ErrorCode::kOutOfRange;
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_READONLY:
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
@@ -66,6 +66,19 @@ Error sqlite_error(int rc, std::string_view operation, sqlite3* db) {
   const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return make_error(code_for(rc), std::string(operation) + ": " + detail + " (sqlite code " +
                                       std::to_string(rc) + ")");
+}
+
+std::optional<int> sqlite_code_of(const Error& error) {
+  static constexpr std::string_view kTag = " (sqlite code ";
+  const std::string& m = error.message;
+  const std::size_t at = m.rfind(kTag);
+  if (at == std::string::npos || m.empty() || m.back() != ')') return std::nullopt;
+  int code = 0;
+  for (std::size_t i = at + kTag.size(); i + 1 < m.size(); ++i) {
+    if (m[i] < '0' || m[i] > '9' || code > 1'000'000) return std::nullopt;
+    code = code * 10 + (m[i] - '0');
+  }
+  return code;
 }
 
 // ---- Statement ----

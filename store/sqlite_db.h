@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,10 +21,13 @@ struct sqlite3_stmt;
 namespace gemmad::store {
 
 // An Error for sqlite result code `rc` (extended codes are kept): "<operation>: <sqlite message>
-// (sqlite code N)". BUSY/LOCKED/NOMEM map to kResourceExhausted, CONSTRAINT to
-// kInvalidArgument, TOOBIG to kOutOfRange, file-level failures (CANTOPEN, IOERR, FULL, READONLY,
+// (sqlite code N)". BUSY/LOCKED/NOMEM/FULL map to kResourceExhausted, CONSTRAINT to
+// kInvalidArgument, TOOBIG to kOutOfRange, file-level failures (CANTOPEN, IOERR, READONLY,
 // NOTADB, CORRUPT, PERM) to kIo, everything else to kInternal. `db` may be null.
 Error sqlite_error(int rc, std::string_view operation, sqlite3* db);
+// The sqlite result code of an Error made by sqlite_error (context prefixes allowed), or
+// nullopt for any other Error.
+std::optional<int> sqlite_code_of(const Error& error);
 
 // One prepared SQL statement. Parameters are 1-based, columns 0-based (as in sqlite).
 class Statement {

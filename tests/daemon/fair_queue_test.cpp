@@ -105,5 +105,63 @@ TEST(FairQueue, ForgetsAppsThatAreIdle) {
   EXPECT_EQ(q.apps_tracked(), 1u);
 }
 
+// Two levels: a uid with many app names gets one uid's share, not one share per name.
+TEST(FairQueue, SharesByUidFirstSoManyAppNamesDoNotBuyMoreTurns) {
+  FairQueue<Job> q;
+  for (int i = 0; i < 4; ++i) {
+    q.push({"1000:hog-a", i});
+    q.push({"1000:hog-b", 10 + i});
+    q.push({"1000:hog-c", 20 + i});
+  }
+  q.push({"2000:victim", 99});
+  q.push({"2000:victim", 100});
+  // One slot: the victim uid alternates with the hog uid, whatever names the hog uses.
+  const auto order = admit_all(q, 1);
+  ASSERT_GE(order.size(), 4u);
+  EXPECT_EQ(order[0], 0);   // the hog came first
+  EXPECT_EQ(order[1], 99);  // then the other uid, before the hog's second and third names
+  EXPECT_EQ(order[3], 100);
+  // Within the hog uid its apps still take turns.
+  EXPECT_EQ(order[2], 10);
+}
+
+TEST(FairQueue, AUidWithMoreRunningWaitsEvenIfItsAppHasFewer) {
+  FairQueue<Job> q;
+  std::map<std::string, uint32_t> running{{"1000:a", 2}, {"2000:b", 1}};
+  auto count = [&](const std::string& app) { return running[app]; };
+  q.push({"1000:a", 0});  // tracked, so uid 1000 counts its 2 running
+  q.push({"2000:b", 1});
+  q.push({"1000:fresh", 2});  // a new app name of the busier uid
+  auto j = q.pop(count);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->id, 1);
+}
+
+TEST(FairQueue, SkipsAppsThatAreNotEligibleAndCountsQueuedPerUid) {
+  FairQueue<Job> q;
+  q.push({"1000:a", 0});
+  q.push({"1000:b", 1});
+  q.push({"2000:c", 2});
+  EXPECT_EQ(q.queued_in_group("1000"), 2u);
+  EXPECT_EQ(q.queued_in_group("2000"), 1u);
+  auto none = [](const std::string&) { return 0u; };
+  auto not_1000 = [](const std::string& key) { return fair_group(key) != "1000"; };
+  auto j = q.pop(none, not_1000);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->id, 2);
+  EXPECT_FALSE(q.pop(none, not_1000));  // only uid 1000's jobs are left
+  EXPECT_EQ(q.size(), 2u);
+}
+
+TEST(FairQueue, ForgetsUidsThatAreIdle) {
+  FairQueue<Job> q;
+  auto none = [](const std::string&) { return 0u; };
+  for (int i = 0; i < 50; ++i) {
+    q.push({std::to_string(i) + ":app", i});
+    ASSERT_TRUE(q.pop(none));
+  }
+  EXPECT_EQ(q.groups_tracked(), 1u);
+}
+
 }  // namespace
 }  // namespace gemmad::daemon

@@ -140,9 +140,16 @@ bool DaemonProcess::start() {
     const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 2);
     dup2(fd, 1);
-    const std::string bin = gemmad_binary();
-    execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), "--socket", socket_.c_str(),
-          "--state-dir", dir_.c_str(), static_cast<char*>(nullptr));
+    std::vector<std::string> argv = wrapper_;
+    for (const std::string& a :
+         {gemmad_binary(), std::string("--config"), config_path_, std::string("--socket"), socket_,
+          std::string("--state-dir"), dir_})
+      argv.push_back(a);
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
     _exit(127);
   }
   for (int i = 0; i < 600; ++i) {

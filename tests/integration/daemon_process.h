@@ -29,6 +29,8 @@ class DaemonProcess {
   explicit DaemonProcess(std::string config = "");
   ~DaemonProcess();
 
+  // Runs gemmad under this command (e.g. {"/usr/bin/unshare", "-U", "--map-root-user"}).
+  void set_wrapper(std::vector<std::string> wrapper) { wrapper_ = std::move(wrapper); }
   // Starts gemmad and waits until its socket answers Hello. Keeps the state dir across
   // restarts. Returns false (and logs stderr) if it did not come up.
   bool start();
@@ -48,6 +50,7 @@ class DaemonProcess {
 
  private:
   std::string dir_, socket_, config_path_, log_path_;
+  std::vector<std::string> wrapper_;
   pid_t pid_ = -1;
   double start_ms_ = 0;
 };

@@ -17,6 +17,7 @@
 
 #include "daemon_process.h"
 #include "ipc/protocol.h"
+#include "raw_wire.h"
 
 namespace gemmad::testing {
 namespace {
@@ -58,50 +59,6 @@ uint64_t start_streaming(client::Client& c, const v1::ChatRequest& request, int 
     got += msg->has_token();
   }
   return *id;
-}
-
-// A raw AF_UNIX connection, for clients that break the protocol.
-int raw_connect(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-// Reads until EOF (or timeout); returns everything received.
-std::string read_all(int fd) {
-  std::string got;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0)
-    got.append(buf, static_cast<size_t>(n));
-  return got;
-}
-
-// The first frame of `bytes`, parsed as a ServerMessage.
-std::optional<v1::ServerMessage> first_frame(const std::string& bytes) {
-  if (bytes.size() < 4) return std::nullopt;
-  const uint32_t len = (uint32_t(uint8_t(bytes[0])) << 24) | (uint32_t(uint8_t(bytes[1])) << 16) |
-                       (uint32_t(uint8_t(bytes[2])) << 8) | uint32_t(uint8_t(bytes[3]));
-  if (bytes.size() < 4 + len) return std::nullopt;
-  auto m = ipc::parse_server_message(std::string_view(bytes).substr(4, len));
-  if (!m.ok()) return std::nullopt;
-  return *m;
-}
-
-std::string frame(const v1::ClientMessage& m) {
-  std::string payload = m.SerializeAsString();
-  std::string out(4, '\0');
-  const uint32_t n = static_cast<uint32_t>(payload.size());
-  out[0] = char(n >> 24), out[1] = char(n >> 16), out[2] = char(n >> 8), out[3] = char(n);
-  return out + payload;
 }
 
 v1::StatusReply status_of(const DaemonProcess& d) {
@@ -286,6 +243,7 @@ TEST(TheService, SurvivesHostileClients) {
     int fd = raw_connect(d.socket());
     v1::ClientMessage hello;
     hello.mutable_hello()->set_app_name("half");
+    hello.mutable_hello()->set_protocol_version(ipc::kProtocolVersion);
     const std::string f = frame(hello);
     ASSERT_GT(write(fd, f.data(), f.size() / 2), 0);
     close(fd);
@@ -296,6 +254,7 @@ TEST(TheService, SurvivesHostileClients) {
     v1::ClientMessage hello;
     hello.set_request_id(1);
     hello.mutable_hello()->set_app_name("stalled");
+    hello.mutable_hello()->set_protocol_version(ipc::kProtocolVersion);
     v1::ClientMessage chat;
     chat.set_request_id(2);
     *chat.mutable_chat() = long_chat_request("never read");

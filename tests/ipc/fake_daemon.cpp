@@ -162,6 +162,7 @@ void FakeDaemon::on_message(const std::shared_ptr<Connection>& conn, v1::ClientM
       break;
     case v1::ClientMessage::kListModels:
       reply.mutable_model_list()->add_models()->set_name("fake-model");
+      reply.mutable_model_list()->set_models_dir("/fake/models");
       break;
     case v1::ClientMessage::BODY_NOT_SET:
       reply = make_error_reply(message.request_id(), v1::ERROR_CODE_UNSUPPORTED,

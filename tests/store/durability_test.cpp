@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "store/session_store.h"
 #include "store/sqlite_db.h"
@@ -97,7 +99,10 @@ TEST_F(TurnDurability, AFailureBetweenTheTwoInsertsStoresNothingOfTheTurn) {
 }
 
 TEST_F(TurnDurability, AnSqliteErrorOnTheModelInsertRollsBackTheUserInsert) {
-  ASSERT_OK_AND_ASSIGN(auto store, SessionStore::open(path()));
+  std::vector<std::string> logged;
+  StoreOptions options;
+  options.log_error = [&](std::string_view line) { logged.emplace_back(line); };
+  ASSERT_OK_AND_ASSIGN(auto store, SessionStore::open(path(), options));
   {
     // A real sqlite failure inside the transaction, on the second of the two inserts.
     ASSERT_OK_AND_ASSIGN(auto raw, Database::open(path()));
@@ -107,8 +112,11 @@ TEST_F(TurnDurability, AnSqliteErrorOnTheModelInsertRollsBackTheUserInsert) {
   }
   auto failed = store->append_turn(app_, id_, turn(1, "never stored", "boom"));
   ASSERT_FALSE(failed.ok());
-  EXPECT_NE(failed.error().message.find("boom trigger"), std::string::npos)
+  // The caller gets sqlite's reason; the log gets its full message.
+  EXPECT_NE(failed.error().message.find("constraint failed"), std::string::npos)
       << failed.error().message;
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("boom trigger"), std::string::npos) << logged[0];
   expect_whole_turns(*store, app_, id_, 0);
   const std::string u1 = user_text(1), m1 = model_text(1);
   ASSERT_OK(store->append_turn(app_, id_, turn(1, u1, m1)));
