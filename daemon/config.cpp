@@ -271,11 +271,14 @@ Status apply_toml(Config& c, const std::string& text, const std::string& name) {
         return make_error(ErrorCode::kInvalidArgument,
                           where + ": 'models' must be [[models]] tables (name, path, keep_alive)");
       }
+      // The file's [[models]] replace earlier ones: applying a file twice changes nothing.
+      std::vector<ModelConfig> models;
       for (const toml::node& item : *arr) {
         const std::string at = name + ":" + std::to_string(item.source().begin.line);
         GEMMAD_ASSIGN_OR_RETURN(ModelConfig m, parse_model_table(*item.as_table(), at));
-        c.models.push_back(std::move(m));
+        models.push_back(std::move(m));
       }
+      c.models = std::move(models);
       continue;
     }
     const toml::table* tbl = node.as_table();

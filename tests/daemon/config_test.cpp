@@ -169,3 +169,19 @@ TEST(Config, ModelMistakesAreNamed) {
 
 }  // namespace
 }  // namespace gemmad::daemon
+
+namespace gemmad::daemon {
+namespace {
+
+TEST(Config, ApplyingAFileWithModelsTwiceChangesNothing) {
+  const std::string text = "[[models]]\npath = \"/a.gguf\"\n[[models]]\npath = \"/b.gguf\"\n";
+  Config once;
+  ASSERT_TRUE(apply_toml(once, text, "g.toml").ok());
+  Config twice = once;
+  ASSERT_TRUE(apply_toml(twice, text, "g.toml").ok());
+  EXPECT_EQ(twice.models.size(), 2u);
+  EXPECT_EQ(print_config(once), print_config(twice));
+}
+
+}  // namespace
+}  // namespace gemmad::daemon

@@ -160,10 +160,14 @@ void FakeDaemon::on_message(const std::shared_ptr<Connection>& conn, v1::ClientM
         reply.mutable_detokenize_reply()->mutable_text()->push_back(static_cast<char>(id));
       }
       break;
-    case v1::ClientMessage::kListModels:
-      reply.mutable_model_list()->add_models()->set_name("fake-model");
+    case v1::ClientMessage::kListModels: {
+      v1::ModelInfo* m = reply.mutable_model_list()->add_models();
+      m->set_model("fake");
+      m->set_configured(true);
+      m->set_is_default(true);
       reply.mutable_model_list()->set_models_dir("/fake/models");
       break;
+    }
     case v1::ClientMessage::BODY_NOT_SET:
       reply = make_error_reply(message.request_id(), v1::ERROR_CODE_UNSUPPORTED,
                                "request has no body this daemon knows");
