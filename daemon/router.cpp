@@ -24,6 +24,8 @@ v1::StopReason to_wire(StopReason r) {
       return v1::STOP_REASON_CANCELLED;
     case StopReason::kContextFull:
       return v1::STOP_REASON_CONTEXT_FULL;
+    case StopReason::kShutdown:
+      return v1::STOP_REASON_SHUTDOWN;
     case StopReason::kError:
       return v1::STOP_REASON_UNSPECIFIED;
   }
@@ -166,6 +168,8 @@ Status Router::dispatch(const ConnPtr& conn, Client& client, const v1::ClientMes
       return on_sessions(conn, client, msg);
     case Body::kStatus:
       return on_status(conn, msg);
+    case Body::kShutdown:
+      return on_shutdown(conn, client, msg);
     case Body::kTokenize: {
       const auto& req = msg.tokenize();
       if (req.text().size() > config_.max_message_bytes) {
@@ -352,14 +356,15 @@ Status Router::on_chat(const ConnPtr& conn, Client& client, const v1::ClientMess
                      turn.user_tokens = user_tokens;
                      turn.model_text = r.text;
                      turn.model_tokens = static_cast<int64_t>(r.tokens.size());
-                     turn.model_status = r.reason == StopReason::kCancelled
-                                             ? store::MessageStatus::kInterrupted
-                                             : store::MessageStatus::kComplete;
+                     const bool cut =
+                         r.reason == StopReason::kCancelled || r.reason == StopReason::kShutdown;
+                     turn.model_status =
+                         cut ? store::MessageStatus::kInterrupted : store::MessageStatus::kComplete;
                      auto saved = store_.append_turn(app, session_id, turn);
                      if (!saved.ok())
                        return std::move(saved).error().with_context("turn not stored");
                      done.set_session_id(session_id);
-                     if (r.reason != StopReason::kCancelled) {
+                     if (!cut) {
                        std::vector<int32_t> seq = r.prompt;
                        seq.insert(seq.end(), r.tokens.begin(), r.tokens.end());
                        remember_session(session_id, saved->turns, std::move(seq));

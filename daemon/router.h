@@ -35,6 +35,13 @@ class Router {
   // Handlers for ipc::Server.
   ipc::ServerHandlers handlers();
   void set_server(ipc::Server* server) { server_ = server; }
+  // What a permitted Shutdown request runs (main's drain, the same path as SIGTERM); `why`
+  // is for the log.
+  void set_shutdown(std::function<void(const std::string& why)> begin) {
+    shutdown_ = std::move(begin);
+  }
+  // The Landlock state Status reports (landlock_policy.h).
+  void set_landlock(std::string state) { landlock_ = std::move(state); }
   // Requests still streaming (for drain).
   size_t in_flight() const { return in_flight_; }
 
@@ -55,6 +62,7 @@ class Router {
   Status on_generate(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg);
   Status on_sessions(const ConnPtr& conn, Client& client, const v1::ClientMessage& msg);
   Status on_status(const ConnPtr& conn, const v1::ClientMessage& msg);
+  Status on_shutdown(const ConnPtr& conn, const Client& client, const v1::ClientMessage& msg);
   Status start_job(const ConnPtr& conn, Client& client, uint64_t request_id, JobSpec job,
                    std::function<Status(const JobResult&, v1::Done&)> on_complete);
   void on_close(const ConnPtr& conn);
@@ -69,6 +77,8 @@ class Router {
   Scheduler& scheduler_;
   const char* kernel_set_;
   ipc::Server* server_ = nullptr;
+  std::function<void(const std::string&)> shutdown_;
+  std::string landlock_ = "off";
   // The exact token sequence (prompt + generated ids) of each session's last turn, for the
   // most recently used sessions: the next turn continues it token for token, so the KV of
   // the previous turn is reused even where re-tokenising the stored text would differ.

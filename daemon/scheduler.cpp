@@ -32,6 +32,8 @@ const char* stop_reason_name(StopReason r) {
       return "context_full";
     case StopReason::kError:
       return "error";
+    case StopReason::kShutdown:
+      return "shutdown";
   }
   return "unknown";
 }
@@ -46,6 +48,7 @@ struct Scheduler::Active {
   int32_t next_token = -1;  // sampled, not yet fed
   bool paused = false;
   bool cancel_requested = false;
+  bool drained = false;  // cancel_requested by stop(), not by the client
   bool done = false;
   sampler::Sampler sampler;
   tokenizer::Detokenizer detok;
@@ -199,7 +202,8 @@ void Scheduler::finish(Active& a, StopReason reason, Error error) {
   if (a.done) return;
   a.done = true;
   std::string tail;
-  if (reason != StopReason::kCancelled && reason != StopReason::kError) {
+  if (reason != StopReason::kCancelled && reason != StopReason::kShutdown &&
+      reason != StopReason::kError) {
     a.detok.finish(tail);
     if (!tail.empty()) {
       a.result.text += tail;
@@ -343,6 +347,7 @@ void Scheduler::run() {
   for (;;) {
     std::vector<std::unique_ptr<Active>> admitted;
     std::vector<JobSpec> dropped;
+    size_t cancelled_drops = 0;  // dropped[0, this) by their clients, the rest by stop()
     bool stop_now = false;
     {
       std::unique_lock lock(mu_);
@@ -364,12 +369,15 @@ void Scheduler::run() {
         dropped = queue_.remove_if([&](const JobSpec& j) { return cancelled_.count(j.id) > 0; });
         cancelled_.clear();
       }
+      cancelled_drops = dropped.size();
       if (stopping_) {
         for (auto& j : queue_.drain())
           dropped.push_back(std::move(j));
         if (now_ms() >= deadline_ms_) {
-          for (auto& a : active_)
+          for (auto& a : active_) {
+            a->drained = !a->cancel_requested;
             a->cancel_requested = true;
+          }
         }
         stop_now = active_.empty();
       } else {
@@ -377,14 +385,16 @@ void Scheduler::run() {
       }
       stats_.active = static_cast<uint32_t>(active_.size() + admitted.size());
     }
-    for (auto& j : dropped) {
+    for (size_t i = 0; i < dropped.size(); ++i) {
+      JobSpec& j = dropped[i];
       JobResult r;
-      r.reason = StopReason::kCancelled;
+      r.reason = i < cancelled_drops ? StopReason::kCancelled : StopReason::kShutdown;
       r.prompt_tokens = static_cast<int32_t>(j.prompt.size());
       j.sink->on_finish(std::move(r));
     }
     for (auto& a : active_) {
-      if (a->cancel_requested) finish(*a, StopReason::kCancelled);
+      if (a->cancel_requested)
+        finish(*a, a->drained ? StopReason::kShutdown : StopReason::kCancelled);
     }
     for (auto& a : admitted) {
       int32_t reuse = 0;

@@ -37,7 +37,8 @@
 
 namespace gemmad::daemon {
 
-enum class StopReason { kEos, kStopToken, kMaxTokens, kCancelled, kContextFull, kError };
+// kCancelled: the job's client asked (Cancel, hang-up); kShutdown: stop() drained it.
+enum class StopReason { kEos, kStopToken, kMaxTokens, kCancelled, kContextFull, kError, kShutdown };
 const char* stop_reason_name(StopReason r);
 
 struct JobTimings {

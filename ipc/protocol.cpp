@@ -53,6 +53,8 @@ const char* body_name(v1::ClientMessage::BodyCase body) {
       return "TokenizeRequest";
     case v1::ClientMessage::kDetokenize:
       return "DetokenizeRequest";
+    case v1::ClientMessage::kShutdown:
+      return "Shutdown";
     case v1::ClientMessage::BODY_NOT_SET:
       return "no body";
   }

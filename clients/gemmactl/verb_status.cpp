@@ -29,7 +29,8 @@ int run_status(const Globals& g, bool json) {
                   {"pid", s->pid()},
                   {"uptime_ms", s->uptime_ms()},
                   {"kernel_set", s->kernel_set()},
-                  {"network_filter", s->network_filter()}}},
+                  {"network_filter", s->network_filter()},
+                  {"landlock", s->landlock()}}},
                 {"model",
                  {{"name", s->model().name()},
                   {"variant", s->model().variant()},
@@ -51,6 +52,8 @@ int run_status(const Globals& g, bool json) {
   std::cout << "gemmad " << s->daemon_version() << " (pid " << s->pid() << ", up "
             << s->uptime_ms() / 1000 << " s, kernels " << s->kernel_set() << ", network "
             << (s->network_filter() ? "blocked" : "NOT blocked") << ")\n"
+            << "privacy: seccomp " << (s->network_filter() ? "on" : "off") << ", "
+            << (s->landlock().empty() ? "landlock unknown (older gemmad)" : s->landlock()) << "\n"
             << "model:   " << s->model().name() << " ["
             << (s->model().variant().empty() ? "custom" : s->model().variant()) << "] "
             << s->model().path() << ", context " << s->model().n_ctx() << "\n"
