@@ -81,7 +81,7 @@ void add_model_synth_verb(VerbContext& ctx) {
       ->check(CLI::IsMember({"tiny", "e2b", "e4b"}))
       ->capture_default_str();
   sub->add_option("--quant", args->quant,
-                  "f32: every tensor F32; q4_0: the official Q4_0 mix (spec/gemma4.md §7.1)")
+                  "f32: every tensor F32; q4_0: the tensor types of the official Q4_0 GGUF")
       ->check(CLI::IsMember({"f32", "q4_0"}))
       ->capture_default_str();
   sub->add_option("--vocab", args->vocab,
