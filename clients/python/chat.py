@@ -19,8 +19,9 @@ import gemmad_client  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--socket", help="daemon socket (default: $GEMMAD_SOCKET, "
-                        "$XDG_RUNTIME_DIR/gemmad.sock, /run/gemmad/gemmad.sock)")
+    parser.add_argument("--socket", help="daemon socket (default: as gemmactl finds it: "
+                        "$GEMMAD_SOCKET, else where gemmad started by this user listens, "
+                        "else /run/gemmad/gemmad.sock)")
     parser.add_argument("--proto-path", help="directory of the generated gemmad_pb2.py "
                         "(default: $GEMMAD_PROTO_PY)")
     parser.add_argument("--app", default="chat.py", help="app name sent in Hello")
