@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "runtime/kv_cache_type.h"
+#include "ipc/socket_path.h"
 
 namespace gemmad::daemon {
 namespace {
@@ -81,6 +82,7 @@ const std::vector<KeySpec>& keys() {
       {"privacy.admin_group", StrKey{&Config::admin_group, {}}},
       {"privacy.log_content", BoolKey{&Config::log_content}},
       {"privacy.network_filter", BoolKey{&Config::network_filter}},
+      {"privacy.landlock", BoolKey{&Config::landlock}},
       {"log.level", StrKey{&Config::log_level, {"trace", "debug", "info", "warn", "error"}}},
       {"http.enabled", BoolKey{&Config::http_enabled}},
       {"http.socket", StrKey{&Config::http_socket_path, {}}},
@@ -238,8 +240,7 @@ std::string default_config_path() {
 }
 
 std::string default_socket_path() {
-  if (is_root()) return "/run/gemmad/gemmad.sock";
-  return env_or("XDG_RUNTIME_DIR", "/tmp") + "/gemmad.sock";
+  return ipc::default_listen_path(ipc::socket_env());
 }
 
 std::string default_state_dir() {

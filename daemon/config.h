@@ -73,6 +73,7 @@ struct Config {
   std::string admin_group = "gemmad-admin";
   bool log_content = false;    // prompts/completions in logs only when true
   bool network_filter = true;  // seccomp: no socket but AF_UNIX (network_policy.h)
+  bool landlock = true;        // Landlock: own dirs only, no TCP (landlock_policy.h)
 
   // [log]
   std::string log_level = "info";
@@ -103,6 +104,7 @@ struct FlagOverrides {
 
 // Default locations (user mode unless running as root): DESIGN.md "Files and places".
 std::string default_config_path();
+// The socket: ipc::default_listen_path, the same rule gemmactl resolves with.
 std::string default_socket_path();
 std::string default_state_dir();
 // The HTTP socket next to `main_socket`: gemmad-http.sock, or http.sock when root.

@@ -14,11 +14,13 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "chat/chat_format.h"
 #include "daemon/config.h"
 #include "daemon/http/openai_front_end.h"
+#include "daemon/landlock_policy.h"
 #include "daemon/lifecycle.h"
 #include "daemon/model_registry.h"
 #include "daemon/network_policy.h"
@@ -58,6 +60,51 @@ void schedule_watchdog(boost::asio::steady_timer& timer, std::chrono::millisecon
     daemon::notify_watchdog();
     schedule_watchdog(timer, every);
   });
+}
+
+// privacy.landlock: read the model's directory, write the state and database directories,
+// create the socket; the state for Status. SQLite's temporary files go to the database's
+// directory (SQLITE_TMPDIR), the one place it may write.
+Result<std::string> install_landlock(const daemon::Config& cfg, bool own_socket) {
+  if (!cfg.landlock) {
+    spdlog::warn("privacy: landlock off (privacy.landlock = false)");
+    return std::string("off (privacy.landlock = false)");
+  }
+  const std::string db_dir = std::filesystem::absolute(cfg.database_path).parent_path().string();
+  setenv("SQLITE_TMPDIR", db_dir.c_str(), 0);
+  daemon::LandlockPaths paths = daemon::system_paths();
+  // Every configured model (several models: each is mapped again after keep_alive), and the
+  // models directory `gemmactl model ls` lists.
+  std::string model_dirs;
+  for (const auto& m : cfg.models) {
+    const std::string dir = std::filesystem::absolute(m.path).parent_path().string();
+    paths.read.push_back(dir);
+    model_dirs += (model_dirs.empty() ? "" : ", ") + dir;
+  }
+  if (cfg.models.empty() && !cfg.model_path.empty()) {
+    model_dirs = std::filesystem::absolute(cfg.model_path).parent_path().string();
+    paths.read.push_back(model_dirs);
+  }
+  paths.read.push_back(cfg.models_dir.empty() ? cfg.state_dir + "/models" : cfg.models_dir);
+  paths.write.push_back(cfg.state_dir);
+  paths.write.push_back(db_dir);
+  if (own_socket) {
+    paths.socket_dirs.push_back(std::filesystem::path(cfg.socket_path).parent_path().string());
+  }
+  // The HTTP socket is created by gemmad unless systemd passed it; its directory either way
+  // (an adopted socket needs no rights here).
+  if (cfg.http_enabled && !cfg.http_socket_path.empty()) {
+    paths.socket_dirs.push_back(
+        std::filesystem::path(cfg.http_socket_path).parent_path().string());
+  }
+  GEMMAD_ASSIGN_OR_RETURN(daemon::LandlockState state, daemon::install_landlock_policy(paths));
+  if (state.abi == 0) {
+    spdlog::warn("privacy: landlock {}", state.description);
+  } else {
+    spdlog::info("privacy: {} (reads {}, writes {} and {})", state.description, model_dirs,
+                 cfg.state_dir, db_dir);
+  }
+  return state.description;
 }
 
 int run(const daemon::Config& cfg) {
@@ -103,6 +150,15 @@ int run(const daemon::Config& cfg) {
   if (!store_r.ok()) return fail(store_r.error(), 1);
   std::unique_ptr<store::SessionStore> store = std::move(store_r).value();
 
+  // Landlock binds only the calling thread and the threads it starts later, so it goes here:
+  // after the model is mapped and the store is open, before the first thread.
+  const std::optional<int> activated_fd = daemon::activated_socket();
+  if (!activated_fd) {
+    std::filesystem::create_directories(std::filesystem::path(cfg.socket_path).parent_path(), ec);
+  }
+  auto landlock_r = install_landlock(cfg, !activated_fd);
+  if (!landlock_r.ok()) return fail(landlock_r.error(), 1);
+
   kernels::ThreadPool pool(cfg.threads);
   daemon::SchedulerOptions so;
   so.max_active = cfg.max_sequences;
@@ -136,15 +192,15 @@ int run(const daemon::Config& cfg) {
   handlers.log = [](std::string_view line) { spdlog::warn("ipc: {}", line); };
 
   Result<std::unique_ptr<ipc::Server>> server_r = make_error(ErrorCode::kInternal, "unset");
-  if (auto fd = daemon::activated_socket()) {
-    server_r = ipc::Server::adopt(io, *fd, io_opts, handlers);
+  if (activated_fd) {
+    server_r = ipc::Server::adopt(io, *activated_fd, io_opts, handlers);
   } else {
-    std::filesystem::create_directories(std::filesystem::path(cfg.socket_path).parent_path(), ec);
     server_r = ipc::Server::listen(io, cfg.socket_path, io_opts, handlers);
   }
   if (!server_r.ok()) return fail(server_r.error(), 1);
   std::unique_ptr<ipc::Server> server = std::move(server_r).value();
   router.set_server(server.get());
+  router.set_landlock(*landlock_r);
   server->start();
   // The OpenAI-compatible HTTP socket (daemon/http/); null when http.enabled = false.
   auto http_r =
@@ -172,13 +228,15 @@ int run(const daemon::Config& cfg) {
   boost::asio::steady_timer watchdog(io);
   if (auto every = daemon::watchdog_interval()) schedule_watchdog(watchdog, *every);
 
-  // SIGTERM/SIGINT: stop admitting, let running turns finish (bounded), store what was
-  // produced, flush the replies, then stop.
+  // SIGTERM/SIGINT or a permitted Shutdown request: stop admitting, let running turns finish
+  // (bounded), store what was produced, flush the replies, then stop. One drain, whichever
+  // comes first.
   std::thread drainer;
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& e, int signo) {
-    if (e) return;
-    spdlog::info("signal {}: draining {} running request(s)", signo, turns.in_flight());
+  bool draining = false;
+  auto begin_drain = [&](const std::string& why) {
+    if (draining) return;
+    draining = true;
+    spdlog::info("{}: draining {} running request(s)", why, turns.in_flight());
     daemon::notify_stopping();
     drainer = std::thread([&] {
       scheduler.stop(10000);
@@ -191,6 +249,11 @@ int run(const daemon::Config& cfg) {
         });
       });
     });
+  };
+  router.set_shutdown(begin_drain);
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& e, int signo) {
+    if (!e) begin_drain("signal " + std::to_string(signo));
   });
   io.run();
   if (drainer.joinable()) drainer.join();

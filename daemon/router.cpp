@@ -23,6 +23,8 @@ v1::StopReason to_wire(TurnStop s) {
       return v1::STOP_REASON_CANCELLED;
     case TurnStop::kContextFull:
       return v1::STOP_REASON_CONTEXT_FULL;
+    case TurnStop::kShutdown:
+      return v1::STOP_REASON_SHUTDOWN;
     case TurnStop::kError:
       return v1::STOP_REASON_UNSPECIFIED;
   }
@@ -184,6 +186,8 @@ Status Router::dispatch(const ConnPtr& conn, Client& client, const v1::ClientMes
     case Body::kTokenize:
     case Body::kDetokenize:
       return on_tokenizer(conn, msg);
+    case Body::kShutdown:
+      return on_shutdown(conn, client, msg);
     case Body::kHello:
     case Body::BODY_NOT_SET:
       break;

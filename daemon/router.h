@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,13 @@ class Router {
   // Handlers for ipc::Server.
   ipc::ServerHandlers handlers();
   void set_server(ipc::Server* server) { server_ = server; }
+  // What a permitted Shutdown request runs (main's drain, the same path as SIGTERM); `why`
+  // is for the log.
+  void set_shutdown(std::function<void(const std::string& why)> begin) {
+    shutdown_ = std::move(begin);
+  }
+  // The Landlock state Status reports (landlock_policy.h).
+  void set_landlock(std::string state) { landlock_ = std::move(state); }
 
  private:
   struct Client {
@@ -54,6 +62,7 @@ class Router {
   Status on_status(const ConnPtr& conn, const v1::ClientMessage& msg);
   Status on_list_models(const ConnPtr& conn, const v1::ClientMessage& msg);
   Status on_tokenizer(const ConnPtr& conn, const v1::ClientMessage& msg);
+  Status on_shutdown(const ConnPtr& conn, const Client& client, const v1::ClientMessage& msg);
   void on_close(const ConnPtr& conn);
   bool is_admin(uint32_t uid) const;
 
@@ -63,6 +72,8 @@ class Router {
   store::SessionStore& store_;
   const char* kernel_set_;
   ipc::Server* server_ = nullptr;
+  std::function<void(const std::string&)> shutdown_;
+  std::string landlock_ = "off";
   std::map<uint64_t, Client> clients_;  // by connection id
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

@@ -162,6 +162,7 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
   const ipc::IdMapping ids = ipc::read_uid_mapping();
   s->set_peer_ids_mapped(ids.maps_all);
   s->set_identity_mapping(ids.summary);
+  s->set_landlock(landlock_);
   auto* b = s->mutable_batch();
   for (const auto& [size, steps] : st.decode_batch_sizes) {
     auto* h = b->add_histogram();
@@ -174,6 +175,25 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
   b->set_total_decode_steps(decode_steps);
   b->set_total_tokens(st.tokens_generated);
   conn->send(reply);
+  return {};
+}
+
+// Owner or admin only: any local user may connect, but stopping the service for everyone is
+// for the account it runs as, root, and privacy.admin_group.
+Status Router::on_shutdown(const ConnPtr& conn, const Client& client,
+                           const v1::ClientMessage& msg) {
+  const uid_t self = getuid();
+  if (client.uid != self && !is_admin(client.uid)) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "shutdown: uid " + std::to_string(client.uid) +
+                          " may not stop gemmad (allowed: uid " + std::to_string(self) +
+                          " that runs it, root, and group '" + config_.admin_group + "')");
+  }
+  v1::ServerMessage reply;
+  reply.set_request_id(msg.request_id());
+  reply.mutable_ack();
+  conn->send(reply);
+  if (shutdown_) shutdown_("Shutdown request from uid " + std::to_string(client.uid));
   return {};
 }
 

@@ -29,6 +29,7 @@ struct Scheduler::Active {
   bool paused = false;
   Clock::time_point paused_since;
   bool cancel_requested = false;
+  bool drained = false;  // cancel_requested by stop(), not by the client
   bool done = false;
   sampler::Sampler sampler;
   generate::Sequence seq;  // stop rules and text
@@ -238,7 +239,8 @@ void Scheduler::admit_locked(std::vector<std::unique_ptr<Active>>& admitted) {
 void Scheduler::finish(Lane& lane, Active& a, StopReason reason, Error error) {
   if (a.done) return;
   a.done = true;
-  if (reason != StopReason::kCancelled && reason != StopReason::kError) {
+  if (reason != StopReason::kCancelled && reason != StopReason::kShutdown &&
+      reason != StopReason::kError) {
     const std::string tail = a.seq.finish();
     if (!tail.empty()) a.spec.sink->on_token(-1, tail);
   }
@@ -419,6 +421,7 @@ void Scheduler::run() {
   for (;;) {
     std::vector<std::unique_ptr<Active>> admitted;
     std::vector<JobSpec> dropped;
+    size_t cancelled_drops = 0;  // dropped[0, this) by their clients, the rest by stop()
     bool stop_now = false;
     {
       std::unique_lock lock(mu_);
@@ -448,13 +451,16 @@ void Scheduler::run() {
       size_t n_active = 0;
       for (auto& l : lanes_)
         n_active += l->active.size();
+      cancelled_drops = dropped.size();
       if (stopping_) {
         for (auto& j : queue_.drain())
           dropped.push_back(std::move(j));
         if (now_ms() >= deadline_ms_) {
           for (auto& l : lanes_) {
-            for (auto& a : l->active)
+            for (auto& a : l->active) {
+              a->drained = !a->cancel_requested;
               a->cancel_requested = true;
+            }
           }
         }
         stop_now = n_active == 0;
@@ -463,9 +469,10 @@ void Scheduler::run() {
       }
       stats_.active = static_cast<uint32_t>(n_active + admitted.size());
     }
-    for (auto& j : dropped) {
+    for (size_t i = 0; i < dropped.size(); ++i) {
+      JobSpec& j = dropped[i];
       JobResult r;
-      r.reason = StopReason::kCancelled;
+      r.reason = i < cancelled_drops ? StopReason::kCancelled : StopReason::kShutdown;
       r.prompt_tokens = static_cast<int32_t>(j.prompt.size());
       r.prompt = std::move(j.prompt);
       j.sink->on_finish(std::move(r));
@@ -483,7 +490,8 @@ void Scheduler::run() {
                                 " ms (server.max_pause_ms): stored as interrupted, its sequence "
                                 "slot freed"));
         }
-        if (a->cancel_requested) finish(*l, *a, StopReason::kCancelled);
+        if (a->cancel_requested)
+          finish(*l, *a, a->drained ? StopReason::kShutdown : StopReason::kCancelled);
       }
     }
     for (auto& a : admitted) {

@@ -46,6 +46,7 @@
 
 namespace gemmad::daemon {
 
+// kCancelled: the job's client asked (Cancel, hang-up); kShutdown: stop() drained it.
 // The stop rules are the engine's (generate/generation.h), shared with the offline verbs.
 using StopReason = generate::StopReason;
 using generate::stop_reason_name;

@@ -37,6 +37,8 @@ TurnStop to_turn_stop(StopReason r) {
       return TurnStop::kContextFull;
     case StopReason::kCancelled:
       return TurnStop::kCancelled;
+    case StopReason::kShutdown:
+      return TurnStop::kShutdown;
     case StopReason::kNone:
     case StopReason::kError:
       return TurnStop::kError;
@@ -50,6 +52,7 @@ TurnMessageStatus message_status_of(TurnStop s) {
     case TurnStop::kContextFull:
       return TurnMessageStatus::kTruncated;
     case TurnStop::kCancelled:
+    case TurnStop::kShutdown:
     case TurnStop::kError:
       return TurnMessageStatus::kInterrupted;
     default:
@@ -181,6 +184,8 @@ const char* turn_stop_name(TurnStop s) {
       return "context_full";
     case TurnStop::kCancelled:
       return "cancelled";
+    case TurnStop::kShutdown:
+      return "shutdown";
     case TurnStop::kError:
       return "error";
   }

@@ -120,13 +120,14 @@ enum class TurnStop {
   kStopString,   // one of GenerationParams::stop
   kMaxTokens,    // max_tokens generated
   kContextFull,  // the context has no room for another token
-  kCancelled,    // cancel(), the client went away, or shutdown
+  kCancelled,    // cancel() or the client went away
+  kShutdown,     // drained at shutdown (not the client's doing)
   kError,        // see TurnOutcome::status
 };
 const char* turn_stop_name(TurnStop s);
 
 // How the model's message is stored (and would be shown): kTruncated for kMaxTokens and
-// kContextFull, kInterrupted for kCancelled, else kComplete.
+// kContextFull, kInterrupted for kCancelled and kShutdown, else kComplete.
 enum class TurnMessageStatus { kComplete, kTruncated, kInterrupted };
 
 struct TurnUsage {

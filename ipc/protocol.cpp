@@ -140,6 +140,8 @@ const char* body_name(v1::ClientMessage::BodyCase body) {
       return "DetokenizeRequest";
     case v1::ClientMessage::kListModels:
       return "ListModels";
+    case v1::ClientMessage::kShutdown:
+      return "Shutdown";
     case v1::ClientMessage::BODY_NOT_SET:
       return "no body";
   }

@@ -10,7 +10,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libboost1.81-dev libprotobuf-dev protobuf-compiler \
   libsqlite3-dev sqlite3 libopenblas-dev libspdlog-dev libfmt-dev \
   libgtest-dev libgmock-dev libsystemd-dev libseccomp-dev systemd \
-  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev \
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libedit-dev \
   clang-14 libclang-rt-14-dev clang-format \
   python3 python3-numpy python3-protobuf \
   curl python3-prometheus-client lintian python3-pip python3-setuptools python3-wheel

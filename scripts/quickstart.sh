@@ -12,13 +12,16 @@ preset="${PRESET:-e2b}"
 build="${BUILD_DIR:-$root/build}"
 data="${XDG_DATA_HOME:-$HOME/.local/share}/gemmad"
 models="$data/models"
-socket="${GEMMAD_SOCKET:-${XDG_RUNTIME_DIR:-/tmp}/gemmad.sock}"
+bindir="${BIN_DIR:-$HOME/.local/bin}"
 
 [ "${NO_DEPS:-0}" = 1 ] || bash "$root/scripts/install-deps.sh"
 bash "$root/scripts/fetch-tokenizer.sh"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target gemmad gemmactl
 ctl="$build/clients/gemmactl/gemmactl"
+# gemmactl on the PATH: a symlink in ~/.local/bin (BIN_DIR=...), the usual per-user place.
+mkdir -p "$bindir"
+ln -sfn "$ctl" "$bindir/gemmactl"
 
 mkdir -p "$models"
 vocab="$models/gemma4-vocab.gguf"
@@ -29,18 +32,27 @@ if [ ! -f "$model" ]; then
   "$ctl" model synth --preset "$preset" --quant q4_0 --vocab "$vocab" -o "$model"
 fi
 
-if "$ctl" --socket "$socket" status >/dev/null 2>&1; then
-  echo "quickstart: gemmad already running on $socket"
+# No --socket anywhere: gemmad and gemmactl find each other by the same rule
+# (ipc/socket_path.h), whatever the user and environment; $GEMMAD_SOCKET moves both.
+if "$ctl" status >/dev/null 2>&1; then
+  echo "quickstart: gemmad already running"
 else
-  echo "quickstart: starting gemmad on $socket (log: $data/gemmad.log)"
-  nohup "$build/daemon/gemmad" --model "$model" --socket "$socket" --state-dir "$data" \
+  echo "quickstart: starting gemmad (log: $data/gemmad.log)"
+  nohup "$build/daemon/gemmad" --model "$model" --state-dir "$data" \
     >"$data/gemmad.log" 2>&1 &
   for _ in $(seq 1 300); do
-    "$ctl" --socket "$socket" status >/dev/null 2>&1 && break
+    "$ctl" status >/dev/null 2>&1 && break
+    kill -0 $! 2>/dev/null || { echo "quickstart: gemmad exited; see $data/gemmad.log" >&2; exit 1; }
     sleep 0.2
   done
 fi
-"$ctl" --socket "$socket" status
-"$ctl" --socket "$socket" chat --new -n 32 "Hello! Who are you?"
+"$ctl" status
+"$ctl" chat --new -n 32 "Hello! Who are you?"
 echo
-echo "quickstart: gemmad keeps running; chat with: $ctl chat --new \"…\"; stop it with: pkill -TERM -x gemmad"
+echo "quickstart: gemmad keeps running."
+case ":$PATH:" in
+  *":$bindir:"*) ;;
+  *) echo "quickstart: $bindir is not on your PATH; add it: export PATH=\"$bindir:\$PATH\"" ;;
+esac
+echo "quickstart: chat with: gemmactl chat   (a REPL; /help lists its commands)"
+echo "quickstart: stop it with: gemmactl shutdown"

@@ -370,6 +370,13 @@ Status Client::delete_session(const std::string& session_id) {
   return {};
 }
 
+Status Client::shutdown() {
+  v1::ClientMessage message;
+  message.mutable_shutdown();
+  GEMMAD_TRY(request(std::move(message), v1::ServerMessage::kAck));
+  return {};
+}
+
 Result<v1::SessionExport> Client::export_session(const std::string& session_id,
                                                  const std::string& format) {
   v1::ClientMessage message;

@@ -60,7 +60,7 @@ using TokenCallback = std::function<void(const v1::Token&)>;
 // ends whichever helper is waiting. The daemon closing the socket is kIo.
 class Client {
  public:
-  // Connects to `socket_path` (see socket_path.h for finding it). Every error means the daemon
+  // Connects to `socket_path` (see ipc/socket_path.h for finding it). Every error means the daemon
   // cannot be reached (gemmactl exit code 3); the code says why: kNotFound when nothing
   // listens there (ENOENT, ECONNREFUSED, ENOTDIR), kPermissionDenied (EACCES, EPERM),
   // kInvalidArgument (path too long for sun_path), kIo otherwise. Messages name the path.
@@ -102,6 +102,9 @@ class Client {
                                            const std::string& format = "json");
   Result<v1::StatusReply> status();
   Result<v1::ModelList> list_models();
+  // Asks the daemon to drain and exit (owner, root or admin group; else kPermissionDenied).
+  // Returns at its Ack; the daemon then closes this connection when the drain is done.
+  Status shutdown();
   Result<v1::TokenizeReply> tokenize(const std::string& text, bool add_bos, bool special);
   Result<v1::DetokenizeReply> detokenize(std::span<const std::uint32_t> ids);
 

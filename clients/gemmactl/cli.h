@@ -12,7 +12,7 @@
 
 namespace gemmad::ctl {
 
-// Exit codes are part of the command-line contract (shared/DESIGN.md).
+// Exit codes are part of the command-line contract (docs/ARCHITECTURE.md "gemmactl").
 enum ExitCode : int {
   kExitOk = 0,
   kExitError = 1,     // reported by the daemon or engine
@@ -34,6 +34,16 @@ int report_error(const Globals& g, const Error& e);
 int report_error(const Globals& g, const std::string& code, const std::string& message,
                  int exit_code);
 int exit_code_for(const Error& e);
+// An error opening or reading a --model FILE: exit 4 (bad model file) whatever the cause, a
+// missing or unreadable file included, as the contract says.
+int report_model_error(const Globals& g, const Error& e);
+// A usage error (exit 2): "gemmactl: MESSAGE", or {"error": {"code": "usage", ...}} with --json.
+int report_usage_error(const Globals& g, const std::string& message);
+
+// The candidates closest to `word` by edit distance (at most 2, or a third of its length),
+// best first; for "did you mean".
+std::vector<std::string> closest_words(const std::string& word,
+                                       const std::vector<std::string>& candidates);
 
 // One JSON document on stdout.
 void print_json(const nlohmann::json& doc);
@@ -44,6 +54,14 @@ Result<std::vector<int32_t>> parse_token_ids(const std::string& text);
 // Returns the subcommand `name` of `parent`, creating it (with `description`) if needed, so
 // that verbs of one group ("model inspect", "model synth") can live in separate files.
 CLI::App* group(CLI::App& parent, const std::string& name, const std::string& description);
+
+// The output-file option, one spelling for every verb: -o/--output FILE (plus a hidden --out,
+// the spelling some verbs had first). `required`: parsing fails (exit 2) without either.
+void add_output_option(CLI::App* verb, std::string& out, const std::string& description,
+                       bool required);
+
+// The verbs of `app` (subcommands), in registration order.
+std::vector<std::string> verb_names(const CLI::App& app);
 
 // A verb adds its subcommand(s) to the root app; its callback sets `exit_code`.
 struct VerbContext {

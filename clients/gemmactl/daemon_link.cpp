@@ -3,8 +3,11 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <iostream>
+#include <vector>
 
-#include "clients/cpp/socket_path.h"
+#include "ipc/socket_path.h"
+#include "store/session_id.h"
 
 namespace gemmad::ctl {
 namespace {
@@ -25,7 +28,7 @@ std::string app_name(const Globals& g) {
 }
 
 std::optional<client::Client> connect_daemon(const Globals& g, int& exit_code) {
-  const std::string path = client::resolve_socket_path(g.socket);
+  const std::string path = ipc::resolve_socket_path(g.socket);
   auto c = client::Client::connect(path);
   if (!c.ok()) {
     exit_code = report_error(g, "unreachable",
@@ -95,6 +98,39 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
+Result<std::string> resolve_session_id(client::Client& c, const std::string& prefix) {
+  if (prefix.size() >= store::kSessionIdChars) return prefix;
+  if (prefix.empty()) return make_error(ErrorCode::kInvalidArgument, "session id: empty");
+  GEMMAD_ASSIGN_OR_RETURN(v1::SessionList list, c.list_sessions(0));
+  std::vector<const v1::SessionInfo*> hits;
+  for (const auto& s : list.sessions()) {
+    if (s.id().rfind(prefix, 0) == 0) hits.push_back(&s);
+  }
+  if (hits.empty()) {
+    return make_error(ErrorCode::kNotFound, "no session of this app starts with '" + prefix + "'");
+  }
+  if (hits.size() > 1) {
+    std::string msg = "session id '" + prefix + "' is ambiguous; it starts " +
+                      std::to_string(hits.size()) + " sessions:";
+    for (const auto* s : hits)
+      msg += "\n  " + s->id() + "  " + s->title();
+    return make_error(ErrorCode::kInvalidArgument, msg);
+  }
+  return hits.front()->id();
+}
+
+int stream_exit_code(const Globals& g, v1::StopReason r) {
+  if (r == v1::STOP_REASON_CANCELLED) {
+    if (!g.json) std::cerr << "[cancelled]\n";
+    return kExitInterrupted;
+  }
+  if (r == v1::STOP_REASON_SHUTDOWN) {
+    if (!g.json) std::cerr << "gemmactl: gemmad shut down during the turn; what it wrote is kept\n";
+    return kExitNoDaemon;
+  }
+  return kExitOk;
+}
+
 const char* stop_reason_name(v1::StopReason r) {
   switch (r) {
     case v1::STOP_REASON_EOS:
@@ -109,6 +145,8 @@ const char* stop_reason_name(v1::StopReason r) {
       return "context_full";
     case v1::STOP_REASON_STOP_STRING:
       return "stop_string";
+    case v1::STOP_REASON_SHUTDOWN:
+      return "shutdown";
     default:  // UNSPECIFIED, and values of a newer daemon
       return "unspecified";
   }

@@ -60,7 +60,7 @@ int32_t argmax(const float* z, int64_t n) {
 int run_bench(const BenchArgs& a, const Globals& g) {
   const auto t_load = Clock::now();
   auto model = runtime::Model::load(a.model);
-  if (!model.ok()) return report_error(g, model.error());
+  if (!model.ok()) return report_model_error(g, model.error());
   const double load_ms = ms_since(t_load);
   const runtime::Model& m = **model;
   const engine::Gemma4Config& c = m.config();

@@ -5,27 +5,17 @@
 #include <iostream>
 #include <string>
 
+#include "chat_options.h"
 #include "cli.h"
 #include "daemon_link.h"
 #include "generate/generation.h"
+#include "repl.h"
 
 namespace gemmad::ctl {
 namespace {
 
-struct ChatArgs {
-  std::string session;
-  bool new_session = false;
-  std::string system;
-  std::string title;
-  bool think = false;
-  bool json = false;
-  int max_tokens = generate::kDefaultMaxTokens;
-  std::string use_model;
-  bool ignore_eos = false;
-  float temp = -1.0f;
-  int64_t seed = -1;
-  std::string text;
-};
+static_assert(SamplingArgs{}.max_tokens == generate::kDefaultMaxTokens,
+              "gemmactl chat's -n default is the engine's one default");
 
 nlohmann::json done_json(const v1::Done& d, const std::string& text) {
   return {{"session", d.session_id()},
@@ -55,10 +45,7 @@ int one_turn(client::Client& c, const Globals& g, ChatArgs& args, const std::str
   req.set_user_text(text);
   req.set_thinking(args.think);
   req.set_model(args.use_model);
-  req.mutable_sampling()->set_max_tokens(static_cast<uint32_t>(args.max_tokens));
-  req.mutable_sampling()->set_ignore_eos(args.ignore_eos);
-  if (args.temp >= 0) req.mutable_sampling()->set_temperature(args.temp);
-  if (args.seed >= 0) req.mutable_sampling()->set_seed(static_cast<uint64_t>(args.seed));
+  fill_sampling(args.sampling, req.mutable_sampling());
   std::string reply;
   InterruptScope scope(c);
   auto done = c.chat(req, [&](const v1::Token& t) {
@@ -71,9 +58,8 @@ int one_turn(client::Client& c, const Globals& g, ChatArgs& args, const std::str
     print_json(done_json(*done, reply));
   } else {
     std::cout << "\n";
-    if (done->stop_reason() == v1::STOP_REASON_CANCELLED) std::cerr << "[cancelled]\n";
   }
-  return done->stop_reason() == v1::STOP_REASON_CANCELLED ? kExitInterrupted : kExitOk;
+  return stream_exit_code(g, done->stop_reason());
 }
 
 int run_chat(const Globals& g, ChatArgs args) {
@@ -83,32 +69,30 @@ int run_chat(const Globals& g, ChatArgs args) {
   int code = kExitOk;
   auto c = connect_daemon(g, code);
   if (!c) return code;
+  if (!args.session.empty()) {
+    auto full = resolve_session_id(*c, args.session);
+    if (!full.ok()) return report_client_error(g, full.error());
+    args.session = *full;
+  }
   if (!args.text.empty()) {
     code = one_turn(*c, g, args, args.text);
     if (!args.json && code != kExitError) std::cerr << "session " << args.session << "\n";
     return code;
   }
-  // REPL: one turn per line until EOF or /exit.
-  const bool tty = isatty(STDIN_FILENO);
-  std::string line;
-  for (;;) {
-    if (tty) std::cerr << "> " << std::flush;
-    if (!std::getline(std::cin, line)) break;
-    if (line == "/exit" || line == "/quit") break;
-    if (line.empty()) continue;
-    code = one_turn(*c, g, args, line);
-    if (code != kExitOk && code != kExitInterrupted) return code;
+  const int code_after = run_repl(*c, g, args, [&](ChatArgs& a, const std::string& text) {
+    const int turn_code = one_turn(*c, g, a, text);
     InterruptScope::clear();
-  }
+    return turn_code;
+  });
   if (!args.session.empty() && !args.json) std::cerr << "session " << args.session << "\n";
-  return kExitOk;
+  return code_after;
 }
 
 void add_chat_verb(VerbContext& ctx) {
   auto args = std::make_shared<ChatArgs>();
   CLI::App* cmd = ctx.root.add_subcommand(
       "chat", "a turn of a stored conversation (an interactive REPL without TEXT)");
-  cmd->add_option("--session", args->session, "continue this session");
+  cmd->add_option("--session", args->session, "continue this session (id or a unique prefix)");
   cmd->add_flag("--new", args->new_session, "start a new session (the default without --session)");
   cmd->add_option("--system", args->system, "system prompt of a new session");
   cmd->add_option("--title", args->title, "title of a new session");
@@ -116,13 +100,7 @@ void add_chat_verb(VerbContext& ctx) {
   cmd->add_option("-m,--use", args->use_model,
                   "the daemon's model to answer (`gemmactl model ls`; default: the session's, "
                   "or the daemon's first)");
-  cmd->add_option("-n,--max-tokens", args->max_tokens, "most tokens in the reply")
-      ->check(CLI::Range(1, 131072));
-  cmd->add_flag("--ignore-eos", args->ignore_eos,
-                "keep going through end-of-turn until -n tokens (benchmarks, tests)");
-  cmd->add_option("--temp", args->temp, "sampling temperature (0 = greedy)")
-      ->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--seed", args->seed, "sampling seed");
+  add_sampling_options(cmd, args->sampling);
   cmd->add_flag("--json", args->json, "print one JSON document per turn");
   cmd->add_option("text", args->text, "the message (omit for a REPL)");
   cmd->callback([&ctx, args] {

@@ -115,7 +115,7 @@ int run_generate_daemon(const GenerateArgs& a, const Globals& g) {
   } else {
     std::fputc('\n', stdout);
   }
-  return done->stop_reason() == v1::STOP_REASON_CANCELLED ? kExitInterrupted : kExitOk;
+  return stream_exit_code(g, done->stop_reason());
 }
 
 int run_generate(const GenerateArgs& a, const Globals& g) {
@@ -141,7 +141,7 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
 
   const auto t_load = Clock::now();
   auto model = runtime::Model::load(a.model);
-  if (!model.ok()) return report_error(g, model.error());
+  if (!model.ok()) return report_model_error(g, model.error());
   const runtime::Model& m = **model;
   for (const std::string& note : m.shape_notes())
     std::fprintf(stderr, "gemmactl: note: %s\n", note.c_str());

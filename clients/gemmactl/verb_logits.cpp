@@ -1,4 +1,4 @@
-// `gemmactl logits --model FILE --ids "2 ..." --out F [--mode batch|step] [--kv-type PRESET]
+// `gemmactl logits --model FILE --ids "2 ..." -o F [--mode batch|step] [--kv-type PRESET]
 // [--threads T] [--tap DIR]`: raw float32 logits [positions][vocab], row-major, for comparison
 // against the NumPy reference (DESIGN.md command-line contract). batch = one forward pass
 // over all ids with logits for every row; step = one token per pass. --tap dumps every named
@@ -35,7 +35,7 @@ int run_logits(const LogitsArgs& a, const Globals& g) {
   auto ids = parse_token_ids(a.ids);
   if (!ids.ok()) return report_error(g, "invalid_argument", ids.error().message, kExitUsage);
   auto model = runtime::Model::load(a.model);
-  if (!model.ok()) return report_error(g, model.error());
+  if (!model.ok()) return report_model_error(g, model.error());
   const runtime::Model& m = **model;
   for (const std::string& note : m.shape_notes())
     std::fprintf(stderr, "gemmactl: note: %s\n", note.c_str());
@@ -106,8 +106,7 @@ void add_logits_verb(VerbContext& ctx) {
   sub->add_option("--model", args->model, "GGUF model file")->required();
   sub->add_option("--ids", args->ids, "token ids, space- or comma-separated, e.g. \"2 651\"")
       ->required();
-  sub->add_option("--out", args->out, "output file: float32 [positions][vocab], row-major")
-      ->required();
+  add_output_option(sub, args->out, "output file: float32 [positions][vocab], row-major", true);
   sub->add_option("--mode", args->mode, "batch: one pass over all ids; step: one id per pass")
       ->check(CLI::IsMember({"batch", "step"}))
       ->capture_default_str();

@@ -70,7 +70,7 @@ void add_model_import_vocab_verb(VerbContext& ctx) {
                                         "(Gemma 4 special tokens applied)");
   auto args = std::make_shared<ImportArgs>();
   sub->add_option("tokenizer.json", args->input, "Hugging Face tokenizer.json")->required();
-  sub->add_option("-o,--output", args->output, "output GGUF")->required();
+  add_output_option(sub, args->output, "output GGUF", true);
   sub->add_flag("--no-gemma4", args->no_gemma4,
                 "import as is: no Gemma 4 renames, any vocabulary size");
   sub->add_flag("--json", ctx.globals.json, "print a JSON summary");

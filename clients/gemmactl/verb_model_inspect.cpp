@@ -214,7 +214,7 @@ void print_text_report(const GgufFile& f, bool list_tensors) {
 
 int run_inspect(const InspectArgs& a, const Globals& g) {
   Result<std::unique_ptr<GgufFile>> f = GgufFile::open(a.path);
-  if (!f.ok()) return report_error(g, f.error());
+  if (!f.ok()) return report_model_error(g, f.error());
   if (g.json) {
     print_json_report(**f);
   } else {

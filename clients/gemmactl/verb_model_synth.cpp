@@ -81,7 +81,7 @@ void add_model_synth_verb(VerbContext& ctx) {
       ->check(CLI::IsMember({"tiny", "e2b", "e4b"}))
       ->capture_default_str();
   sub->add_option("--quant", args->quant,
-                  "f32: every tensor F32; q4_0: the official Q4_0 mix (spec/gemma4.md §7.1)")
+                  "f32: every tensor F32; q4_0: the tensor types of the official Q4_0 GGUF")
       ->check(CLI::IsMember({"f32", "q4_0"}))
       ->capture_default_str();
   sub->add_option("--vocab", args->vocab,
@@ -92,7 +92,7 @@ void add_model_synth_verb(VerbContext& ctx) {
   sub->add_flag("--shared-kv", args->shared_kv,
                 "also write attn_k/attn_v/attn_k_norm on KV-shared layers (ignored by engines)");
   sub->add_flag("--json", ctx.globals.json, "print a JSON summary");
-  sub->add_option("-o,--out", args->out, "output GGUF file")->required();
+  add_output_option(sub, args->out, "output GGUF file", true);
   Globals* g = &ctx.globals;
   int* exit_code = &ctx.exit_code;
   sub->callback([args, g, exit_code] { *exit_code = run_synth(*args, *g); });

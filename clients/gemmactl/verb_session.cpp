@@ -78,7 +78,9 @@ int run_show(const Globals& g, const SessionArgs& a) {
   int code = kExitOk;
   auto c = connect_daemon(g, code);
   if (!c) return code;
-  auto d = c->show_session(a.id);
+  auto id = resolve_session_id(*c, a.id);
+  if (!id.ok()) return report_client_error(g, id.error());
+  auto d = c->show_session(*id);
   if (!d.ok()) return report_client_error(g, d.error());
   if (a.json) {
     nlohmann::json msgs = nlohmann::json::array();
@@ -105,9 +107,11 @@ int run_rm(const Globals& g, const SessionArgs& a) {
   int code = kExitOk;
   auto c = connect_daemon(g, code);
   if (!c) return code;
-  Status s = c->delete_session(a.id);
+  auto id = resolve_session_id(*c, a.id);
+  if (!id.ok()) return report_client_error(g, id.error());
+  Status s = c->delete_session(*id);
   if (!s.ok()) return report_client_error(g, s.error());
-  if (a.json) print_json({{"deleted", a.id}});
+  if (a.json) print_json({{"deleted", *id}});
   return kExitOk;
 }
 
@@ -115,7 +119,9 @@ int run_export(const Globals& g, const SessionArgs& a) {
   int code = kExitOk;
   auto c = connect_daemon(g, code);
   if (!c) return code;
-  auto ex = c->export_session(a.id);
+  auto id = resolve_session_id(*c, a.id);
+  if (!id.ok()) return report_client_error(g, id.error());
+  auto ex = c->export_session(*id);
   if (!ex.ok()) return report_client_error(g, ex.error());
   if (a.out.empty() || a.out == "-") {
     std::cout << ex->content() << "\n";
@@ -143,7 +149,7 @@ void add_session_verbs(VerbContext& ctx) {
 
   CLI::App* show = grp->add_subcommand("show", "print a session's messages");
   with_json(show);
-  show->add_option("id", args->id, "session id")->required();
+  show->add_option("id", args->id, "session id, or a unique prefix of it")->required();
   show->callback([&ctx, args] {
     ctx.globals.json = args->json;
     ctx.exit_code = run_show(ctx.globals, *args);
@@ -151,15 +157,15 @@ void add_session_verbs(VerbContext& ctx) {
 
   CLI::App* rm = grp->add_subcommand("rm", "delete a session and its messages");
   with_json(rm);
-  rm->add_option("id", args->id, "session id")->required();
+  rm->add_option("id", args->id, "session id, or a unique prefix of it")->required();
   rm->callback([&ctx, args] {
     ctx.globals.json = args->json;
     ctx.exit_code = run_rm(ctx.globals, *args);
   });
 
   CLI::App* ex = grp->add_subcommand("export", "a session as one JSON document");
-  ex->add_option("id", args->id, "session id")->required();
-  ex->add_option("-o,--output", args->out, "write to this file instead of stdout");
+  ex->add_option("id", args->id, "session id, or a unique prefix of it")->required();
+  add_output_option(ex, args->out, "write to this file instead of stdout", false);
   ex->callback([&ctx, args] { ctx.exit_code = run_export(ctx.globals, *args); });
 }
 

@@ -28,7 +28,8 @@ int run_status(const Globals& g, bool json) {
                   {"kernel_set", s->kernel_set()},
                   {"network_filter", s->network_filter()},
                   {"peer_ids_mapped", s->peer_ids_mapped()},
-                  {"identity_mapping", s->identity_mapping()}}},
+                  {"identity_mapping", s->identity_mapping()},
+                  {"landlock", s->landlock()}}},
                 {"model",
                  {{"name", s->model().name()},
                   {"variant", s->model().variant()},
@@ -53,6 +54,8 @@ int run_status(const Globals& g, bool json) {
             << s->uptime_ms() / 1000 << " s, kernels " << s->kernel_set() << ", network "
             << (s->network_filter() ? "blocked" : "NOT blocked") << ")\n"
             << "callers: " << s->identity_mapping() << "\n"
+            << "privacy: seccomp " << (s->network_filter() ? "on" : "off") << ", "
+            << (s->landlock().empty() ? "landlock unknown (older gemmad)" : s->landlock()) << "\n"
             << "model:   " << s->model().name() << " ["
             << (s->model().variant().empty() ? "custom" : s->model().variant()) << "] "
             << s->model().path() << ", context " << s->model().n_ctx() << "\n";

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "cli.h"
-#include "clients/cpp/socket_path.h"
 #include "daemon_link.h"
+#include "ipc/socket_path.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gemmad::ctl {
@@ -51,7 +51,7 @@ Result<Backend> offline_backend(const std::string& model) {
 // The daemon backend: the running gemmad's model. A connection failure is kIo with a message
 // starting "cannot reach gemmad", which report_open_error turns into exit 3.
 Result<Backend> daemon_backend(const Globals& g) {
-  const std::string path = client::resolve_socket_path(g.socket);
+  const std::string path = ipc::resolve_socket_path(g.socket);
   auto connected = client::Client::connect(path);
   if (!connected.ok()) {
     // The client's message starts "cannot reach gemmad at PATH".
@@ -84,8 +84,7 @@ Result<Backend> open_backend(const std::string& model_flag, const Globals& g) {
   return daemon_backend(g);
 }
 
-// Usage errors exit 2; unreachable daemon 3; engine errors by their code (bad model file 4,
-// others 1).
+// Usage errors exit 2; unreachable daemon 3; a model file that cannot be opened or read 4.
 int report_open_error(const Globals& g, const Error& e) {
   if (e.code == ErrorCode::kInvalidArgument) {
     return report_error(g, error_code_name(e.code), e.message, kExitUsage);
@@ -93,7 +92,7 @@ int report_open_error(const Globals& g, const Error& e) {
   if (e.code == ErrorCode::kIo && e.message.rfind("cannot reach gemmad", 0) == 0) {
     return report_error(g, "unreachable", e.message, kExitNoDaemon);
   }
-  return report_error(g, e);
+  return report_model_error(g, e);  // the --model FILE could not be opened or read
 }
 
 struct TokenizeArgs {

@@ -61,22 +61,32 @@ def load_proto(proto_path=None):
     return _pb
 
 
-def resolve_socket_path(flag=None):
-    """DESIGN.md: --socket, then $GEMMAD_SOCKET, then the user-mode socket
-    ($XDG_RUNTIME_DIR/gemmad.sock) if it exists, then the system socket if it exists;
-    neither existing: the user-mode path when $XDG_RUNTIME_DIR is set, else the system one."""
-    if flag:
-        return flag
+def default_listen_path():
+    """Where a gemmad started by this user in this environment listens unless told
+    (ipc/socket_path.h, the rule gemmad and gemmactl share): $GEMMAD_SOCKET; as root the
+    system socket; else $XDG_RUNTIME_DIR/gemmad.sock; else /tmp/gemmad-UID.sock."""
     env = os.environ.get("GEMMAD_SOCKET")
     if env:
         return env
+    if os.geteuid() == 0:
+        return SYSTEM_SOCKET_PATH
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    user_path = os.path.join(runtime, USER_SOCKET_NAME) if runtime else None
-    if user_path and _is_socket(user_path):
-        return user_path
+    if runtime:
+        return os.path.join(runtime, USER_SOCKET_NAME)
+    return f"/tmp/gemmad-{os.geteuid()}.sock"
+
+
+def resolve_socket_path(flag=None):
+    """--socket, then $GEMMAD_SOCKET, then the first existing of default_listen_path() and the
+    system socket; neither existing: default_listen_path(), the likeliest place."""
+    if flag:
+        return flag
+    own = default_listen_path()
+    if os.environ.get("GEMMAD_SOCKET") or _is_socket(own):
+        return own
     if _is_socket(SYSTEM_SOCKET_PATH):
         return SYSTEM_SOCKET_PATH
-    return user_path or SYSTEM_SOCKET_PATH
+    return own
 
 
 def _is_socket(path):

@@ -27,6 +27,7 @@ std::string finish_reason(daemon::TurnStop stop) {
     case daemon::TurnStop::kStopToken:
     case daemon::TurnStop::kStopString:
     case daemon::TurnStop::kCancelled:
+    case daemon::TurnStop::kShutdown:
     case daemon::TurnStop::kError:
       return "stop";
     case daemon::TurnStop::kMaxTokens:

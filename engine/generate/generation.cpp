@@ -31,6 +31,8 @@ const char* stop_reason_name(StopReason r) {
       return "context_full";
     case StopReason::kCancelled:
       return "cancelled";
+    case StopReason::kShutdown:
+      return "shutdown";
     case StopReason::kError:
       return "error";
   }

@@ -40,7 +40,8 @@ enum class StopReason {
   kStopString,   // a stop string appeared in the text (it is cut from the text)
   kMaxTokens,    // max_tokens generated
   kContextFull,  // no position left for the next token
-  kCancelled,    // stopped from outside
+  kCancelled,    // stopped from outside (the client's cancel, its hang-up)
+  kShutdown,     // drained: the daemon stopped it at shutdown, not its client
   kError,        // the detokenizer or the forward pass failed
 };
 const char* stop_reason_name(StopReason r);

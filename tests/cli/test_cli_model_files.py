@@ -217,14 +217,20 @@ class DamagedModelFile(cs.CliTestCase):
         self.assert_json_error(cs.gemmactl("model", "inspect", "--json", path),
                                cs.EXIT_BAD_MODEL, mentions=["magic.gguf"])
 
-    def test_missing_file_exits_1_naming_the_path(self):
-        # A file that is not there is an I/O error, not a bad model file (exit 4).
+    def test_missing_file_exits_4_naming_the_path(self):
+        # The contract's "4 bad model file" covers a --model FILE that is not there at all.
         path = os.path.join(self.tmp.name, "missing.gguf")
         run = cs.gemmactl("model", "inspect", path)
-        self.assert_exit(run, cs.EXIT_ERROR)
+        self.assert_exit(run, cs.EXIT_BAD_MODEL)
         self.assertIn(path, run.err_text())
-        self.assert_json_error(cs.gemmactl("model", "inspect", "--json", path), cs.EXIT_ERROR,
-                               mentions=[path])
+        self.assert_json_error(cs.gemmactl("model", "inspect", "--json", path),
+                               cs.EXIT_BAD_MODEL, mentions=[path])
+        for argv in (["generate", "--model", path, "hi"], ["tokenize", "--model", path, "hi"],
+                     ["logits", "--model", path, "--ids", "2", "-o", path + ".bin"],
+                     ["bench", "--model", path]):
+            with self.subTest(verb=argv[0]):
+                self.assert_json_error(cs.gemmactl(*argv, "--json"), cs.EXIT_BAD_MODEL,
+                                       mentions=[path])
 
     def test_engine_verbs_reject_a_truncated_model_with_exit_4(self):
         path = self.write("half.gguf", self.bytes[:len(self.bytes) // 2])

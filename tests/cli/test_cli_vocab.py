@@ -124,10 +124,10 @@ class Vocabulary(cs.CliTestCase):
         run = cs.gemmactl("detokenize", "--json", "--model", self.vocab, "9259", "999999")
         self.assert_json_error(run, cs.EXIT_ERROR, mentions=["999999"])
 
-    def test_tokenize_with_a_missing_model_exits_1(self):
+    def test_tokenize_with_a_missing_model_exits_4(self):
         missing = os.path.join(self.tmp.name, "missing.gguf")
         run = cs.gemmactl("tokenize", "--json", "--model", missing, "x")
-        self.assert_json_error(run, cs.EXIT_ERROR, mentions=[missing])
+        self.assert_json_error(run, cs.EXIT_BAD_MODEL, mentions=[missing])
 
     def test_synth_with_vocab_copies_the_vocabulary_into_the_model(self):
         tiny = self.tiny_with_vocab()

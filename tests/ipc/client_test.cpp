@@ -99,6 +99,7 @@ TEST(Client, RequestHelpersReturnTheirReplies) {
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(text->text(), "hi");
   EXPECT_TRUE(client.delete_session("s1").ok());
+  EXPECT_TRUE(client.shutdown().ok());
   auto exported = client.export_session("s1");
   ASSERT_TRUE(exported.ok());
   EXPECT_EQ(exported->session_id(), "s1");

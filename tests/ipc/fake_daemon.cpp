@@ -131,6 +131,7 @@ void FakeDaemon::on_message(const std::shared_ptr<Connection>& conn, v1::ClientM
       break;
     }
     case v1::ClientMessage::kDeleteSession:
+    case v1::ClientMessage::kShutdown:  // acknowledged; the fake keeps serving
       reply.mutable_ack();
       break;
     case v1::ClientMessage::kExportSession:

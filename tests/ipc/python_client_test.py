@@ -103,6 +103,25 @@ class PythonClientTest(unittest.TestCase):
             else:
                 os.environ["GEMMAD_SOCKET"] = old
 
+    def test_without_gemmad_socket_it_looks_where_this_users_daemon_listens(self):
+        saved = {k: os.environ.pop(k, None) for k in ("GEMMAD_SOCKET", "XDG_RUNTIME_DIR")}
+        try:
+            own = gemmad_client.default_listen_path()
+            if os.geteuid() == 0:
+                self.assertEqual(own, gemmad_client.SYSTEM_SOCKET_PATH)
+            else:
+                self.assertEqual(own, f"/tmp/gemmad-{os.geteuid()}.sock")
+            os.environ["XDG_RUNTIME_DIR"] = self.tmp.name
+            if os.geteuid() != 0:
+                self.assertEqual(gemmad_client.default_listen_path(),
+                                 os.path.join(self.tmp.name, "gemmad.sock"))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
     def test_the_chat_example_prints_the_streamed_answer(self):
         example = os.path.join(ARGS.client_dir, "chat.py")
         result = subprocess.run(
