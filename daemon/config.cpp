@@ -12,8 +12,8 @@
 #include <sstream>
 #include <variant>
 
-#include "runtime/kv_cache_type.h"
 #include "ipc/socket_path.h"
+#include "runtime/kv_cache_type.h"
 
 namespace gemmad::daemon {
 namespace {

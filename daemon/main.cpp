@@ -94,8 +94,7 @@ Result<std::string> install_landlock(const daemon::Config& cfg, bool own_socket)
   // The HTTP socket is created by gemmad unless systemd passed it; its directory either way
   // (an adopted socket needs no rights here).
   if (cfg.http_enabled && !cfg.http_socket_path.empty()) {
-    paths.socket_dirs.push_back(
-        std::filesystem::path(cfg.http_socket_path).parent_path().string());
+    paths.socket_dirs.push_back(std::filesystem::path(cfg.http_socket_path).parent_path().string());
   }
   GEMMAD_ASSIGN_OR_RETURN(daemon::LandlockState state, daemon::install_landlock_policy(paths));
   if (state.abi == 0) {

@@ -19,7 +19,7 @@ struct SamplingArgs {
   float top_p = 0.95f;
   float min_p = 0.0f;
   float repeat_penalty = 1.0f;
-  int64_t seed = -1;  // -1: a fresh seed per turn
+  int64_t seed = -1;      // -1: a fresh seed per turn
   int max_tokens = 1024;  // generate::kDefaultMaxTokens (verb_chat.cpp asserts they agree)
   bool ignore_eos = false;
 };

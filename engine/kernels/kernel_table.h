@@ -14,8 +14,8 @@
 #include <cstdint>
 
 #include "kernels/act_q8.h"
-#include "kernels/dot_gq.h"
 #include "kernels/cpu_features.h"
+#include "kernels/dot_gq.h"
 #include "kernels/kv_rows.h"
 #include "quant/ggml_type.h"
 

@@ -7,9 +7,10 @@
 // scalar reference. Numerics: Q4_0, Q8_0, Q2_0, Q4_K and Q6_K weights multiply activations
 // quantised to Q8_0 blocks per token (ggml's quantize_row_q8_0 semantics, act_q8.h) with exact
 // integer block sums; scaled-code weights (gq2/gq4/gq8) multiply int8 activations quantised per
-// weight group with the layer's static scale or dynamically (act_i8.h); F32, F16 and BF16 weights multiply the f32 activations; other computable
-// types are dequantised row by row (quant::dequantize_row_ref). Accumulation in f32. A token's
-// output does not depend on the other tokens of the batch nor on the thread count.
+// weight group with the layer's static scale or dynamically (act_i8.h); F32, F16 and BF16 weights
+// multiply the f32 activations; other computable types are dequantised row by row
+// (quant::dequantize_row_ref). Accumulation in f32. A token's output does not depend on the other
+// tokens of the batch nor on the thread count.
 #pragma once
 
 #include <cstdint>

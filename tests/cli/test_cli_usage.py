@@ -165,7 +165,7 @@ class HelpVersionAndMistakes(cs.CliTestCase):
         text = self.ok("chat", "--help").text()
         for flag, default in (("--temp", "1"), ("--top-k", "64"), ("--top-p", "0.95"),
                               ("--min-p", "0"), ("--repeat-penalty", "1"), ("--seed", "-1"),
-                              ("--max-tokens", "512")):
+                              ("--max-tokens", "1024")):
             with self.subTest(flag=flag):
                 line = next(l for l in text.splitlines() if flag in l)
                 self.assertRegex(line, r"=" + re.escape(default) + r"(?![\d.])", line)

@@ -62,7 +62,9 @@ class HttpAgainstTheDaemon(unittest.TestCase):
         cls.d = clients_test.Daemon(cls.tmp.name)
         cls.d.http_socket = os.path.join(cls.tmp.name, "http.sock")
         cls.d.start('[http]\nsocket = "%s"\nheader_timeout_ms = 500\n'
-                    '[server]\nmax_queued_requests = 128\n' % cls.d.http_socket)
+                    # One test uid sends all 64 streams: its per-uid share must hold them.
+                    '[server]\nmax_queued_requests = 128\nmax_queued_per_uid = 128\n'
+                    'max_requests_per_uid = 128\n' % cls.d.http_socket)
 
     @classmethod
     def tearDownClass(cls):
