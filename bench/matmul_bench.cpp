@@ -1,5 +1,5 @@
-// matmul throughput against the machine's memory bandwidth (DESIGN.md: decode is
-// memory-bound; spec/gemma4.md §4: E2B reads ~1.4 GB of weights per token).
+// matmul throughput against the machine's memory bandwidth (docs/DESIGN.md: decode is
+// memory-bound; docs/GEMMA4.md §4: E2B reads ~1.4 GB of weights per token).
 //
 // Prints: streaming read bandwidth of a 1 GiB buffer with 1 and 2 threads (the roofline); for
 // E2B-like matrices at n_tok = 1 (decode) and 64 (prefill), GB/s of weights read and GOP/s

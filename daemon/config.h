@@ -102,7 +102,7 @@ struct FlagOverrides {
   std::string http_socket_path;
 };
 
-// Default locations (user mode unless running as root): DESIGN.md "Files and places".
+// Default locations (user mode unless running as root): docs/DESIGN.md "Files and places".
 std::string default_config_path();
 // The socket: ipc::default_listen_path, the same rule gemmactl resolves with.
 std::string default_socket_path();

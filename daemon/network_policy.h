@@ -1,4 +1,4 @@
-// The no-network privacy policy (shared/DESIGN.md "Privacy rules"): once installed, this
+// The no-network privacy policy (docs/DESIGN.md "Privacy rules"): once installed, this
 // process and every thread it has or will have can create only AF_UNIX sockets. The kernel
 // enforces it (seccomp-bpf via libseccomp), on top of the systemd unit's own isolation, so
 // neither a bug in gemmad nor a library it links can reach the network.

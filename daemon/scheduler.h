@@ -1,5 +1,5 @@
 // The inference loop of gemmad: continuous batching of every active sequence, fair across
-// apps (shared/DESIGN.md "Data flow" step 4).
+// apps (docs/DESIGN.md "Data flow" step 4).
 //
 // One thread owns the engine. Each step it builds one Batch: one decode row for every active,
 // unpaused sequence plus up to `prefill_chunk` prompt rows (round-robin over the sequences

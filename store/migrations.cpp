@@ -7,7 +7,7 @@
 namespace gemmad::store {
 namespace {
 
-// Version 1: apps, sessions, messages (DESIGN.md "Data flow of one chat turn" step 6).
+// Version 1: apps, sessions, messages (docs/DESIGN.md "Data flow of one chat turn" step 6).
 // Timestamps are unix milliseconds. Every session query is scoped by app_id, hence the
 // (app_id, updated) index that serves list_sessions and count_sessions; UNIQUE (session_id, seq)
 // serves loading a session's history in order and the ON DELETE CASCADE lookup.

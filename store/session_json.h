@@ -1,4 +1,4 @@
-// JSON documents for stored sessions: `gemmactl session export` (DESIGN.md "Command-line
+// JSON documents for stored sessions: `gemmactl session export` (docs/DESIGN.md "Command-line
 // contract"). Kept apart from the store so its queries do not depend on the output format.
 #pragma once
 

@@ -398,7 +398,7 @@ Result<Session> SessionStore::append_turn(AppId app, std::string_view session_id
     GEMMAD_TRY(check_tokens("model_tokens", turn.model_tokens));
 
     std::lock_guard lock(mutex_);
-    // DESIGN.md "Data flow" step 6: both messages and the session bump in one transaction; any
+    // docs/DESIGN.md "Data flow" step 6: both messages and the session bump in one transaction; any
     // early return below rolls all of it back (Transaction's destructor).
     GEMMAD_ASSIGN_OR_RETURN(Transaction txn,
                             Transaction::begin(*db_, Transaction::Kind::kImmediate));

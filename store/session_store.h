@@ -1,11 +1,11 @@
 // The daemon's SQLite session store: apps (uid, name), their sessions and messages.
 //
-// Privacy (DESIGN.md "Privacy rules"): an app sees only its own sessions. Every per-app call
+// Privacy (docs/DESIGN.md "Privacy rules"): an app sees only its own sessions. Every per-app call
 // takes the caller's AppId and every query filters on it, so another app's session id reads
 // exactly like a missing one (kNotFound, same message). Only list_all_sessions crosses apps;
 // the daemon must check the admin group before calling it.
 //
-// Durability (DESIGN.md "Data flow" step 6, "Reliability rules"): append_turn writes the user
+// Durability (docs/DESIGN.md "Data flow" step 6, "Reliability rules"): append_turn writes the user
 // and model messages and bumps the session in ONE transaction, committed before it returns.
 // The database runs in WAL mode with synchronous=FULL: the WAL is fsync'ed at every commit, so
 // a turn that append_turn reported is durable against a process crash AND power loss. (WAL
@@ -90,7 +90,7 @@ struct SessionExport {
   std::vector<Message> messages;  // in seq order
 };
 
-// Bounds on what one app can store (DESIGN.md "Bounded everything"). Exceeding one is
+// Bounds on what one app can store (docs/DESIGN.md "Bounded everything"). Exceeding one is
 // kOutOfRange with a message naming the limit, the value and the bound.
 struct Limits {
   int64_t max_sessions_per_app = 1000;

@@ -1,4 +1,4 @@
-// gemmactl's shared command-line plumbing: exit codes (DESIGN.md contract), the global
+// gemmactl's shared command-line plumbing: exit codes (docs/DESIGN.md contract), the global
 // options, JSON/error output, and self-registration of verbs (one verb_*.cpp file each).
 #pragma once
 

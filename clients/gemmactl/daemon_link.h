@@ -1,4 +1,4 @@
-// How gemmactl's online verbs reach the daemon: socket resolution (DESIGN.md contract),
+// How gemmactl's online verbs reach the daemon: socket resolution (docs/DESIGN.md contract),
 // connect + Hello with this app's name, and Ctrl-C wiring to the client's interrupter.
 #pragma once
 

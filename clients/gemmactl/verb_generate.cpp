@@ -1,6 +1,6 @@
 // `gemmactl generate [--model FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]
 // [--ids "2 ..."] [--raw] [--ignore-eos] [--kv-type PRESET] [--json] [PROMPT]`: a raw completion
-// (DESIGN.md command-line contract), computed in-process with --model, else by the daemon
+// (docs/DESIGN.md command-line contract), computed in-process with --model, else by the daemon
 // (GenerateRequest). The prompt gets <bos>; unless --raw it is wrapped as one user turn of the chat
 // format. Text streams to stdout as tokens arrive (UTF-8 held back until a character is complete);
 // --json prints one document at the end instead. Stops on the stop set, after -n tokens, or at the
@@ -57,7 +57,7 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// <bos> + the prompt (--raw), or the prompt as one user turn of the chat format (spec §5.4).
+// <bos> + the prompt (--raw), or the prompt as one user turn of the chat format (docs/GEMMA4.md §5.4).
 Result<std::vector<int32_t>> prompt_ids(const tokenizer::Tokenizer& tok, const std::string& prompt,
                                         bool raw) {
   if (raw) {

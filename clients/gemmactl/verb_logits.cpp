@@ -1,6 +1,6 @@
 // `gemmactl logits --model FILE --ids "2 ..." -o F [--mode batch|step] [--kv-type PRESET]
 // [--threads T] [--tap DIR]`: raw float32 logits [positions][vocab], row-major, for comparison
-// against the NumPy reference (DESIGN.md command-line contract). batch = one forward pass
+// against the NumPy reference (docs/DESIGN.md command-line contract). batch = one forward pass
 // over all ids with logits for every row; step = one token per pass. --tap dumps every named
 // intermediate (runtime/tap.h) so a mismatch can be pinned to one op of one layer.
 #include <cerrno>

@@ -1,6 +1,6 @@
 // `gemmactl model import-vocab tokenizer.json -o OUT [--json] [--no-gemma4]`: a
 // vocabulary-only GGUF from a Hugging Face tokenizer.json, with the Gemma 4 special-token
-// renames of spec/tokenizer.md (DESIGN.md command-line contract). The output is loaded back
+// renames of docs/TOKENIZER.md (docs/DESIGN.md command-line contract). The output is loaded back
 // as a tokenizer before success is reported.
 #include <chrono>
 #include <iostream>

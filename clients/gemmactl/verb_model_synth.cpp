@@ -1,5 +1,5 @@
 // `gemmactl model synth`: write a deterministic Gemma-4-shaped model with synthetic weights
-// (DESIGN.md command-line contract; engine/synth/synth_model.h).
+// (docs/DESIGN.md command-line contract; engine/synth/synth_model.h).
 #include <chrono>
 #include <cstdio>
 #include <map>

@@ -1,5 +1,5 @@
 // `gemmactl tokenize [--model FILE] [--special] [--bos] [--json] [TEXT | -]` and
-// `gemmactl detokenize [--model FILE] [--json] IDS...` (DESIGN.md command-line contract):
+// `gemmactl detokenize [--model FILE] [--json] IDS...` (docs/DESIGN.md command-line contract):
 // text to ids without BOS unless --bos, and ids back to text.
 //
 // Where the tokenizer comes from is one function, open_backend(): --model FILE (or

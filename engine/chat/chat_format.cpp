@@ -1,4 +1,4 @@
-// Gemma 4 E2B/E4B chat template, no-tools subset (spec/gemma4.md §5.4).
+// Gemma 4 E2B/E4B chat template, no-tools subset (docs/GEMMA4.md §5.4).
 #include "chat/chat_format.h"
 
 namespace gemmad::chat {
@@ -19,7 +19,7 @@ template <typename Sink>
 void render(std::span<const Message> messages, const ChatOptions& options, Sink& sink) {
   if (options.add_bos) sink.special(Special::kBos);
   size_t first = 0;
-  // spec §5.4: the system block appears for a leading system message or when thinking is on.
+  // docs/GEMMA4.md §5.4: the system block appears for a leading system message or when thinking is on.
   const bool leading_system = !messages.empty() && messages[0].role == Role::kSystem;
   if (leading_system || options.thinking) {
     sink.special(Special::kTurnStart);
@@ -49,7 +49,7 @@ void render(std::span<const Message> messages, const ChatOptions& options, Sink&
     sink.text("\n");
   }
   if (options.add_generation_prompt) {
-    // E2B/E4B: no pre-seeded empty thought block, in both thinking modes (spec §5.4).
+    // E2B/E4B: no pre-seeded empty thought block, in both thinking modes (docs/GEMMA4.md §5.4).
     sink.special(Special::kTurnStart);
     sink.text("model\n");
   }
@@ -170,7 +170,7 @@ Result<ChatFormat> ChatFormat::create(const tokenizer::Tokenizer& tokenizer) {
     if (*id < 0) {
       return make_error(ErrorCode::kBadModelFile,
                         "the vocabulary has no token '" + std::string(text) +
-                            "' needed by the Gemma 4 chat format (spec/gemma4.md §5.3)");
+                            "' needed by the Gemma 4 chat format (docs/GEMMA4.md §5.3)");
     }
     return {};
   };

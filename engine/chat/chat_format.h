@@ -1,4 +1,4 @@
-// The Gemma 4 chat format for E2B/E4B, no-tools subset (spec/gemma4.md §5.4): turns
+// The Gemma 4 chat format for E2B/E4B, no-tools subset (docs/GEMMA4.md §5.4): turns
 // `<|turn>ROLE\n` + trimmed content + `<turn|>\n`, an optional system block that starts with
 // `<|think|>\n` when thinking is on, previous model turns with their thought channels removed,
 // and the generation prompt `<|turn>model\n`.
@@ -23,7 +23,7 @@ using tokenizer::TokenId;
 
 enum class Role { kSystem, kUser, kModel };
 
-// "system" / "developer" -> system, "user", "model" / "assistant" -> model (spec §5.4).
+// "system" / "developer" -> system, "user", "model" / "assistant" -> model (docs/GEMMA4.md §5.4).
 Result<Role> parse_role(std::string_view name);
 std::string_view role_name(Role role);  // as written after <|turn>: system, user, model
 
@@ -35,11 +35,11 @@ struct Message {
 struct ChatOptions {
   bool thinking = false;              // <|think|> at the top of the system block
   bool add_generation_prompt = true;  // end with <|turn>model\n
-  bool add_bos = true;                // start with <bos> (spec/tokenizer.md: every prompt)
+  bool add_bos = true;                // start with <bos> (docs/TOKENIZER.md: every prompt)
 };
 
 // Removes every thought channel `<|channel>…<channel|>` (an unclosed one up to the end) and
-// trims the rest, as previous model turns are re-rendered (spec §5.4).
+// trims the rest, as previous model turns are re-rendered (docs/GEMMA4.md §5.4).
 std::string strip_thoughts(std::string_view model_text);
 
 // Removes leading and trailing whitespace (space, \t, \n, \r, \v, \f), like Jinja's trim.

@@ -1,5 +1,5 @@
 // GGUF v3 reader: maps the file read-only and validates header, metadata and tensor infos in
-// one linear pass (shared/spec/gemma4.md §3.1). Every count is bounded by the bytes left
+// one linear pass (docs/GEMMA4.md §3.1). Every count is bounded by the bytes left
 // before anything is allocated, so a hostile header cannot make us allocate or loop for long.
 #include "gguf/gguf_file.h"
 
@@ -204,7 +204,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
   }
   const auto size = static_cast<size_t>(st.st_size);
   // MAP_PRIVATE read-only and no MAP_POPULATE: pages are faulted in only when touched, so
-  // resident memory is what the engine reads (DESIGN.md, engine principles).
+  // resident memory is what the engine reads (docs/DESIGN.md, engine principles).
   void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   const int err = errno;
   ::close(fd);
@@ -237,7 +237,7 @@ GgufFile::~GgufFile() {
 Status GgufFile::parse_all() {
   Status s = [this]() -> Status {
     Cursor c(bytes_);
-    // Header: magic, version, tensor_count, kv_count (spec §3.1).
+    // Header: magic, version, tensor_count, kv_count (docs/GEMMA4.md §3.1).
     GEMMAD_ASSIGN_OR_RETURN(uint32_t magic, c.read<uint32_t>("magic"));
     if (magic != kMagic) {
       char shown[5] = {};

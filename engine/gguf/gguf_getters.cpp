@@ -1,4 +1,4 @@
-// Typed metadata getters and value formatting of GgufFile (shared/spec/gemma4.md §3.1:
+// Typed metadata getters and value formatting of GgufFile (docs/GEMMA4.md §3.1:
 // integer keys may be stored as any integer type; "scalar or array" keys).
 #include <charconv>
 #include <cmath>

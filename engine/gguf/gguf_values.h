@@ -1,5 +1,5 @@
 // Private helpers shared by the GGUF reader and writer: value type sizes and little-endian
-// loads from unaligned bytes (shared/spec/gemma4.md §3.1).
+// loads from unaligned bytes (docs/GEMMA4.md §3.1).
 #pragma once
 
 #include <bit>

@@ -1,4 +1,4 @@
-// Streaming GGUF v3 writer (shared/spec/gemma4.md §3.1): header, metadata and tensor infos,
+// Streaming GGUF v3 writer (docs/GEMMA4.md §3.1): header, metadata and tensor infos,
 // then each tensor's bytes from its fill callback through one reusable buffer, each padded to
 // the alignment; written to PATH.tmp, fsync'd and renamed so readers never see a partial file.
 #include "gguf/gguf_writer.h"

@@ -1,7 +1,7 @@
 // Scalar reference Q6_K x Q8_0 dot. For each 16-element group g of a 256-element weight block,
 // isum_g = sum_j (c_j - 32) * q_j (exact); each 32-element activation block b covers groups
 // 2b and 2b+1, so y = sum_b (sc_2b * isum_2b + sc_2b+1 * isum_2b+1) * d * da_b in f32.
-// The 6-bit codes are laid out as quant::dequantize_row_ref describes (spec/gemma4.md §3.6).
+// The 6-bit codes are laid out as quant::dequantize_row_ref describes (docs/GEMMA4.md §3.6).
 #include <cstring>
 
 #include "common/fp16.h"

@@ -1,5 +1,5 @@
 // matmul(): quantise the activations once, then split the output rows over the thread pool;
-// each chunk of rows is read once for every token of the batch (spec/gemma4.md §4: decode is
+// each chunk of rows is read once for every token of the batch (docs/GEMMA4.md §4: decode is
 // memory-bound, so a batch of sequences shares one pass over the weights).
 #include "kernels/matmul.h"
 

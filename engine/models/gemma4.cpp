@@ -1,4 +1,4 @@
-// Gemma 4 forward pass: embeddings, PLE, the layer stack of spec/gemma4.md §1.3, LM head.
+// Gemma 4 forward pass: embeddings, PLE, the layer stack of docs/GEMMA4.md §1.3, LM head.
 #include "models/gemma4.h"
 
 #include <algorithm>

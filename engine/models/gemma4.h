@@ -1,4 +1,4 @@
-// The Gemma 4 text forward pass (spec/gemma4.md §1): one function for a batch of token rows
+// The Gemma 4 text forward pass (docs/GEMMA4.md §1): one function for a batch of token rows
 // that may mix sequences and positions, so batched prefill and single-token decode share one
 // code path. The rows of a batch go through every matmul together (one pass over the weights
 // per layer). Steps follow §1.3 exactly; each named intermediate goes to the tap, if any.

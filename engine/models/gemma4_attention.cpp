@@ -1,4 +1,4 @@
-// Attention of the Gemma 4 forward pass (spec/gemma4.md §1.3 step 4, §1.5-1.7): the in-flight
+// Attention of the Gemma 4 forward pass (docs/GEMMA4.md §1.3 step 4, §1.5-1.7): the in-flight
 // K/V of a pass, the key range each row sees, and the parallel driver over (row, head group).
 //
 // In-flight rows: the K/V a pass computes are kept, in the cache's element type, in a

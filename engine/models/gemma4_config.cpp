@@ -40,7 +40,7 @@ Result<float> read_f32_or(const gguf::GgufFile& f, const std::string& key, float
   return v;
 }
 
-// A "u32 or i32[L]" key (spec §3.2): one value for every layer, or one per layer.
+// A "u32 or i32[L]" key (docs/GEMMA4.md §3.2): one value for every layer, or one per layer.
 Result<std::vector<uint32_t>> read_per_layer(const gguf::GgufFile& f, const std::string& key,
                                              uint32_t n_layer, uint32_t hi) {
   GEMMAD_ASSIGN_OR_RETURN(std::vector<int64_t> vals, f.get_int_array(key, true));
@@ -238,7 +238,7 @@ std::optional<Gemma4Config> Gemma4Config::preset(const std::string& name) {
   } else {
     return std::nullopt;
   }
-  // Proportional RoPE on full layers: a quarter of the pairs rotate (spec §1.4).
+  // Proportional RoPE on full layers: a quarter of the pairs rotate (docs/GEMMA4.md §1.4).
   const uint32_t pairs = c.n_rot_full / 2;
   c.rope_freq_factors.assign(pairs, 1e30f);
   for (uint32_t j = 0; j < pairs / 4; ++j)

@@ -1,4 +1,4 @@
-// Gemma 4 text-decoder hyperparameters: read from GGUF metadata (shared/spec/gemma4.md §3.2),
+// Gemma 4 text-decoder hyperparameters: read from GGUF metadata (docs/GEMMA4.md §3.2),
 // and the canonical shapes of the known variants as data, so that a file that looks like E2B
 // but differs is reported field by field ("n_layer is 36; E2B has 35").
 #pragma once
@@ -35,7 +35,7 @@ struct Gemma4Config {
   uint32_t n_rot_full = 0;  // rope.dimension_count (512)
   uint32_t n_rot_swa = 0;   // rope.dimension_count_swa (256)
   // Per-pair frequency divisors of full layers, from the `rope_freqs.weight` tensor
-  // (n_rot_full/2 values: 1.0 for the 64 rotated pairs, 1e30 for the rest; spec §1.4).
+  // (n_rot_full/2 values: 1.0 for the 64 rotated pairs, 1e30 for the rest; docs/GEMMA4.md §1.4).
   // Empty = every pair rotates. Pairs with a divisor >= 1e20 are skipped (angle ~0).
   std::vector<float> rope_freq_factors;
   float final_logit_softcap = 30.0f;  // 0 = none

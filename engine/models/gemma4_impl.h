@@ -15,7 +15,7 @@
 namespace gemmad::engine {
 
 // Uninitialised scratch that only grows: pages are touched only as rows are used, which keeps
-// resident memory to what a pass needs (E2B peak RSS target, spec §4.1).
+// resident memory to what a pass needs (E2B peak RSS target, docs/GEMMA4.md §4.1).
 template <typename T>
 struct Scratch {
   std::unique_ptr<T[]> p;

@@ -1,4 +1,4 @@
-// The Gemma 4 text tensor table (spec/gemma4.md §3.3, §3.4): every tensor the forward pass
+// The Gemma 4 text tensor table (docs/GEMMA4.md §3.3, §3.4): every tensor the forward pass
 // uses, with its expected shape and whether it is required, optional, or ignored on KV-shared
 // layers; bound as views into the GGUF mapping (never copied).
 //
@@ -73,7 +73,7 @@ class Gemma4Weights {
   Linear output;  // the LM head: `output.weight` if present, else token_embd (tied)
   std::vector<Gemma4LayerWeights> layers;
 
-  // Bytes of weights one decoded token reads (spec §4.1): every layer matrix, the PLE model
+  // Bytes of weights one decoded token reads (docs/GEMMA4.md §4.1): every layer matrix, the PLE model
   // projection, the LM head, one token_embd row, one PLE row and the norms.
   uint64_t bytes_per_decoded_token() const { return bytes_per_token_; }
 

@@ -1,5 +1,5 @@
 // Scaled dot-product attention of a group of query heads that share one KV head (GQA), over
-// keys/values stored as runs of consecutive positions (spec/gemma4.md §1.3 step 4): scores
+// keys/values stored as runs of consecutive positions (docs/GEMMA4.md §1.3 step 4): scores
 // q·k times `scale` (Gemma 4: 1.0), softmax in f32, weighted sum of v. The caller decides
 // which positions are visible (causal + sliding window) by the key range of each query.
 //

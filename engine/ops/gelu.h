@@ -1,5 +1,5 @@
 // GELU with the tanh approximation (HF gelu_pytorch_tanh), the gated form Gemma 4's FFN and
-// PLE gate use (spec/gemma4.md §1.3 steps 7 and 9), and the tanh of the final logit softcap
+// PLE gate use (docs/GEMMA4.md §1.3 steps 7 and 9), and the tanh of the final logit softcap
 // (§1.3 step 8). f32 throughout.
 //
 // tanh is computed from a polynomial exp on 4-lane GNU vectors, which map onto SIMD registers

@@ -1,4 +1,4 @@
-// RMSNorm as Gemma 4 uses it (spec/gemma4.md §1.2): y = x * (mean(x^2) + eps)^(-1/2) * w, in
+// RMSNorm as Gemma 4 uses it (docs/GEMMA4.md §1.2): y = x * (mean(x^2) + eps)^(-1/2) * w, in
 // f32, with the stored weight multiplied directly (no 1 + w offset); w may be absent (the
 // V-norm). Plain loops the compiler can vectorise; no CPU-specific code.
 #pragma once

@@ -1,4 +1,4 @@
-// Rotary position embedding with NEOX ("rotate half") pairing (spec/gemma4.md §1.4): element j
+// Rotary position embedding with NEOX ("rotate half") pairing (docs/GEMMA4.md §1.4): element j
 // of a head rotates with element j + n_rot/2. Sliding layers rotate the whole 256-dim head
 // (theta 1e4); full layers use "proportional" RoPE: frequencies over the full 512 dims, but
 // only the first 64 pairs rotate (rope_freqs divisors of 1e30 mark the others, HF sets their

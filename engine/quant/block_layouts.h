@@ -1,5 +1,5 @@
 // Private: the byte layout of each quantised block this engine computes with, as plain
-// structs whose sizes are checked against the traits table (shared/spec/gemma4.md §3.6).
+// structs whose sizes are checked against the traits table (docs/GEMMA4.md §3.6).
 // Blocks are read from unaligned mmap'd bytes, so fp16 fields are uint16_t read via memcpy.
 #pragma once
 

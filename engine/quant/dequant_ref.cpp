@@ -1,4 +1,4 @@
-// Scalar reference dequantisation of every computable ggml type (shared/spec/gemma4.md §3.6).
+// Scalar reference dequantisation of every computable ggml type (docs/GEMMA4.md §3.6).
 // This is the definition of each format for the engine: SIMD kernels are tested against it.
 #include <cassert>
 #include <cstring>

@@ -1,4 +1,4 @@
-// The table of known ggml type ids and their block geometry (shared/spec/gemma4.md §3.6).
+// The table of known ggml type ids and their block geometry (docs/GEMMA4.md §3.6).
 #include "quant/ggml_type.h"
 
 #include <array>
@@ -10,7 +10,7 @@ namespace {
 
 using T = GgmlType;
 
-// Geometry from spec §3.6 / ggml's GGML_QUANT_SIZES; `computable` = dequantize_row_ref has it.
+// Geometry from docs/GEMMA4.md §3.6 / ggml's GGML_QUANT_SIZES; `computable` = dequantize_row_ref has it.
 constexpr std::array<TypeTraits, 25> kTraits = {{
     {T::kF32, "f32", 1, 4, true},
     {T::kF16, "f16", 1, 2, true},

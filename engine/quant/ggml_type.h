@@ -1,6 +1,6 @@
 // Tensor element types as data: the ggml type ids found in GGUF files, their block geometry,
 // and the scalar reference (de)quantisation of each type this engine computes with.
-// Layouts: shared/spec/gemma4.md §3.6 (ggml-common.h). Every SIMD kernel is tested against
+// Layouts: docs/GEMMA4.md §3.6 (ggml-common.h). Every SIMD kernel is tested against
 // dequantize_row_ref.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Scalar reference quantisers (shared/spec/gemma4.md §3.6): deterministic, nearest-code
+// Scalar reference quantisers (docs/GEMMA4.md §3.6): deterministic, nearest-code
 // encoders for the types the synthetic-model writer and tests produce. Q8_0 and Q4_0 follow
 // ggml's reference rounding; the K-quants and Q2_0 use simple absmax / min-max scales (no
 // iterative search), which is enough for synthetic weights and round-trip tests.

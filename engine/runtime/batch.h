@@ -1,4 +1,4 @@
-// A batch of token rows for one forward pass (spec/gemma4.md §1.7). Rows may belong to
+// A batch of token rows for one forward pass (docs/GEMMA4.md §1.7). Rows may belong to
 // several sequences (KV cache slots) at different positions, so the scheduler can put the
 // prefill of one app and the decode steps of others through one pass over the weights.
 //

@@ -1,4 +1,4 @@
-// Per-sequence key/value cache and the pool of sequence slots (spec/gemma4.md §1.5-1.7, §4.1).
+// Per-sequence key/value cache and the pool of sequence slots (docs/GEMMA4.md §1.5-1.7, §4.1).
 //
 // Only KV-owning layers store (KV-shared layers read their source layer's cache). A sliding
 // layer keeps a ring of `window` positions (or a larger configured capacity, which lets a

@@ -14,7 +14,7 @@ namespace gemmad::runtime {
 
 namespace {
 
-// The PLE table (E2B: 1.9 GB in Q6_K) is read one row per token (spec §4.1). Without this
+// The PLE table (E2B: 1.9 GB in Q6_K) is read one row per token (docs/GEMMA4.md §4.1). Without this
 // hint, each fault would also map the neighbouring cached pages ("fault-around") and trigger
 // readahead, so resident memory would grow by tens of KB per distinct token.
 void advise_random(const gguf::TensorInfo* t) {

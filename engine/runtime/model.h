@@ -1,5 +1,5 @@
 // Loading facade: opens a GGUF file, reads the Gemma 4 config, binds the weights, and notes
-// how the file differs from a known variant it resembles (STYLE.md "Known variants are data").
+// how the file differs from a known variant it resembles.
 // A Model is immutable after load and shared read-only by every sequence and thread; each
 // caller of the forward pass owns its own Gemma4Forward (scratch) and KV cache pool.
 #pragma once

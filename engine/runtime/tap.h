@@ -1,4 +1,4 @@
-// Taps: named intermediates of the forward pass (STYLE.md "Name every intermediate"), so a
+// Taps: named intermediates of the forward pass, so a
 // mismatch against the NumPy reference can be pinned to one op of one layer. A tap is a
 // callback the forward pass calls after each named step; with none set, nothing is done.
 #pragma once

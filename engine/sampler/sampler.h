@@ -1,4 +1,4 @@
-// Token sampling for one sequence (spec/gemma4.md §5.3): repetition penalty over a window of
+// Token sampling for one sequence (docs/GEMMA4.md §5.3): repetition penalty over a window of
 // recent tokens, temperature, top-k, top-p, min-p, then a draw from a seeded RNG; greedy when
 // temperature <= 0 or top_k == 1. When to stop is not the sampler's business: the stop set,
 // max_tokens and the context rule live in generate/generation.h.

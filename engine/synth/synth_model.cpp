@@ -1,4 +1,4 @@
-// Synthetic Gemma 4 model writer: metadata (spec/gemma4.md §3.2), tensor table (§3.3) with the
+// Synthetic Gemma 4 model writer: metadata (docs/GEMMA4.md §3.2), tensor table (§3.3) with the
 // tensor types of the official Q4_0 files (§7.1), and well-conditioned hashed values.
 #include "synth/synth_model.h"
 

@@ -1,4 +1,4 @@
-// Writes a deterministic Gemma-4-shaped GGUF with synthetic weights (spec/gemma4.md §3.2,
+// Writes a deterministic Gemma-4-shaped GGUF with synthetic weights (docs/GEMMA4.md §3.2,
 // §3.3, §7.1) for tests, benchmarks and the NumPy reference comparison.
 #pragma once
 
@@ -22,7 +22,7 @@ namespace gemmad::synth {
 
 enum class SynthQuant {
   kF32,   // every tensor F32
-  kQ4_0,  // the official Q4_0 mix of spec §7.1
+  kQ4_0,  // the official Q4_0 mix of docs/GEMMA4.md §7.1
 };
 
 struct SynthOptions {
@@ -48,13 +48,13 @@ struct TensorPlan {
   ValueSpec values;
 };
 
-// The tensor table of spec §3.3 for config `c` (n_vocab rows in the embedding tables), with
+// The tensor table of docs/GEMMA4.md §3.3 for config `c` (n_vocab rows in the embedding tables), with
 // the types of `quant` (§7.1; rows whose length does not fit a block type fall back to
 // Q8_0 or F16). KV-shared layers get attn_k/attn_k_norm/attn_v only if `shared_kv`.
 std::vector<TensorPlan> plan_tensors(const engine::Gemma4Config& c, SynthQuant quant,
                                      bool shared_kv);
 
-// Writes the general.* and gemma4.* keys of spec §3.2 for `c` (not the tokenizer keys).
+// Writes the general.* and gemma4.* keys of docs/GEMMA4.md §3.2 for `c` (not the tokenizer keys).
 void write_model_keys(gguf::GgufWriter& w, const engine::Gemma4Config& c, const std::string& name,
                       SynthQuant quant);
 

@@ -1,5 +1,5 @@
 // Built-in synthetic vocabulary: real Gemma 4 ids for specials, whitespace runs and bytes
-// (spec/tokenizer.md), a character set and BPE merges for plain English, filler above.
+// (docs/TOKENIZER.md), a character set and BPE merges for plain English, filler above.
 #include "synth/synth_vocab.h"
 
 #include <array>
@@ -149,7 +149,7 @@ Result<SynthVocab> build_builtin_vocab(uint32_t n_vocab) {
 }
 
 void write_vocab_keys(gguf::GgufWriter& w, const SynthVocab& v) {
-  // spec/gemma4.md §5.2 key layout; scores hold a constant (BPE ranks by merges, not scores).
+  // docs/GEMMA4.md §5.2 key layout; scores hold a constant (BPE ranks by merges, not scores).
   std::vector<float> scores(v.tokens.size(), -1000.0f);
   std::vector<int32_t> types(v.types.size());
   for (size_t i = 0; i < v.types.size(); ++i)
@@ -166,7 +166,7 @@ void write_vocab_keys(gguf::GgufWriter& w, const SynthVocab& v) {
   w.set_u32("tokenizer.ggml.mask_token_id", 4);
   w.set_bool("tokenizer.ggml.add_bos_token", true);
   w.set_bool("tokenizer.ggml.add_space_prefix", false);
-  // The no-tools subset of the Gemma 4 E2B/E4B format (spec §5.4).
+  // The no-tools subset of the Gemma 4 E2B/E4B format (docs/GEMMA4.md §5.4).
   w.set_string("tokenizer.chat_template",
                "{{ bos_token }}{% for message in messages %}"
                "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"

@@ -1,6 +1,6 @@
 // A small built-in Gemma-4-style vocabulary for synthetic models written without --vocab:
 // the special tokens, whitespace runs and byte tokens at the ids of the real vocabulary
-// (spec/tokenizer.md, spec/gemma4.md §5.2-5.3), then characters and a few BPE merges so that
+// (docs/TOKENIZER.md, docs/GEMMA4.md §5.2-5.3), then characters and a few BPE merges so that
 // plain English text tokenizes, then unreachable filler tokens up to the requested size.
 #pragma once
 
@@ -17,7 +17,7 @@ class GgufWriter;
 
 namespace gemmad::synth {
 
-// tokenizer.ggml.token_type values (spec/tokenizer.md), as the tokenizer reads them.
+// tokenizer.ggml.token_type values (docs/TOKENIZER.md), as the tokenizer reads them.
 using TokenType = tokenizer::TokenType;
 
 struct SynthVocab {
@@ -32,7 +32,7 @@ constexpr uint32_t kMinBuiltinVocab = 512;
 // Builds the vocabulary of n_vocab entries. Errors if n_vocab < kMinBuiltinVocab.
 Result<SynthVocab> build_builtin_vocab(uint32_t n_vocab);
 
-// Writes the tokenizer.* keys (same layout as real Gemma 4 GGUFs, spec §5.2) for `v`.
+// Writes the tokenizer.* keys (same layout as real Gemma 4 GGUFs, docs/GEMMA4.md §5.2) for `v`.
 void write_vocab_keys(gguf::GgufWriter& w, const SynthVocab& v);
 
 }  // namespace gemmad::synth

@@ -1,4 +1,4 @@
-// The BPE encoder of one text fragment (spec/gemma4.md §5.1, spec/tokenizer.md "The
+// The BPE encoder of one text fragment (docs/GEMMA4.md §5.1, docs/TOKENIZER.md "The
 // algorithm"): spaces -> U+2581, characters -> initial symbols, merges applied by rank (the
 // leftmost pair first among equal ranks), symbols without a token -> <0xXX> byte tokens.
 #include <algorithm>

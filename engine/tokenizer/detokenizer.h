@@ -1,4 +1,4 @@
-// Streaming detokenizer (spec/tokenizer.md "Decoding"): token ids in, well-formed UTF-8 out.
+// Streaming detokenizer (docs/TOKENIZER.md "Decoding"): token ids in, well-formed UTF-8 out.
 // Bytes of a character split across tokens (byte-fallback tokens) are held back until the
 // character is complete, so a client never sees a replacement character in the middle of a
 // character; an ill-formed sequence is emitted as U+FFFD as soon as it is certainly invalid,

@@ -1,7 +1,7 @@
 // The reserved slots Gemma 4 renamed, with their token types: one table for the tokenizer.json
 // import (which applies it to the Gemma 3 vocabulary) and the built-in synthetic vocabulary
-// (which writes it). spec/tokenizer.md "Special tokens: what Gemma 4 renamed"; types per
-// spec/gemma4.md §5.2: the seven tokens the converter forces to user-defined, so they are
+// (which writes it). docs/TOKENIZER.md "Special tokens: what Gemma 4 renamed"; types per
+// docs/GEMMA4.md §5.2: the seven tokens the converter forces to user-defined, so they are
 // printed, and the rest control.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Tokenizer construction (vocabulary tables, merge table, special-token trie), special-token
-// matching, encoding entry points and decoding (spec/gemma4.md §5.1-5.3).
+// matching, encoding entry points and decoding (docs/GEMMA4.md §5.1-5.3).
 #include "tokenizer/tokenizer.h"
 
 #include <cstdio>
@@ -116,7 +116,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::build(const VocabView& view) {
     const std::string_view t = view.tokens[i];
     tok->arena_.append(t);
     tok->offsets_.push_back(static_cast<uint32_t>(tok->arena_.size()));
-    // spec/tokenizer.md "Decoding": U+2581 -> space, byte tokens -> the raw byte.
+    // docs/TOKENIZER.md "Decoding": U+2581 -> space, byte tokens -> the raw byte.
     const int byte = tok->types_[i] == TokenType::kByte ? parse_byte_token(t) : -1;
     if (byte >= 0) {
       tok->piece_arena_.push_back(static_cast<char>(byte));
@@ -171,7 +171,7 @@ Status Tokenizer::build_merges(const VocabView& view) {
   std::string joined;
   for (size_t rank = 0; rank < view.merges.size(); ++rank) {
     const std::string_view m = view.merges[rank];
-    // spec/gemma4.md §5.2: "left right", split at the first space after position 0.
+    // docs/GEMMA4.md §5.2: "left right", split at the first space after position 0.
     const size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string_view::npos;
     const auto fail = [&](const std::string& what) {
       std::string shown(m.substr(0, 64));
@@ -276,7 +276,7 @@ Tokenizer::SpecialMatch Tokenizer::match_special(std::string_view text, size_t p
     node = *child;
     const TokenId id = trie_token_[node];
     if (id < 0) continue;
-    // spec/tokenizer.md: user-defined tokens always, control ones only when allowed.
+    // docs/TOKENIZER.md: user-defined tokens always, control ones only when allowed.
     if (types_[static_cast<size_t>(id)] == TokenType::kUserDefined || parse_special) {
       best = {id, i - pos + 1};
     }

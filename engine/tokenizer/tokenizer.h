@@ -1,4 +1,4 @@
-// The Gemma 4 tokenizer (spec/tokenizer.md, spec/gemma4.md §5.1): SentencePiece-style BPE with
+// The Gemma 4 tokenizer (docs/TOKENIZER.md, docs/GEMMA4.md §5.1): SentencePiece-style BPE with
 // byte fallback over a 262,144-entry vocabulary, loaded from GGUF keys.
 //
 // Encoding: special tokens are matched in the raw text first (user-defined ones always, control
@@ -26,7 +26,7 @@ namespace gemmad::tokenizer {
 struct VocabView;
 
 struct EncodeOptions {
-  bool add_bos = false;        // prepend <bos> (DESIGN.md: tokenize adds none unless asked)
+  bool add_bos = false;        // prepend <bos> (docs/DESIGN.md: tokenize adds none unless asked)
   bool parse_special = false;  // match control tokens such as <|turn> in the text
 };
 

@@ -1,4 +1,4 @@
-// Reading and writing the tokenizer.ggml.* GGUF keys (spec/gemma4.md §5.2).
+// Reading and writing the tokenizer.ggml.* GGUF keys (docs/GEMMA4.md §5.2).
 #include "tokenizer/vocab.h"
 
 #include <string_view>
@@ -112,7 +112,7 @@ void write_vocab_keys(const VocabData& vocab, gguf::GgufWriter& writer) {
   writer.set_string(kKeyModel, vocab.model);
   writer.set_string_array(kKeyTokens, vocab.tokens);
   std::vector<float> scores = vocab.scores;
-  // spec/gemma4.md §5.2: scores hold a constant (BPE ranks by merges); llama.cpp expects the array.
+  // docs/GEMMA4.md §5.2: scores hold a constant (BPE ranks by merges); llama.cpp expects the array.
   if (scores.size() != vocab.tokens.size()) scores.assign(vocab.tokens.size(), -1000.0f);
   writer.set_f32_array(kKeyScores, scores);
   std::vector<int32_t> types(vocab.types.size());

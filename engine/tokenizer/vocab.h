@@ -1,4 +1,4 @@
-// A tokenizer vocabulary as stored in GGUF keys (spec/gemma4.md §5.2, spec/tokenizer.md):
+// A tokenizer vocabulary as stored in GGUF keys (docs/GEMMA4.md §5.2, docs/TOKENIZER.md):
 // read from a GgufFile (vocabulary-only or full model) and written with a GgufWriter.
 #pragma once
 
@@ -14,7 +14,7 @@ namespace gemmad::tokenizer {
 
 using TokenId = int32_t;
 
-// llama.cpp's tokenizer.ggml.token_type values (spec/tokenizer.md "Special tokens").
+// llama.cpp's tokenizer.ggml.token_type values (docs/TOKENIZER.md "Special tokens").
 enum class TokenType : int32_t {
   kUndefined = 0,
   kNormal = 1,
@@ -41,7 +41,7 @@ inline constexpr const char* kKeyAddEos = "tokenizer.ggml.add_eos_token";
 inline constexpr const char* kKeyAddSpacePrefix = "tokenizer.ggml.add_space_prefix";
 inline constexpr const char* kKeyChatTemplate = "tokenizer.chat_template";
 
-// The only tokenizer.ggml.model this tokenizer implements (spec/gemma4.md §5.1).
+// The only tokenizer.ggml.model this tokenizer implements (docs/GEMMA4.md §5.1).
 inline constexpr const char* kModelGemma4 = "gemma4";
 
 // Upper bounds that reject hostile files before large allocations.

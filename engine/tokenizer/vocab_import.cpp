@@ -1,4 +1,4 @@
-// tokenizer.json -> VocabData, with the Gemma 4 renames (spec/tokenizer.md, gemma4.md §5.2).
+// tokenizer.json -> VocabData, with the Gemma 4 renames (docs/TOKENIZER.md, gemma4.md §5.2).
 #include "tokenizer/vocab_import.h"
 
 #include <fstream>
@@ -118,7 +118,7 @@ Result<VocabData> import_impl(std::string_view json_text, const VocabImportOptio
   VocabImportSummary sum;
   if (options.gemma4) {
     if (data.tokens.size() == kGemma4VocabSize + 1) {
-      // spec/tokenizer.md: id 262144 (<image_soft_token>) does not exist in Gemma 4.
+      // docs/TOKENIZER.md: id 262144 (<image_soft_token>) does not exist in Gemma 4.
       data.tokens.pop_back();
       data.types.pop_back();
       sum.dropped_last = true;

@@ -1,6 +1,6 @@
 // Import of a Hugging Face tokenizer.json (BPE with byte fallback) into VocabData, with the
-// Gemma 4 special-token renames of spec/tokenizer.md ("Special tokens: what Gemma 4 renamed")
-// and the token types of spec/gemma4.md §5.2. Used by `gemmactl model import-vocab` and tests.
+// Gemma 4 special-token renames of docs/TOKENIZER.md ("Special tokens: what Gemma 4 renamed")
+// and the token types of docs/GEMMA4.md §5.2. Used by `gemmactl model import-vocab` and tests.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +12,7 @@
 
 namespace gemmad::tokenizer {
 
-// The Gemma 4 vocabulary size (spec/tokenizer.md): ids 0..262143.
+// The Gemma 4 vocabulary size (docs/TOKENIZER.md): ids 0..262143.
 inline constexpr size_t kGemma4VocabSize = 262144;
 
 struct VocabImportOptions {
@@ -36,7 +36,7 @@ struct VocabImportSummary {
 // added tokens -> user-defined (Hugging Face matches every added token in raw text, and
 // llama.cpp types non-special added tokens user-defined), <0xXX> -> byte, the rest normal;
 // then the Gemma 4 renames set control, except the seven tokens the llama.cpp converter
-// forces to user-defined (spec/gemma4.md §5.2). Errors name the JSON field.
+// forces to user-defined (docs/GEMMA4.md §5.2). Errors name the JSON field.
 Result<VocabData> import_hf_tokenizer_json(std::string_view json_text,
                                            const VocabImportOptions& options = {},
                                            VocabImportSummary* summary = nullptr);

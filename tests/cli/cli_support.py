@@ -1,4 +1,4 @@
-"""Shared helpers of the gemmactl command-line contract tests (shared/DESIGN.md).
+"""Shared helpers of the gemmactl command-line contract tests (docs/DESIGN.md).
 
 Each test_*.py file is one ctest test. It is run as
     /usr/bin/python3 test_x.py --gemmactl PATH [--tokenizer-json PATH] [--reference PATH]
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import unittest
 
-# Exit codes of the contract (DESIGN.md "Command-line contract").
+# Exit codes of the contract (docs/DESIGN.md "Command-line contract").
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The offline engine verbs on the tiny synthetic model (shared/DESIGN.md contract):
+"""The offline engine verbs on the tiny synthetic model (docs/DESIGN.md contract):
 `logits` writes [positions][vocab] float32, `generate --json` is deterministic and agrees with
 the logits, `bench --json` reports positive speeds and a consistent bandwidth."""
 import array
@@ -172,7 +172,7 @@ class OfflineEngine(cs.CliTestCase):
         # Weights read per token cannot exceed the file that holds them.
         self.assertLessEqual(doc["weight_bytes_per_token"],
                              os.path.getsize(self.models["q4_0"]))
-        # read_gb_s = weight bytes per decoded token x decode tok/s (DESIGN.md, bench).
+        # read_gb_s = weight bytes per decoded token x decode tok/s (docs/DESIGN.md, bench).
         self.assertAlmostEqual(doc["read_gb_s"],
                                doc["weight_bytes_per_token"] * doc["decode_tok_s"] / 1e9,
                                delta=1e-6 * doc["read_gb_s"])

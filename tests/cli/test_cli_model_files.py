@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""`gemmactl model synth` and `gemmactl model inspect` (shared/DESIGN.md contract): synthetic
+"""`gemmactl model synth` and `gemmactl model inspect` (docs/DESIGN.md contract): synthetic
 models are deterministic, inspect --json has the contract's shape and the tensor types of
-spec/gemma4.md §7.1, and damaged or missing files give the contract's exit codes."""
+docs/GEMMA4.md §7.1, and damaged or missing files give the contract's exit codes."""
 import os
 import sys
 import tempfile
@@ -15,14 +15,14 @@ import cli_support as cs  # noqa: E402
 TYPE_BLOCKS = {"f32": (4, 1), "f16": (2, 1), "bf16": (2, 1), "q4_0": (18, 32),
                "q8_0": (34, 32), "q6_K": (210, 256)}
 
-# The tensors an E2B/E4B-shaped file omits on KV-shared layers (spec/gemma4.md §3.3, §7.1).
+# The tensors an E2B/E4B-shaped file omits on KV-shared layers (docs/GEMMA4.md §3.3, §7.1).
 SHARED_KV_TENSORS = ("attn_k.weight", "attn_v.weight", "attn_k_norm.weight")
 
 EMBEDDINGS = ("token_embd.weight", "per_layer_token_embd.weight")
 
 
 def expected_q4_0_type(name, shape):
-    """The type the Q4_0 mix gives a tensor (spec/gemma4.md §7.1): embeddings Q6_K, the
+    """The type the Q4_0 mix gives a tensor (docs/GEMMA4.md §7.1): embeddings Q6_K, the
     per-layer model projection 16-bit, norms and other vectors F32, matrices Q4_0. Rows too
     short for a block take llama-quantize's fallbacks (Q6_K -> Q8_0 -> F16, Q4_0 -> F16)."""
     if len(shape) == 1:

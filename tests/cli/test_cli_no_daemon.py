@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Daemon verbs when no daemon listens (shared/DESIGN.md contract): exit 3, and with --json the
+"""Daemon verbs when no daemon listens (docs/DESIGN.md contract): exit 3, and with --json the
 error document on stderr. The socket comes from --socket, else $GEMMAD_SOCKET."""
 import os
 import sys

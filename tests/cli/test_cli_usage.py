@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""gemmactl's usage contract (shared/DESIGN.md): every verb has --help naming the flags of the
+"""gemmactl's usage contract (docs/DESIGN.md): every verb has --help naming the flags of the
 contract table, every verb that prints data has --json, usage errors exit 2."""
 import re
 import sys
@@ -9,7 +9,7 @@ sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 import cli_support as cs  # noqa: E402
 
 # Every verb and sub-verb of the contract table, with the flags and positionals the table
-# gives it (DESIGN.md). Verbs that print data must offer --json.
+# gives it (docs/DESIGN.md). Verbs that print data must offer --json.
 CONTRACT_HELP = {
     (): ["--socket"],
     ("model",): ["inspect", "synth", "import-vocab"],

@@ -1,4 +1,4 @@
-// libFuzzer target for the GGUF reader (shared/spec/gemma4.md §3.1): parse arbitrary bytes,
+// libFuzzer target for the GGUF reader (docs/GEMMA4.md §3.1): parse arbitrary bytes,
 // then use everything a successful parse promises is safe: every getter on every key, value
 // formatting, and the first and last byte of every tensor's data (plus its first block,
 // dequantised, for computable types). Seeds: tests/fuzz/seeds/gguf (tests/engine/gguf/

@@ -58,7 +58,7 @@ def main(argv):
     zq = check_model(argv[1], failures)
     zk = check_model(argv[2], failures)
     # The writer hashes values by tensor name, so both files hold the same weights apart from
-    # the extra shared-layer K/V, which must be ignored (spec §3.3, §8 item 10).
+    # the extra shared-layer K/V, which must be ignored (docs/GEMMA4.md §3.3, §8 item 10).
     if not np.array_equal(zq, zk):
         failures.append("shared-layer K/V tensors changed the reference logits")
     for f in failures:

@@ -66,7 +66,7 @@ Q_TOL = 0.25
 Q_TOL_F16 = 0.5
 Q_TIGHT = 1e-3
 Q_TIGHT_FRACTION = 0.75
-STOP_IDS = (1, 106, 50)  # <eos>, <turn|>, <|tool_response> (spec §5.3)
+STOP_IDS = (1, 106, 50)  # <eos>, <turn|>, <|tool_response> (docs/GEMMA4.md §5.3)
 SKIP = 77
 
 

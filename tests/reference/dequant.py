@@ -1,6 +1,6 @@
 """Dequantisation of ggml tensor types to float32 for the NumPy reference.
 
-Block layouts from spec/gemma4.md §3.6 (ggml-common.h); written from the spec, vectorised
+Block layouts from docs/GEMMA4.md §3.6 (ggml-common.h); written from the spec, vectorised
 over blocks. Every function takes the raw bytes of whole blocks (np.uint8) and returns a
 flat float32 array.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent NumPy reference of the Gemma 4 text forward pass (spec/gemma4.md §1).
+"""Independent NumPy reference of the Gemma 4 text forward pass (docs/GEMMA4.md §1).
 
 Written from the spec only (own GGUF parser and dequantisation); it shares no code with the
 C++ engine, so agreement between the two is evidence that both follow the spec.

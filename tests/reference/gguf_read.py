@@ -1,4 +1,4 @@
-"""Minimal GGUF v3 reader for the NumPy reference (spec/gemma4.md §3.1).
+"""Minimal GGUF v3 reader for the NumPy reference (docs/GEMMA4.md §3.1).
 
 Written from the spec only; shares nothing with the C++ reader. Metadata values become
 Python values (arrays of numbers become lists); tensor data is a read-only np.memmap view.
@@ -17,7 +17,7 @@ _SCALARS = {
 _STRING = 8
 _ARRAY = 9
 
-# ggml type id -> (name, elements per block, bytes per block) (spec §3.6)
+# ggml type id -> (name, elements per block, bytes per block) (docs/GEMMA4.md §3.6)
 GGML_TYPES = {
     0: ("f32", 1, 4), 1: ("f16", 1, 2), 2: ("q4_0", 32, 18), 8: ("q8_0", 32, 34),
     10: ("q2_K", 256, 84), 12: ("q4_K", 256, 144), 14: ("q6_K", 256, 210), 30: ("bf16", 1, 2),

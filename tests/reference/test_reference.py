@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Checks of the NumPy reference on hand-made models, against a second, loop-based
-implementation of spec/gemma4.md §1.3 written in a different style (per token, per head,
+implementation of docs/GEMMA4.md §1.3 written in a different style (per token, per head,
 complex-number RoPE, explicit window test), and on hand-made quantised blocks."""
 import cmath
 import math

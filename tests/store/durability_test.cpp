@@ -1,4 +1,4 @@
-// Turns are all-or-nothing and durable (DESIGN.md "Data flow" step 6): a failure inside
+// Turns are all-or-nothing and durable (docs/DESIGN.md "Data flow" step 6): a failure inside
 // append_turn leaves nothing half-written, and a process killed right after append_turn
 // returned loses none of the turns it reported.
 #include <gtest/gtest.h>

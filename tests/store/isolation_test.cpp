@@ -1,4 +1,4 @@
-// Isolation (DESIGN.md "Privacy rules"): an app never sees, changes or learns of another app's
+// Isolation (docs/DESIGN.md "Privacy rules"): an app never sees, changes or learns of another app's
 // session, whether the other app shares its uid or its name.
 #include <gtest/gtest.h>
 

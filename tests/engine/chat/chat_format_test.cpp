@@ -1,4 +1,4 @@
-// The E2B/E4B chat format against the exact strings of spec/gemma4.md §5.4.
+// The E2B/E4B chat format against the exact strings of docs/GEMMA4.md §5.4.
 #include "chat/chat_format.h"
 
 #include <gtest/gtest.h>

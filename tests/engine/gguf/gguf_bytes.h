@@ -1,5 +1,5 @@
 // Test helper: builds GGUF bytes field by field, independently of GgufWriter, so tests can
-// make valid files of every value type and hostile files (shared/spec/gemma4.md §3.1).
+// make valid files of every value type and hostile files (docs/GEMMA4.md §3.1).
 #pragma once
 
 #include <cstdint>

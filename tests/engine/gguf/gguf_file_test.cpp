@@ -1,5 +1,5 @@
 // Tests of GgufFile on valid files: every value type, tensors, getters, formatting
-// (shared/spec/gemma4.md §3.1).
+// (docs/GEMMA4.md §3.1).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -117,7 +117,7 @@ TEST(GgufFile, GettersNameTheKeyAndSayWhatIsWrong) {
 }
 
 TEST(GgufFile, IntArraysAcceptAScalarOnlyWhenAllowed) {
-  // spec §3.2: gemma4.feed_forward_length is "u32 or i32[L]".
+  // docs/GEMMA4.md §3.2: gemma4.feed_forward_length is "u32 or i32[L]".
   const GgufBytes b = every_value_type();  // must outlive f: f views its bytes
   auto f = parse_ok(b);
   ASSERT_TRUE(f);

@@ -1,4 +1,4 @@
-// Test oracle: a deliberately plain Gemma 4 forward pass (spec/gemma4.md §1.3-1.6) in double
+// Test oracle: a deliberately plain Gemma 4 forward pass (docs/GEMMA4.md §1.3-1.6) in double
 // precision over a whole token sequence at once, with K/V recomputed for every position (no
 // cache, no batching, no shortcut). It shares no code with the engine except the GGUF reader
 // and the reference dequantiser, so the engine is checked against the spec, not itself.

@@ -1,5 +1,5 @@
 // Tests of dequantize_row_ref: for each computable type, blocks whose bytes are written by
-// hand and whose values are worked out by hand from the layouts in shared/spec/gemma4.md §3.6.
+// hand and whose values are worked out by hand from the layouts in docs/GEMMA4.md §3.6.
 #include <gtest/gtest.h>
 
 #include <cmath>

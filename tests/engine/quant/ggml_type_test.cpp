@@ -1,4 +1,4 @@
-// Tests of the ggml type table and row sizes (shared/spec/gemma4.md §3.6).
+// Tests of the ggml type table and row sizes (docs/GEMMA4.md §3.6).
 #include <gtest/gtest.h>
 
 #include "quant/ggml_type.h"
@@ -14,7 +14,7 @@ struct Expected {
   bool computable;
 };
 
-// Geometry as listed in spec §3.6 and ggml's GGML_QUANT_SIZES, typed in by hand.
+// Geometry as listed in docs/GEMMA4.md §3.6 and ggml's GGML_QUANT_SIZES, typed in by hand.
 constexpr Expected kExpected[] = {
     {0, "f32", 1, 4, true},        {1, "f16", 1, 2, true},        {2, "q4_0", 32, 18, true},
     {3, "q4_1", 32, 20, false},    {6, "q5_0", 32, 22, false},    {7, "q5_1", 32, 24, false},

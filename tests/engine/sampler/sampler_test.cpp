@@ -1,5 +1,5 @@
 // The sampler on hand-made logit vectors whose outcomes and frequencies follow from the
-// definitions (spec/gemma4.md §5.3 for the stop set and defaults).
+// definitions (docs/GEMMA4.md §5.3 for the stop set and defaults).
 #include "sampler/sampler.h"
 
 #include <gtest/gtest.h>

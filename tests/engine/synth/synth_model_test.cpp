@@ -66,7 +66,7 @@ TEST(SynthModel, WritesEveryMetadataKeyOfTheSpec) {
   ScratchDir dir;
   auto f = write_and_open(dir, SynthOptions{}, "tiny.gguf");
   ASSERT_NE(f, nullptr);
-  // spec/gemma4.md §3.2 and §5.2.
+  // docs/GEMMA4.md §3.2 and §5.2.
   for (const char* key : {"general.architecture",
                           "general.type",
                           "general.name",
@@ -126,7 +126,7 @@ TEST(SynthModel, WritesEveryMetadataKeyOfTheSpec) {
 }
 
 TEST(SynthModel, FfnWidthIsAScalarWhenUniformAndAnArrayOtherwise) {
-  // spec §3.2: u32 for E4B (10240 everywhere), i32[35] for E2B (6144 x 15, 12288 x 20).
+  // docs/GEMMA4.md §3.2: u32 for E4B (10240 everywhere), i32[35] for E2B (6144 x 15, 12288 x 20).
   ScratchDir dir;
   for (const char* preset : {"e2b", "e4b"}) {
     const Gemma4Config c = *Gemma4Config::preset(preset);
@@ -163,7 +163,7 @@ size_t count_with(const std::vector<TensorPlan>& plan, const std::string& part) 
 }
 
 TEST(SynthModel, TensorCountsMatchTheSpecForEveryPreset) {
-  // spec §3.3: 6 globals + 14 per layer + 3 per layer that has K/V tensors.
+  // docs/GEMMA4.md §3.3: 6 globals + 14 per layer + 3 per layer that has K/V tensors.
   struct Case {
     const char* preset;
     size_t without_shared, with_shared;
@@ -205,7 +205,7 @@ TEST(SynthModel, E2bShapesAndTypesFollowTheOfficialQ4_0Files) {
     EXPECT_EQ(by_name[name]->type, type) << name;
     EXPECT_EQ(by_name[name]->ne, ne) << name;
   };
-  // spec §3.3 shapes (E2B column) and §7.1 types.
+  // docs/GEMMA4.md §3.3 shapes (E2B column) and §7.1 types.
   expect("token_embd.weight", GgmlType::kQ6_K, {1536, 262144});
   expect("per_layer_token_embd.weight", GgmlType::kQ6_K, {8960, 262144});
   expect("per_layer_model_proj.weight", GgmlType::kF16, {1536, 8960});

@@ -1,5 +1,5 @@
 // Tests of the built-in synthetic vocabulary: real Gemma 4 ids and types for the special
-// tokens, whitespace runs and bytes (spec/tokenizer.md), unique tokens, valid merges.
+// tokens, whitespace runs and bytes (docs/TOKENIZER.md), unique tokens, valid merges.
 #include "synth/synth_vocab.h"
 
 #include <gtest/gtest.h>

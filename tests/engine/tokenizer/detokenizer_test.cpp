@@ -1,4 +1,4 @@
-// The streaming detokenizer holds back split UTF-8 characters (spec/tokenizer.md "Decoding").
+// The streaming detokenizer holds back split UTF-8 characters (docs/TOKENIZER.md "Decoding").
 #include "tokenizer/detokenizer.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The tokenizer on the real Gemma 4 vocabulary: the 46 reference encodings published with
-// llama.cpp (made by Hugging Face's tokenizer, spec/tokenizer.md), round trips, special tokens.
+// llama.cpp (made by Hugging Face's tokenizer, docs/TOKENIZER.md), round trips, special tokens.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -77,7 +77,7 @@ TEST_F(RealVocab, MatchesControlTokensOnlyWhenAskedButUserDefinedOnesAlways) {
     EXPECT_NE(id, 105);
     EXPECT_NE(id, 106);
   }
-  EXPECT_EQ(plain.back(), 100);  // <|channel> is user-defined (spec/gemma4.md §5.2)
+  EXPECT_EQ(plain.back(), 100);  // <|channel> is user-defined (docs/GEMMA4.md §5.2)
   const auto special = tok().encode(text, {.parse_special = true});
   ASSERT_GE(special.size(), 4u);
   EXPECT_EQ(special.front(), 105);

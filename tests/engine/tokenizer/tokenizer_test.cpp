@@ -1,5 +1,5 @@
 // The BPE encoder and decoder on a hand-made vocabulary (tiny_vocab.h), where every expected
-// encoding is derived by hand from the merge ranks (spec/gemma4.md §5.1).
+// encoding is derived by hand from the merge ranks (docs/GEMMA4.md §5.1).
 #include "tokenizer/tokenizer.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Import of a Hugging Face tokenizer.json (spec/tokenizer.md): token types, merges in both
+// Import of a Hugging Face tokenizer.json (docs/TOKENIZER.md): token types, merges in both
 // notations, and errors that name the field. The Gemma 4 renames are checked on the real file
 // in real_vocab_test.cpp.
 #include "tokenizer/vocab_import.h"
