@@ -2,8 +2,8 @@
 // calls (chat, generate, cancel), store queries (sessions) and model queries, and every
 // outcome into exactly one reply stream. It knows no generation rules: those live in the
 // turn service (turn_service.h) shared with the HTTP front-end. One error boundary per
-// request (CONTRIBUTING.md "Errors"): whatever a handler returns or throws becomes an Error frame for that
-// request, and the connection and the daemon stay up.
+// request (CONTRIBUTING.md "Errors"): whatever a handler returns or throws becomes an Error frame
+// for that request, and the connection and the daemon stay up.
 //
 // Threads: every method runs on the io thread, except the TurnStream's on_token/writable
 // (inference thread), which only send frames (Connection::send is thread-safe).

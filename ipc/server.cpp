@@ -228,8 +228,8 @@ void ServerCore::connection_closed(const std::shared_ptr<Connection>& conn) {
 void ServerCore::deliver_message(const std::shared_ptr<Connection>& conn,
                                  v1::ClientMessage message) {
   const std::uint64_t request_id = message.request_id();
-  // One error boundary per request (CONTRIBUTING.md "Errors"): a throwing handler costs its request,
-  // not the connection.
+  // One error boundary per request (CONTRIBUTING.md "Errors"): a throwing handler costs its
+  // request, not the connection.
   try {
     handlers.on_message(conn, std::move(message));
   } catch (const std::exception& e) {

@@ -1,8 +1,8 @@
 // `gemmactl bench --model FILE [--prompt-tokens N] [--gen-tokens N] [--threads T]
 // [--kv-type PRESET] [--json]`: prefill and decode speed of the offline engine, peak RSS,
-// and the weight bandwidth decode achieves (docs/DESIGN.md command-line contract; docs/GEMMA4.md §4.1):
-// read_gb_s = weight bytes per decoded token (from the tensor table) x decode tok/s.
-// Prompt ids are deterministic and decode is greedy, so runs are comparable.
+// and the weight bandwidth decode achieves (docs/DESIGN.md command-line contract; docs/GEMMA4.md
+// §4.1): read_gb_s = weight bytes per decoded token (from the tensor table) x decode tok/s. Prompt
+// ids are deterministic and decode is greedy, so runs are comparable.
 #include <sys/resource.h>
 
 #include <algorithm>

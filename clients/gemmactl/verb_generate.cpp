@@ -57,7 +57,8 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// <bos> + the prompt (--raw), or the prompt as one user turn of the chat format (docs/GEMMA4.md §5.4).
+// <bos> + the prompt (--raw), or the prompt as one user turn of the chat format (docs/GEMMA4.md
+// §5.4).
 Result<std::vector<int32_t>> prompt_ids(const tokenizer::Tokenizer& tok, const std::string& prompt,
                                         bool raw) {
   if (raw) {

@@ -1,6 +1,6 @@
 // `gemmactl model inspect FILE [--json] [--tensors]`: header, metadata, tensors by type and
-// bytes, vocabulary size of a GGUF file (docs/DESIGN.md command-line contract; docs/GEMMA4.md §3.1). Works
-// on vocabulary-only files. Reads only the header pages of the mapping, so it takes
+// bytes, vocabulary size of a GGUF file (docs/DESIGN.md command-line contract; docs/GEMMA4.md
+// §3.1). Works on vocabulary-only files. Reads only the header pages of the mapping, so it takes
 // milliseconds on multi-GB models.
 #include <cinttypes>
 #include <cstdio>

@@ -19,7 +19,8 @@ template <typename Sink>
 void render(std::span<const Message> messages, const ChatOptions& options, Sink& sink) {
   if (options.add_bos) sink.special(Special::kBos);
   size_t first = 0;
-  // docs/GEMMA4.md §5.4: the system block appears for a leading system message or when thinking is on.
+  // docs/GEMMA4.md §5.4: the system block appears for a leading system message or when thinking is
+  // on.
   const bool leading_system = !messages.empty() && messages[0].role == Role::kSystem;
   if (leading_system || options.thinking) {
     sink.special(Special::kTurnStart);

@@ -84,7 +84,8 @@ class GgufFile {
   const TensorInfo* find_tensor(std::string_view name) const;  // nullptr if absent
 
   // Typed getters. Integer getters accept any integer value type whose value fits (u32 or
-  // i32 alike, docs/GEMMA4.md §3.1); errors name the key and say absent / wrong type / out of range.
+  // i32 alike, docs/GEMMA4.md §3.1); errors name the key and say absent / wrong type / out of
+  // range.
   Result<uint64_t> get_uint(std::string_view key) const;
   Result<int64_t> get_int(std::string_view key) const;
   Result<float> get_float(std::string_view key) const;  // f32 or f64

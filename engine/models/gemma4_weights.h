@@ -73,8 +73,8 @@ class Gemma4Weights {
   Linear output;  // the LM head: `output.weight` if present, else token_embd (tied)
   std::vector<Gemma4LayerWeights> layers;
 
-  // Bytes of weights one decoded token reads (docs/GEMMA4.md §4.1): every layer matrix, the PLE model
-  // projection, the LM head, one token_embd row, one PLE row and the norms.
+  // Bytes of weights one decoded token reads (docs/GEMMA4.md §4.1): every layer matrix, the PLE
+  // model projection, the LM head, one token_embd row, one PLE row and the norms.
   uint64_t bytes_per_decoded_token() const { return bytes_per_token_; }
 
  private:

@@ -10,7 +10,8 @@ namespace {
 
 using T = GgmlType;
 
-// Geometry from docs/GEMMA4.md §3.6 / ggml's GGML_QUANT_SIZES; `computable` = dequantize_row_ref has it.
+// Geometry from docs/GEMMA4.md §3.6 / ggml's GGML_QUANT_SIZES; `computable` = dequantize_row_ref
+// has it.
 constexpr std::array<TypeTraits, 25> kTraits = {{
     {T::kF32, "f32", 1, 4, true},
     {T::kF16, "f16", 1, 2, true},

@@ -48,9 +48,9 @@ struct TensorPlan {
   ValueSpec values;
 };
 
-// The tensor table of docs/GEMMA4.md §3.3 for config `c` (n_vocab rows in the embedding tables), with
-// the types of `quant` (§7.1; rows whose length does not fit a block type fall back to
-// Q8_0 or F16). KV-shared layers get attn_k/attn_k_norm/attn_v only if `shared_kv`.
+// The tensor table of docs/GEMMA4.md §3.3 for config `c` (n_vocab rows in the embedding tables),
+// with the types of `quant` (§7.1; rows whose length does not fit a block type fall back to Q8_0 or
+// F16). KV-shared layers get attn_k/attn_k_norm/attn_v only if `shared_kv`.
 std::vector<TensorPlan> plan_tensors(const engine::Gemma4Config& c, SynthQuant quant,
                                      bool shared_kv);
 
