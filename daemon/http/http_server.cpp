@@ -487,6 +487,10 @@ HttpServer::HttpServer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
 
 HttpServer::~HttpServer() {
   stop();
+  // Core holds its sessions and each session holds Core: once the io_context no longer runs
+  // (the owner destroys the server after io.run() has returned), nothing would erase them, so
+  // the cycle is broken here; their pending handlers die with the io_context.
+  core_->sessions.clear();
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(asio::io_context& io,

@@ -42,7 +42,8 @@ std::vector<uint8_t> random_f16(int64_t n, size_t offset, uint64_t seed) {
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 // Bit-equal, except that a NaN matches any NaN: F16C and NEON quiet a signalling NaN, the
