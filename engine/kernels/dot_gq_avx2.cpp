@@ -19,6 +19,7 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
                  int32_t* out, int64_t stride) {
   const int8_t* q = a.qs + t * a.n_in + g * a.group;
   __m256i acc[kR];
+#pragma GCC unroll 4
   for (int r = 0; r < kR; ++r)
     acc[r] = _mm256_setzero_si256();
   if constexpr (kBits == 8) {
@@ -26,6 +27,7 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
     for (int64_t i = 0; i < a.group; i += 16) {
       const __m256i q16 =
           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
+#pragma GCC unroll 4
       for (int r = 0; r < kR; ++r) {
         const __m256i w16 =
             _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * rb + i)));
@@ -45,22 +47,27 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
     for (; j + 32 <= gb; j += 32) {
       __m256i v[kR];
       __m256i s16[kR];
+#pragma GCC unroll 4
       for (int r = 0; r < kR; ++r) {
         v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * rb + j));
         s16[r] = _mm256_setzero_si256();
       }
+#pragma GCC unroll 4
       for (int p = 0; p < kPhases; ++p) {
         const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + p * gb + j));
+#pragma GCC unroll 4
         for (int r = 0; r < kR; ++r) {
           const __m256i c = _mm256_and_si256(_mm256_srli_epi16(v[r], kBits * p), mask);
           s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(c, qv));
         }
       }
+#pragma GCC unroll 4
       for (int r = 0; r < kR; ++r)
         acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(s16[r], ones));
     }
     store_hsums<kR>(acc, out, stride);
     const int32_t off = kOffset * a.sum[t * a.n_groups + g];
+#pragma GCC unroll 4
     for (int r = 0; r < kR; ++r) {
       if (j < gb) out[r * stride] += gq_packed_sum_ref(kBits, b + r * rb, q, a.group, j, gb);
       out[r * stride] -= off;

@@ -20,15 +20,18 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
                  int32_t* out, int64_t stride) {
   const int8_t* q = a.qs + t * a.n_in + g * a.group;
   int32x4_t acc[kR];
+#pragma GCC unroll 4
   for (int r = 0; r < kR; ++r)
     acc[r] = vdupq_n_s32(0);
   if constexpr (kBits == 8) {
     const int8_t* w = reinterpret_cast<const int8_t*>(row + g * a.group);
     for (int64_t i = 0; i < a.group; i += 16) {
       const int8x16_t qv = vld1q_s8(q + i);
+#pragma GCC unroll 4
       for (int r = 0; r < kR; ++r)
         acc[r] = mac_s8(acc[r], vld1q_s8(w + r * rb + i), qv);
     }
+#pragma GCC unroll 4
     for (int r = 0; r < kR; ++r)
       out[r * stride] = vaddvq_s32(acc[r]);
   } else {
@@ -42,11 +45,14 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
     int64_t j = 0;
     for (; j + 16 <= gb; j += 16) {
       uint8x16_t v[kR];
+#pragma GCC unroll 4
       for (int r = 0; r < kR; ++r)
         v[r] = vld1q_u8(b + r * rb + j);
+#pragma GCC unroll 4
       for (int p = 0; p < kPhases; ++p) {
         const int8x16_t qv = vld1q_s8(q + p * gb + j);
         const int8x16_t shift = vdupq_n_s8(static_cast<int8_t>(-kBits * p));
+#pragma GCC unroll 4
         for (int r = 0; r < kR; ++r) {
           const int8x16_t c = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v[r], shift), mask));
           acc[r] = mac_s8(acc[r], c, qv);
@@ -54,6 +60,7 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
       }
     }
     const int32_t off = kOffset * a.sum[t * a.n_groups + g];
+#pragma GCC unroll 4
     for (int r = 0; r < kR; ++r) {
       int32_t s = vaddvq_s32(acc[r]);
       if (j < gb) s += gq_packed_sum_ref(kBits, b + r * rb, q, a.group, j, gb);

@@ -27,6 +27,7 @@ inline void store_hsums(const __m256i* acc, int32_t* out, int64_t stride) {
     alignas(16) int32_t v[4];
     _mm_store_si128(reinterpret_cast<__m128i*>(v),
                     _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+#pragma GCC unroll 4
     for (int i = 0; i < 4; ++i)
       out[i * stride] = v[i];
   } else {
