@@ -79,6 +79,36 @@ TEST(ActI8, StaticRuleRoundsHalfToEvenAndClamps) {
   EXPECT_EQ(sum, 0 + 2 + 2 + 0 - 2 + 127 - 128 + 0);
 }
 
+TEST(ActI8, StaticRuleEqualsClampedNearbyintOverASweep) {
+  // Every quarter step over [-300, 300] (ties included), huge values, infinities and NaN,
+  // in phase order for gq2 and gq4 too.
+  std::vector<float> x;
+  for (int i = -1200; i <= 1200; ++i)
+    x.push_back(static_cast<float>(i) * 0.25f);
+  for (float v : {1e30f, -1e30f, INFINITY, -INFINITY, NAN, 127.5f, -128.5f, 0.5000001f})
+    x.push_back(v);
+  while (x.size() % 256 != 0)
+    x.push_back(0.0f);
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<int8_t> q(x.size());
+  std::vector<float> d(x.size() / 256);
+  std::vector<int32_t> sum(d.size());
+  quantize_act_i8(x.data(), n, 256, 1.0f, q.data(), d.data(), sum.data());
+  auto want = [](float v) {
+    return std::isnan(v)
+               ? int8_t{-128}
+               : static_cast<int8_t>(std::fmin(std::fmax(std::nearbyint(v), -128.f), 127.f));
+  };
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(q[i], want(x[i])) << "x = " << x[i];
+  for (int phases : {2, 4}) {
+    std::vector<int8_t> p = q;
+    act_i8_to_phases(p.data(), n, 256, phases);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(p[(i / 256) * 256 + act_i8_index(256, phases, i % 256)], q[i]) << i;
+  }
+}
+
 TEST(ActI8, ZeroScaleMeansDynamicPerGroup) {
   std::vector<float> x(64, 0.0f);
   x[5] = 2.54f;    // group 0: d = 0.02
