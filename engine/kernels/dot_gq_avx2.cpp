@@ -1,10 +1,8 @@
-// AVX2 scaled-code dot kernels (dot_gq.h), kR rows at a time so each activation vector loaded
-// serves every row of the tile. gq2/gq4: each 32-byte vector of codes is split into its bit
-// fields (one shift and mask per phase), each multiplied with the matching plane of the
-// phase-ordered activations (act_i8.h) by maddubs (unsigned codes x signed activations); the
-// phases' int16 pair sums are added before widening (|sum| <= 4 * 3 * 128 * 2 = 3072 for gq2,
-// 2 * 15 * 128 * 2 = 7680 for gq4: no saturation), minus offset * the group's code sum; tails
-// use the reference. gq8: both sides widened to 16 bits and madd, exact for -128 codes too.
+// AVX2 scaled-code dot kernels (dot_gq.h). gq2/gq4: each 32-byte vector of codes is split into
+// its bit fields (one shift and mask per phase), each multiplied with the matching plane of the
+// phase-ordered activations (act_i8.h) by maddubs (unsigned codes x signed activations,
+// |products| <= 15 * 128 * 2: no saturation), minus offset * the group's code sum; tails use
+// the reference. gq8: both sides widened to 16 bits and madd, exact for -128 codes too.
 #include "kernels/dot_gq.h"
 #include "kernels/gq_decode_x86.h"
 #include "quant/ggml_type.h"
@@ -14,27 +12,20 @@ namespace {
 
 using namespace gqx86;
 
-template <int kBits, int kR>
-void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int64_t g,
-                 int32_t* out, int64_t stride) {
+template <int kBits>
+int32_t group_isum(const uint8_t* row, const ActI8& a, int64_t t, int64_t g) {
   const int8_t* q = a.qs + t * a.n_in + g * a.group;
-  __m256i acc[kR];
-#pragma GCC unroll 4
-  for (int r = 0; r < kR; ++r)
-    acc[r] = _mm256_setzero_si256();
+  __m256i acc = _mm256_setzero_si256();
   if constexpr (kBits == 8) {
     const uint8_t* w = row + g * a.group;
     for (int64_t i = 0; i < a.group; i += 16) {
+      const __m256i w16 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
       const __m256i q16 =
           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
-#pragma GCC unroll 4
-      for (int r = 0; r < kR; ++r) {
-        const __m256i w16 =
-            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * rb + i)));
-        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(w16, q16));
-      }
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w16, q16));
     }
-    store_hsums<kR>(acc, out, stride);
+    return hsum_epi32(acc);
   } else {
     // Byte j of the group holds one code of each phase; phase p meets plane p (act_i8.h).
     constexpr int kPhases = 8 / kBits;
@@ -45,33 +36,16 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
     const __m256i ones = _mm256_set1_epi16(1);
     int64_t j = 0;
     for (; j + 32 <= gb; j += 32) {
-      __m256i v[kR];
-      __m256i s16[kR];
-#pragma GCC unroll 4
-      for (int r = 0; r < kR; ++r) {
-        v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * rb + j));
-        s16[r] = _mm256_setzero_si256();
-      }
-#pragma GCC unroll 4
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + j));
       for (int p = 0; p < kPhases; ++p) {
+        const __m256i c = _mm256_and_si256(_mm256_srli_epi16(v, kBits * p), mask);
         const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + p * gb + j));
-#pragma GCC unroll 4
-        for (int r = 0; r < kR; ++r) {
-          const __m256i c = _mm256_and_si256(_mm256_srli_epi16(v[r], kBits * p), mask);
-          s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(c, qv));
-        }
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(c, qv), ones));
       }
-#pragma GCC unroll 4
-      for (int r = 0; r < kR; ++r)
-        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(s16[r], ones));
     }
-    store_hsums<kR>(acc, out, stride);
-    const int32_t off = kOffset * a.sum[t * a.n_groups + g];
-#pragma GCC unroll 4
-    for (int r = 0; r < kR; ++r) {
-      if (j < gb) out[r * stride] += gq_packed_sum_ref(kBits, b + r * rb, q, a.group, j, gb);
-      out[r * stride] -= off;
-    }
+    int32_t s = hsum_epi32(acc);
+    if (j < gb) s += gq_packed_sum_ref(kBits, b, q, a.group, j, gb);
+    return s - kOffset * a.sum[t * a.n_groups + g];
   }
 }
 

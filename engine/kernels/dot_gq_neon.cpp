@@ -1,8 +1,7 @@
-// NEON scaled-code dot kernels (dot_gq.h), kR rows at a time so each activation vector loaded
-// serves every row of the tile: 16 bytes of codes at a time split into their bit fields, each
-// multiplied with its plane of the phase-ordered activations (act_i8.h) by vmull_s8
-// (|product| <= 128 * 128 fits int16) and pairwise-accumulated into int32 lanes: exact group
-// sums; the offset comes off through the code sum; tails use the reference.
+// NEON scaled-code dot kernels (dot_gq.h): 16 bytes of codes at a time split into their bit
+// fields, each multiplied with its plane of the phase-ordered activations (act_i8.h) by
+// vmull_s8 (|product| <= 128 * 128 fits int16) and pairwise-accumulated into int32 lanes:
+// exact group sums; the offset comes off through the code sum; tails use the reference.
 #include <arm_neon.h>
 
 #include "kernels/dot_gq.h"
@@ -10,30 +9,19 @@
 namespace gemmad::kernels {
 namespace {
 
-inline int32x4_t mac_s8(int32x4_t acc, int8x16_t k, int8x16_t q) {
-  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(k), vget_low_s8(q)));
-  return vpadalq_s16(acc, vmull_high_s8(k, q));
-}
-
-template <int kBits, int kR>
-void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int64_t g,
-                 int32_t* out, int64_t stride) {
+template <int kBits>
+int32_t group_isum(const uint8_t* row, const ActI8& a, int64_t t, int64_t g) {
   const int8_t* q = a.qs + t * a.n_in + g * a.group;
-  int32x4_t acc[kR];
-#pragma GCC unroll 4
-  for (int r = 0; r < kR; ++r)
-    acc[r] = vdupq_n_s32(0);
+  int32x4_t acc = vdupq_n_s32(0);
   if constexpr (kBits == 8) {
     const int8_t* w = reinterpret_cast<const int8_t*>(row + g * a.group);
     for (int64_t i = 0; i < a.group; i += 16) {
+      const int8x16_t k = vld1q_s8(w + i);
       const int8x16_t qv = vld1q_s8(q + i);
-#pragma GCC unroll 4
-      for (int r = 0; r < kR; ++r)
-        acc[r] = mac_s8(acc[r], vld1q_s8(w + r * rb + i), qv);
+      acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(k), vget_low_s8(qv)));
+      acc = vpadalq_s16(acc, vmull_high_s8(k, qv));
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < kR; ++r)
-      out[r * stride] = vaddvq_s32(acc[r]);
+    return vaddvq_s32(acc);
   } else {
     // Byte j of the group holds one code of each phase; phase p meets plane p (act_i8.h). The
     // unsigned codes (< 16) are valid int8; the offset comes off through the code sum.
@@ -44,28 +32,18 @@ void group_isums(const uint8_t* row, uint64_t rb, const ActI8& a, int64_t t, int
     const uint8x16_t mask = vdupq_n_u8((1 << kBits) - 1);
     int64_t j = 0;
     for (; j + 16 <= gb; j += 16) {
-      uint8x16_t v[kR];
-#pragma GCC unroll 4
-      for (int r = 0; r < kR; ++r)
-        v[r] = vld1q_u8(b + r * rb + j);
-#pragma GCC unroll 4
+      const uint8x16_t v = vld1q_u8(b + j);
       for (int p = 0; p < kPhases; ++p) {
+        const int8x16_t c = vreinterpretq_s8_u8(
+            vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-kBits * p))), mask));
         const int8x16_t qv = vld1q_s8(q + p * gb + j);
-        const int8x16_t shift = vdupq_n_s8(static_cast<int8_t>(-kBits * p));
-#pragma GCC unroll 4
-        for (int r = 0; r < kR; ++r) {
-          const int8x16_t c = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v[r], shift), mask));
-          acc[r] = mac_s8(acc[r], c, qv);
-        }
+        acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(c), vget_low_s8(qv)));
+        acc = vpadalq_s16(acc, vmull_high_s8(c, qv));
       }
     }
-    const int32_t off = kOffset * a.sum[t * a.n_groups + g];
-#pragma GCC unroll 4
-    for (int r = 0; r < kR; ++r) {
-      int32_t s = vaddvq_s32(acc[r]);
-      if (j < gb) s += gq_packed_sum_ref(kBits, b + r * rb, q, a.group, j, gb);
-      out[r * stride] = s - off;
-    }
+    int32_t s = vaddvq_s32(acc);
+    if (j < gb) s += gq_packed_sum_ref(kBits, b, q, a.group, j, gb);
+    return s - kOffset * a.sum[t * a.n_groups + g];
   }
 }
 
