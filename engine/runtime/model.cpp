@@ -1,30 +1,27 @@
 // Model loading facade: GGUF file + Gemma 4 config + bound weights.
 #include "runtime/model.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "models/gemma4.h"
+#include "runtime/page_advice.h"
 
 namespace gemmad::runtime {
 
 namespace {
 
-// The PLE table (E2B: 1.9 GB in Q6_K) is read one row per token (docs/GEMMA4.md §4.1). Without this
-// hint, each fault would also map the neighbouring cached pages ("fault-around") and trigger
-// readahead, so resident memory would grow by tens of KB per distinct token.
-void advise_random(const gguf::TensorInfo* t) {
-  if (t == nullptr || t->n_bytes == 0) return;
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(t->data);
-  const uintptr_t first = (begin + page - 1) / page * page;  // whole pages inside the tensor
-  const uintptr_t last = (begin + t->n_bytes) / page * page;
-  if (last > first) {
-    (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_RANDOM);  // a hint only
+constexpr const char* kPleTable = "per_layer_token_embd.weight";
+
+// The PLE table (E2B: 1.9 GB in Q6_K) is read one row per token (docs/GEMMA4.md §4.1). Without
+// MADV_RANDOM, each fault would also map the neighbouring cached pages ("fault-around") and
+// trigger readahead, so resident memory would grow by tens of KB per distinct token. The same
+// for a scaled-code table's scales (E2B mobile: 36.7 MB, 140 bytes per token).
+void advise_row_table(const gguf::GgufFile& f) {
+  for (const std::string& n : {std::string(kPleTable), std::string(kPleTable) + "_scale"}) {
+    if (const gguf::TensorInfo* t = f.find_tensor(n)) advise_random_pages(t->data, t->n_bytes);
   }
 }
 
@@ -43,6 +40,13 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     if (e.message.rfind(path, 0) != 0) e.message = path + ": " + e.message;
     return e;
   }
+  // The bind-time finiteness check read every scale of the PLE table; decoding reads 140
+  // bytes of them per token, so unmap them again (the file is mmapped read-only here; a
+  // parsed in-memory file must not get MADV_DONTNEED).
+  if (const gguf::TensorInfo* t =
+          model.value()->file().find_tensor(std::string(kPleTable) + "_scale")) {
+    release_pages(t->data, t->n_bytes);
+  }
   return model;
 }
 
@@ -52,7 +56,7 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::GgufFile> 
   GEMMAD_ASSIGN_OR_RETURN(m->config_, engine::Gemma4Config::from_gguf(*m->file_));
   GEMMAD_ASSIGN_OR_RETURN(m->weights_, engine::Gemma4Weights::bind(*m->file_, m->config_));
   GEMMAD_ASSIGN_OR_RETURN(m->kv_scales_, read_kv_static_scales(*m->file_, m->config_.n_layer));
-  advise_random(m->file_->find_tensor("per_layer_token_embd.weight"));
+  advise_row_table(*m->file_);
   // A file "looks like" a variant when its depth or its width matches one.
   for (const char* name : {"e2b", "e4b"}) {
     const auto canon = engine::Gemma4Config::preset(name);
