@@ -16,7 +16,7 @@ For each case (layout, shards, static-scale pattern):
     rounding-flip allowance of compare.py, halved since both sides here see identical
     weights); then max |z_q - z_twin| <= D_ref + EFFECT_TOL follows, and is printed: that
     figure is the size of the activation-quantization effect.
-Then the unquantized twin checkpoint imports to F16 and Q4_0 too, and the first case's GGUF
+Then the unquantized twin checkpoint imports to F16 and Q4_0 too, and the first GGUF of each layout
 is served by `gemmad --model`: a greedy `gemmactl generate` through the daemon returns the
 same text as the offline run.
 
@@ -145,17 +145,19 @@ def check_unquantized(args, vocab, twin_dir):
     return ok
 
 
-def check_daemon(args, model):
-    sock = os.path.join(args.dir, "gemmad.sock")
-    log_path = os.path.join(args.dir, "gemmad.log")
+def check_daemon(args, model, tag):
+    sock = os.path.join(args.dir, f"gemmad-{tag}.sock")
+    log_path = os.path.join(args.dir, f"gemmad-{tag}.log")
     config = os.path.join(args.dir, "gemmad.toml")
+    state = os.path.join(args.dir, f"state-{tag}")
+    os.makedirs(state, exist_ok=True)
     with open(config, "w") as f:
         f.write("[privacy]\nnetwork_filter = false\n")
     offline = run([args.gemmactl, "generate", "--model", model, "--temp", "0", "-n", "12",
                    "--json", "hello"])
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([args.gemmad, "--config", config, "--model", model, "--socket",
-                                 sock, "--state-dir", args.dir], stdout=log, stderr=log)
+                                 sock, "--state-dir", state], stdout=log, stderr=log)
     try:
         for _ in range(600):  # wait until the daemon answers (or exits)
             st = subprocess.run([args.gemmactl, "--socket", sock, "status"], capture_output=True)
@@ -189,13 +191,14 @@ def main():
     vocab = os.path.join(args.dir, "vocab.gguf")
     run([args.gemmactl, "model", "synth", "--preset", "tiny", "--quant", "f32", "--seed", "1",
          "-o", vocab])
-    ok, first = True, None
+    ok, first = True, {}  # first imported model of each layout
     for name, layout, shards, scales in CASES:
         case_ok, out = check_case(args, vocab, name, layout, shards, scales)
         ok = ok and case_ok
-        first = first or out
+        first.setdefault(layout, out)
     ok = check_unquantized(args, vocab, os.path.join(args.dir, CASES[0][0], "twin")) and ok
-    ok = check_daemon(args, first) and ok
+    for layout, model in first.items():  # both layouts are served by the daemon
+        ok = check_daemon(args, model, layout) and ok
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
