@@ -10,7 +10,11 @@
 // Matrices smaller than the last-level cache are replicated until the copies exceed 512 MiB
 // and each call uses the next copy, so every call reads its weights from DRAM as in decode.
 //
-// Usage: matmul_bench [--threads N] [--reps N] [--quick]
+// Usage: matmul_bench [--threads N] [--reps N] [--quick] [--tokens 1,4,64,512] [--only SUBSTR]
+//                     [--sets avx2,avx512] [--no-probe]
+// --tokens: the batch sizes (default 1,64); --only: matrices whose name contains SUBSTR;
+// --sets: the kernel sets to alternate (default every usable one); --no-probe: skip the
+// bandwidth probe and the thread-pool figures.
 #include <sys/resource.h>
 #include <time.h>
 
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "common/fp16.h"
+#include "kernels/bandwidth_probe.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
@@ -56,63 +61,6 @@ double process_cpu_seconds() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
-
-// --- Memory bandwidth -------------------------------------------------------------------------
-
-uint64_t sum_words(const uint64_t* p, size_t n) {
-  uint64_t a = 0, b = 0, c = 0, d = 0;
-  for (size_t i = 0; i + 4 <= n; i += 4) {
-    a += p[i];
-    b += p[i + 1];
-    c += p[i + 2];
-    d += p[i + 3];
-  }
-  return a ^ b ^ c ^ d;
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-struct Bandwidth {
-  double wall = 0;  // GB/s of wall time
-  double cpu = 0;   // GB/s per CPU-second of one thread: its rate while it runs
-};
-
-// Best of 3 streaming reads of `bytes` split over `threads` threads.
-Bandwidth read_bandwidth(const uint64_t* buf, size_t bytes, int threads) {
-  Bandwidth best;
-  for (int rep = 0; rep < 3; ++rep) {
-    std::vector<uint64_t> sink(static_cast<size_t>(threads));
-    std::vector<double> cpu(static_cast<size_t>(threads));
-    const size_t words = bytes / 8 / static_cast<size_t>(threads);
-    const auto t0 = Clock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        const double c0 = thread_cpu_seconds();
-        sink[t] = sum_words(buf + words * t, words);
-        cpu[t] = thread_cpu_seconds() - c0;
-      });
-    }
-    for (auto& th : pool) {
-      th.join();
-    }
-    const double s = seconds_since(t0);
-    uint64_t x = 0;
-    double slowest = 0;
-    for (int t = 0; t < threads; ++t) {
-      x ^= sink[t];
-      slowest = std::max(slowest, cpu[t]);
-    }
-    if (x == 42) std::printf(" ");  // keep the sums alive
-    best.wall = std::max(best.wall, static_cast<double>(bytes) / s / 1e9);
-    best.cpu = std::max(best.cpu, static_cast<double>(bytes) / threads / slowest / 1e9);
-  }
-  return best;
 }
 
 // --- Weights ----------------------------------------------------------------------------------
@@ -322,9 +270,35 @@ int run(int argc, char** argv) {
   int threads = 2;
   int reps = 7;
   bool quick = false;
+  bool probe = true;
+  std::vector<int64_t> tokens = {1, 64};
+  std::string only;
+  std::string set_names;
+  auto parse_list = [](const char* p, std::vector<int64_t>* out) {
+    out->clear();
+    while (*p != '\0') {
+      char* end = nullptr;
+      const long long v = std::strtoll(p, &end, 10);
+      if (end == p || v < 1) return false;
+      out->push_back(v);
+      p = *end == ',' ? end + 1 : end;
+    }
+    return !out->empty();
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) {
+    if (a == "--tokens" && i + 1 < argc) {
+      if (!parse_list(argv[++i], &tokens)) {
+        std::fprintf(stderr, "matmul_bench: --tokens wants a list of counts >= 1\n");
+        return 2;
+      }
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--sets" && i + 1 < argc) {
+      set_names = argv[++i];
+    } else if (a == "--no-probe") {
+      probe = false;
+    } else if (a == "--threads" && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else if (a == "--reps" && i + 1 < argc) {
       reps = std::atoi(argv[++i]);
@@ -332,7 +306,9 @@ int run(int argc, char** argv) {
       quick = true;
       reps = 3;
     } else {
-      std::fprintf(stderr, "usage: matmul_bench [--threads N] [--reps N] [--quick]\n");
+      std::fprintf(stderr,
+                   "usage: matmul_bench [--threads N] [--reps N] [--quick] [--tokens LIST] "
+                   "[--only SUBSTR] [--sets LIST] [--no-probe]\n");
       return 2;
     }
   }
@@ -345,24 +321,34 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "matmul_bench: %s\n", active.error().message.c_str());
     return 2;
   }
-  const std::vector<KernelSet> sets = kernels::usable_kernel_sets();
-
-  std::printf("memory read bandwidth (1 GiB buffer, best of 3):\n");
-  {
-    const size_t bytes = size_t{1} << 30;
-    std::unique_ptr<uint64_t[]> buf(new uint64_t[bytes / 8]);
-    for (size_t i = 0; i < bytes / 8; ++i)
-      buf[i] = i;
-    for (int t : {1, 2}) {
-      const Bandwidth b = read_bandwidth(buf.get(), bytes, t);
-      std::printf("  %d thread%s: %.2f GB/s (per core while running: %.2f GB/s)\n", t,
-                  t > 1 ? "s" : "", b.wall, b.cpu);
+  std::vector<KernelSet> sets = kernels::usable_kernel_sets();
+  if (!set_names.empty()) {
+    std::vector<KernelSet> chosen;
+    for (KernelSet s : sets) {
+      if (("," + set_names + ",").find(std::string(",") + kernels::kernel_set_name(s) + ",") !=
+          std::string::npos)
+        chosen.push_back(s);
     }
+    if (chosen.empty()) {
+      std::fprintf(stderr, "matmul_bench: --sets %s names no usable kernel set\n",
+                   set_names.c_str());
+      return 2;
+    }
+    sets = chosen;
   }
 
   ThreadPool pool(threads);
-  std::printf("\nthread pool (%d threads):\n", pool.size());
-  pool_overhead(pool);
+  if (probe) {
+    std::printf("memory read bandwidth (1 GiB buffer, best of 3):\n");
+    for (const kernels::ReadBandwidth& b :
+         kernels::probe_read_bandwidth(kernels::kProbeBytes, {1, 2}, 3)) {
+      std::printf("  %d thread%s: %.2f GB/s (per core while running: %.2f GB/s)\n", b.threads,
+                  b.threads > 1 ? "s" : "", b.gb_s, b.per_core_gb_s);
+    }
+
+    std::printf("\nthread pool (%d threads):\n", pool.size());
+    pool_overhead(pool);
+  }
 
   std::printf("\nmatmul, %d threads, median of %d alternating runs per set:\n", pool.size(), reps);
   std::vector<Matrix> mats;
@@ -370,13 +356,17 @@ int run(int argc, char** argv) {
   mats.push_back(make_matrix("ffn_down 6144x1536 q4_0", GgmlType::kQ4_0, 6144, 1536, 2));
   mats.push_back(make_matrix("per_layer_proj 1536x8960 f16", GgmlType::kF16, 1536, 8960, 3));
   if (!quick) {
+    mats.push_back(make_matrix("attn_q 1536x2048 q4_0", GgmlType::kQ4_0, 1536, 2048, 5));
     mats.push_back(make_matrix("lm_head 1536x262144 q6_K", GgmlType::kQ6_K, 1536, 262144, 4));
   }
   for (const Matrix& m : mats) {
-    for (int64_t n_tok : {1, 64}) {
+    if (!only.empty() && m.name.find(only) == std::string::npos) continue;
+    for (int64_t n_tok : tokens) {
       std::vector<KernelSet> s = sets;
       // The scalar reference is only a correctness baseline; time it on the small cases.
-      if (n_tok > 1 || m.bytes() > (uint64_t{64} << 20)) s.erase(s.begin());
+      if ((n_tok > 1 || m.bytes() > (uint64_t{64} << 20)) && s.size() > 1 &&
+          s.front() == KernelSet::kScalar)
+        s.erase(s.begin());
       run_matrix(m, n_tok, s, reps, pool);
     }
   }

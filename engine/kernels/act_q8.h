@@ -48,6 +48,9 @@ struct ActQ8 {
   int64_t n_tok = 0;
 };
 
+// Tokens [t0, t0 + n) of a as a view of their own (token 0 of the result is token t0 of a).
+ActQ8 act_q8_tokens(const ActQ8& a, int64_t t0, int64_t n);
+
 // Block b of token t's codes in natural element order (for scalar code and tails).
 void act_q8_block(const ActQ8& a, int64_t t, int64_t b, int8_t out[kQ8Block]);
 

@@ -82,6 +82,19 @@ void ActQ8Buffer::reserve(int64_t n_in, int64_t n_tok) {
   n_tok_ = n_tok;
 }
 
+ActQ8 act_q8_tokens(const ActQ8& a, int64_t t0, int64_t n) {
+  const int64_t nb = a.n_in / kQ8Block;
+  ActQ8 v = a;
+  v.qs += t0 * a.n_in;
+  v.d += t0 * nb;
+  v.ds += t0 * nb;
+  v.dl += t0 * nb * kLanesPerBlock;
+  v.bias += t0 * nb * kLanesPerBlock;
+  v.bias2 += t0 * nb * kLanesPerBlock;
+  v.n_tok = n;
+  return v;
+}
+
 ActQ8 ActQ8Buffer::view() const {
   ActQ8 v;
   v.qs = ptr<const int8_t>(qs_off_);

@@ -22,6 +22,17 @@ int64_t row_grain(const WeightView& w) {
   return (rows + 3) / 4 * 4;
 }
 
+// Tokens per pass over a chunk of rows for the integer kernels: a block's activations (about 2
+// bytes per value: codes, lane biases and scales, act_q8.h) fill ~256 KiB, a quarter of a
+// typical L2, so many tokens (prefill) do not stream every token's activations from L3 once
+// per weight row. A multiple of the kernels' token tile, so blocking changes no tile's shape
+// except the last (and a token's result never depends on its tile anyway).
+int64_t token_block(int64_t n_in) {
+  constexpr int64_t kBytes = 256 * 1024;
+  const int64_t tokens = kBytes / std::max<int64_t>(2 * n_in, 1);
+  return std::max<int64_t>(8, tokens / 8 * 8);
+}
+
 // Rows of a type without a kernel: dequantise each row with the reference, then the set's f32
 // kernel. Slow, but correct for every computable type.
 void dequant_rows(const KernelTable& table, const WeightView& w, const float* x, int64_t n_tok,
@@ -98,8 +109,14 @@ void run(const KernelTable& table, const WeightView& w, const float* x, int64_t 
     quantize(0, n_tok);
   }
   const ActQ8 view = act.view();
+  const int64_t tok_block = token_block(w.n_in);
   for_rows([&](int64_t begin, int64_t end) {
-    k->qdot(w.data + begin * w.row_bytes, w.row_bytes, end - begin, view, y + begin, w.n_out);
+    // The chunk's rows stay in L2 while each block of tokens, also L2-sized, goes over them.
+    for (int64_t t0 = 0; t0 < n_tok; t0 += tok_block) {
+      const int64_t n = std::min(tok_block, n_tok - t0);
+      k->qdot(w.data + begin * w.row_bytes, w.row_bytes, end - begin,
+              n == n_tok ? view : act_q8_tokens(view, t0, n), y + t0 * w.n_out + begin, w.n_out);
+    }
   });
 }
 

@@ -19,6 +19,10 @@
 namespace gemmad::kernels {
 namespace {
 
+// How far ahead of the quad being unpacked the weights are prefetched (past the row's end it
+// reaches into the next row, which is read next; a prefetch never faults).
+constexpr int64_t kPrefetchBytes = 1024;
+
 struct QuadCodes {
   __m512i lo;
   __m512i hi;
@@ -48,6 +52,8 @@ void quad_row_tokens(const Unpack& unpack, const uint8_t* row, const ActQ8& a, i
     acc1[t] = _mm512_setzero_ps();
   }
   auto quad = [&](int64_t g, __m512 * acc) __attribute__((always_inline)) {
+    _mm_prefetch(reinterpret_cast<const char*>(row + g * Unpack::kQuadBytes + kPrefetchBytes),
+                 _MM_HINT_T0);
     const QuadCodes c = unpack(row + g * Unpack::kQuadBytes);
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {

@@ -161,7 +161,7 @@ class OfflineEngine(cs.CliTestCase):
 
     def test_bench_json_reports_positive_speeds_and_consistent_bandwidth(self):
         doc = self.ok_json("bench", "--model", self.models["q4_0"], "--prompt-tokens", 16,
-                           "--gen-tokens", 4)
+                           "--gen-tokens", 4, "--probe-mib", 32)
         for key in ("prefill_tok_s", "decode_tok_s", "peak_rss_bytes", "weight_bytes_per_token",
                     "read_gb_s"):
             with self.subTest(key=key):
@@ -176,6 +176,39 @@ class OfflineEngine(cs.CliTestCase):
         self.assertAlmostEqual(doc["read_gb_s"],
                                doc["weight_bytes_per_token"] * doc["decode_tok_s"] / 1e9,
                                delta=1e-6 * doc["read_gb_s"])
+
+    def test_bench_json_reports_each_prefill_and_context_against_the_probe(self):
+        doc = self.ok_json("bench", "--model", self.models["q4_0"], "--prefill", "8,16",
+                           "--contexts", "0,24", "--gen-tokens", 3, "--probe-mib", 32)
+        self.assertEqual([p["tokens"] for p in doc["prefill"]], [8, 16])
+        for p in doc["prefill"]:
+            self.assertGreater(p["tok_s"], 0)
+            self.assertGreaterEqual(p["ttft_ms"], p["ms"])
+            self.assertAlmostEqual(p["tok_s"], p["tokens"] / (p["ms"] / 1e3), delta=1e-6 * p["tok_s"])
+        self.assertEqual([d["context"] for d in doc["decode"]], [0, 24])
+        self.assertEqual([t["threads"] for t in doc["probe"]][-1], doc["threads"])
+        self.assertGreater(doc["probe_gb_s"], 0)
+        for d in doc["decode"]:
+            self.assertEqual(d["tokens"], 3)
+            self.assertGreater(d["cpu_s_per_token"], 0)
+            self.assertAlmostEqual(d["read_gb_s"],
+                                   doc["weight_bytes_per_token"] * d["tok_s"] / 1e9,
+                                   delta=1e-6 * d["read_gb_s"])
+            self.assertAlmostEqual(d["roofline_fraction"], d["read_gb_s"] / doc["probe_gb_s"],
+                                   delta=1e-9)
+        # The decode at context 24 holds the prefill's positions in its cache.
+        self.assertGreater(doc["decode"][1]["kv_bytes"], 0)
+        self.assertGreater(doc["peak_rss_bytes"], 0)
+
+    def test_bench_without_the_probe_and_beyond_the_context(self):
+        doc = self.ok_json("bench", "--model", self.models["q4_0"], "--prefill", 4,
+                           "--contexts", 0, "--gen-tokens", 2, "--no-probe")
+        self.assertEqual(doc["probe"], [])
+        self.assertEqual(doc["roofline_fraction"], 0)
+        run = cs.gemmactl("bench", "--model", self.models["q4_0"], "--contexts", 1000000,
+                          "--no-probe", "--json")
+        self.assert_exit(run, cs.EXIT_USAGE)
+        self.assertIn("1000128", run.err_text())
 
     def test_generate_takes_a_kv_type_and_greedy_follows_its_logits(self):
         doc = self.generate("f32", PROMPT, "-n", 1, "--temp", 0, "--kv-type", "mobile")

@@ -32,7 +32,8 @@ CONTRACT_HELP = {
     ("shutdown",): ["--json", "--no-wait"],
     ("help",): ["verb"],
     ("version",): ["--json"],
-    ("bench",): ["--model", "--prompt-tokens", "--gen-tokens", "--threads", "--json"],
+    ("bench",): ["--model", "--prefill", "--contexts", "--prompt-tokens", "--gen-tokens", "--threads",
+                 "--no-probe", "--json"],
 }
 
 
