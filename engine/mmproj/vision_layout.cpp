@@ -31,8 +31,8 @@ Result<VisionHparams> read_vision_hparams(const gguf::GgufFile& f) {
   }
   // Limits: generous above the real shape (768/3072/16/12), tight enough that no product
   // below overflows or asks for absurd scratch.
-  GEMMAD_ASSIGN_OR_RETURN(h.n_embd, key_in_range(f, "clip.vision.embedding_length", 32, 8192));
-  GEMMAD_ASSIGN_OR_RETURN(h.n_ff, key_in_range(f, "clip.vision.feed_forward_length", 32, 65536));
+  GEMMAD_ASSIGN_OR_RETURN(h.n_embd, key_in_range(f, "clip.vision.embedding_length", 16, 8192));
+  GEMMAD_ASSIGN_OR_RETURN(h.n_ff, key_in_range(f, "clip.vision.feed_forward_length", 16, 65536));
   GEMMAD_ASSIGN_OR_RETURN(h.n_layer, key_in_range(f, "clip.vision.block_count", 1, 128));
   GEMMAD_ASSIGN_OR_RETURN(h.n_head, key_in_range(f, "clip.vision.attention.head_count", 1, 256));
   GEMMAD_ASSIGN_OR_RETURN(h.patch, key_in_range(f, "clip.vision.patch_size", 16, 16));

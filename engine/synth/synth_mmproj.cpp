@@ -128,13 +128,24 @@ Result<SynthSummary> write_synthetic_mmproj(
     return make_error(ErrorCode::kInvalidArgument,
                       "unknown preset '" + opts.preset + "'; expected tiny, e2b or e4b");
   }
+  return write_vision_mmproj(
+      *h, opts.quant, opts.seed,
+      "gemmad-synthetic-mmproj-" + opts.preset + "-" + mmproj_quant_name(opts.quant), out_path,
+      progress);
+}
+
+Result<SynthSummary> write_vision_mmproj(const mmproj::VisionHparams& hp, MmprojQuant quant,
+                                         uint64_t seed, const std::string& name,
+                                         const std::string& out_path,
+                                         const std::function<void(uint64_t, uint64_t)>& progress) {
+  const mmproj::VisionHparams* h = &hp;
   SynthSummary summary;
-  summary.name = "gemmad-synthetic-mmproj-" + opts.preset + "-" + mmproj_quant_name(opts.quant);
+  summary.name = name;
   gguf::GgufWriter w(32);
   w.set_string("general.architecture", "clip");
   w.set_string("general.type", "mmproj");
   w.set_string("general.name", summary.name);
-  w.set_u32("general.file_type", file_type(opts.quant));
+  w.set_u32("general.file_type", file_type(quant));
   w.set_u32("general.quantization_version", 2);
   w.set_bool("clip.has_vision_encoder", true);
   w.set_bool("clip.has_audio_encoder", false);  // the audio writer sets it when it adds a.*
@@ -151,7 +162,7 @@ Result<SynthSummary> write_synthetic_mmproj(
   w.set_f32_array("clip.vision.image_std", std_);
   w.set_f32("clip.vision.attention.layer_norm_epsilon", h->eps);
 
-  summary.n_tensors = add_planned_tensors(w, plan_vision_tensors(*h, opts.quant), opts.seed);
+  summary.n_tensors = add_planned_tensors(w, plan_vision_tensors(*h, quant), seed);
   // The audio tower's tensors and keys go here (engine/audio/synth_audio.cpp, one call).
   GEMMAD_ASSIGN_OR_RETURN(summary.file_bytes, write_file(w, out_path, progress));
   return summary;

@@ -41,6 +41,11 @@ Result<SynthSummary> write_synthetic_mmproj(
     const MmprojOptions& opts, const std::string& out_path,
     const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
 
+// The same for any vision shape (fuzz seeds, tests); general.name = `name`.
+Result<SynthSummary> write_vision_mmproj(
+    const mmproj::VisionHparams& h, MmprojQuant quant, uint64_t seed, const std::string& name,
+    const std::string& out_path, const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
+
 const char* mmproj_quant_name(MmprojQuant q);
 
 }  // namespace gemmad::synth
