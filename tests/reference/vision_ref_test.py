@@ -5,7 +5,8 @@ gemma4_ref.py (with embedding rows), on the tiny synthetic text model + mmproj w
 
 Cases at budget 70: an upscaled image (100x75, F32 mmproj), a downscaled one (700x300, F16: the
 converter's real layout), one already at its target size (432x336, no resampling, F32), and
-the Q8_0 mmproj (300x200).
+the Q8_0 mmproj (300x200), and a strip (2000x30: shrunk 0.6x across, stretched 1.6x down, one
+pooled row of 68 cells).
 
 Tolerances (max |engine - reference| over all values, relative to max |reference|):
 * EMBD_TOL = 1e-4 for F32/F16 towers. Both sides compute the same function of the same
@@ -59,7 +60,7 @@ def main():
         run([a.gemmactl, "model", "synth", "--preset", "tiny", "--seed", "3", "-o", text,
              "--mmproj", mms[q], "--mmproj-quant", q])
     cases = [(100, 75, 70, "f32"), (700, 300, 70, "f16"), (432, 336, 70, "f32"),
-             (300, 200, 70, "q8_0")]
+             (300, 200, 70, "q8_0"), (2000, 30, 70, "f32")]
     failures = []
     ids = [2, 17, 99, 250, 7, 301, 44, 12]
     text_ref = Gemma4Ref(text)
