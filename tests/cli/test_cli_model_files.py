@@ -164,6 +164,32 @@ class Synth(cs.CliTestCase):
         self.assertIn("gemma4", text)
         self.assertIn(str(doc["vocab_size"]), text)
 
+    def test_mmproj_is_written_beside_the_model_in_the_vision_layout(self):
+        # docs/ENCODERS.md §5: clip keys, 41 tensors per block + patch, positions, projector
+        # into the text width; the patch kernel is F16 only in an F16 file.
+        text = os.path.join(self.dir, "with-mmproj.gguf")
+        for quant, patch_type, matrix_type in (("f16", "f16", "f16"), ("q8_0", "f32", "q8_0")):
+            with self.subTest(quant=quant):
+                mm = os.path.join(self.dir, f"mmproj-{quant}.gguf")
+                doc = self.ok_json("model", "synth", "--preset", "tiny", "-o", text, "--mmproj", mm,
+                                   "--mmproj-quant", quant)
+                self.assertEqual(doc["mmproj_path"], mm)
+                self.assertEqual(doc["mmproj_file_bytes"], os.path.getsize(mm))
+                info = self.inspect(mm)
+                md = info["metadata"]
+                self.assertEqual(md["general.type"], "mmproj")
+                self.assertEqual(md["clip.vision.projector_type"], "gemma4v")
+                self.assertEqual(md["clip.vision.projection_dim"],
+                                 self.inspect(text)["metadata"]["gemma4.embedding_length"])
+                n_blocks = md["clip.vision.block_count"]
+                self.assertEqual(info["tensor_count"], 41 * n_blocks + 3)
+                self.assertEqual(doc["mmproj_tensor_count"], info["tensor_count"])
+                types = {t["name"]: t["type"] for t in info["tensors"]}
+                self.assertEqual(types["v.patch_embd.weight"], patch_type)
+                self.assertEqual(types["v.blk.0.ffn_up.weight"], matrix_type)
+                self.assertEqual(types["v.position_embd.weight"], "f32")
+                self.assertEqual(types["v.blk.0.attn_q.input_max"], "f32")
+
 
 class DamagedModelFile(cs.CliTestCase):
 

@@ -211,21 +211,27 @@ class Gemma4Ref:
         return self._dequantize(name, rows=ids).astype(np.float64)
 
     # -- forward -------------------------------------------------------------------------------
-    def forward(self, ids):
+    def forward(self, ids, embeddings=None):
         """Runs tokens `ids` at positions n_past.. (one batch); returns float32 logits
-        [len(ids), n_vocab] and appends to the KV cache (§1.7)."""
+        [len(ids), n_vocab] and appends to the KV cache (§1.7). `embeddings` maps a row index
+        to a [d] input vector (an image/audio soft token, docs/GEMMA4.md §1.9): that row's
+        embedding is the vector unscaled and its PLE token part is row 0."""
         c = self.c
         ids = [int(t) for t in ids]
+        embeddings = embeddings or {}
         n = len(ids)
         pos = np.arange(self.n_past, self.n_past + n)
         d, L, p = c.n_embd, c.n_layer, c.p
         # §1.3 step 1: x = token_embd[t] * sqrt(d) (sqrt computed in float32, as llama.cpp)
         x = self.embed_rows("token_embd.weight", ids) * (float(np.sqrt(np.float32(d))) if self.round_inputs else math.sqrt(d))
+        for r, vec in embeddings.items():
+            x[r] = np.asarray(vec, dtype=np.float64)
         x = self._tap("inp_embd", -1, x)
         ple = None
         if p > 0:
             # steps 2-4: PLE token part, context part, combine
-            e = self.embed_rows("per_layer_token_embd.weight", ids) * math.sqrt(p)
+            ple_ids = [0 if r in embeddings else t for r, t in enumerate(ids)]
+            e = self.embed_rows("per_layer_token_embd.weight", ple_ids) * math.sqrt(p)
             e = self._tap("ple_tok", -1, e)
             cp = self.linear("per_layer_model_proj.weight", x) * (1.0 / math.sqrt(d))
             cp = self._tap("ple_proj", -1, cp)
