@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""The engine's audio front end and encoder against the NumPy reference (audio_ref.py).
+
+Signals: silence, a 440 Hz tone, a chirp (100 Hz - 7 kHz), an odd length, one frame
+(161 samples), a loud signal beyond [-1, 1] (used as is), and 30.5 s of chirp (two chunks).
+The mmproj is the tiny synthetic tower (`audio_dump synth`) with f32, f16 and q8_0 weights;
+its clip bounds bind on ~2.4 % of the clipped linears' values.
+
+Tolerances:
+  features: |engine - ref| <= 1e-5 absolute (log domain; the engine computes in double and
+    rounds to float32 once: measured <= 3e-7).
+  encoder, f32/f16 weights: max |engine - ref| <= 1e-4 * rms(ref) per signal (measured
+    <= 2.2e-6 x rms). The engine keeps float32 activations (f32 accumulation, rounded at each
+    op) against float64 here; clamps are continuous, so the error stays at rounding size.
+  encoder, q8_0 weights: both sides quantise each matmul input row to Q8_0 blocks, but a
+    value within rounding of a code boundary can flip one code (1/127 of the block's max)
+    and attention spreads the flip to later tokens; so max |diff| <= 0.1 * rms and mean
+    |diff| <= 5e-3 * rms (measured on 1 s signals: max 3e-7 .. 3e-2 x rms; on 30.5 s, not run
+    in CI: max 4.6e-2, mean 1.5e-3 x rms).
+Exits 1 on a mismatch, naming the signal, the worst element and the tolerance.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+import audio_ref
+
+FEATURE_TOL = 1e-5
+ENCODER_REL_TOL = 1e-4
+Q8_MAX_REL_TOL = 0.1
+Q8_MEAN_REL_TOL = 5e-3
+TEXT_D = 48
+
+
+def signals():
+    sr = audio_ref.SAMPLE_RATE
+    t = np.arange(sr) / sr
+    chirp = lambda n: 0.8 * np.sin(2 * np.pi * (100 * (np.arange(n) / sr) + 0.5 * (6900 / (n / sr)) * (np.arange(n) / sr) ** 2))
+    rng = np.random.default_rng(7)
+    return {
+        "silence_1s": np.zeros(sr),
+        "tone_440hz_1s": 0.5 * np.sin(2 * np.pi * 440 * t),
+        "chirp_1s": chirp(sr),
+        "noise_odd_12345": 0.3 * rng.standard_normal(12345),
+        "one_frame_161": 0.5 * np.sin(2 * np.pi * 1000 * np.arange(161) / sr),
+        "loud_tone_1s": 3.0 * np.sin(2 * np.pi * 220 * t),
+        "chirp_30.5s": chirp(30 * sr + sr // 2),
+    }
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(cmd)}: {r.stderr.strip()}")
+
+
+def worst(a, b):
+    d = np.abs(a.astype(np.float64) - b)
+    i = int(np.argmax(d))
+    return float(d.flat[i]), i
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--audio-dump", required=True)
+    args = ap.parse_args()
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        mmprojs = {}
+        for ty in ("f32", "f16", "q8_0"):
+            mmprojs[ty] = os.path.join(tmp, f"mmproj-{ty}.gguf")
+            run([args.audio_dump, "synth", mmprojs[ty], "tiny", str(TEXT_D), ty, "3"])
+        refs = {ty: audio_ref.AudioRef(p) for ty, p in mmprojs.items()}
+        for name, x in signals().items():
+            pcm = os.path.join(tmp, name + ".f32")
+            x.astype("<f4").tofile(pcm)
+            x32 = np.fromfile(pcm, "<f4")
+            feats = os.path.join(tmp, name + ".feat")
+            run([args.audio_dump, "features", pcm, feats])
+            got = np.fromfile(feats, "<f4").reshape(-1, audio_ref.N_MEL)
+            want = audio_ref.log_mel(x32)
+            if got.shape != want.shape:
+                print(f"FAIL {name}: features shape {got.shape}, reference {want.shape}")
+                failures += 1
+                continue
+            d, i = worst(got, want)
+            ok = d <= FEATURE_TOL
+            failures += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {name}: features {got.shape}, max |diff| {d:.2e} "
+                  f"at {divmod(i, audio_ref.N_MEL)} (tol {FEATURE_TOL:g})")
+            for ty, ref in refs.items():
+                if len(x) > audio_ref.CHUNK and ty != "f16":
+                    continue  # the two-chunk case once: it is most of this test's time
+                out = os.path.join(tmp, f"{name}-{ty}.emb")
+                run([args.audio_dump, "encode", mmprojs[ty], str(TEXT_D), pcm, out])
+                got = np.fromfile(out, "<f4").reshape(-1, TEXT_D)
+                want = ref.encode(x32)
+                if got.shape != want.shape:
+                    print(f"FAIL {name} [{ty}]: embeddings shape {got.shape}, reference {want.shape}")
+                    failures += 1
+                    continue
+                d, i = worst(got, want)
+                scale = float(np.sqrt(np.mean(want * want)))
+                if ty == "q8_0":
+                    mean = float(np.mean(np.abs(got - want)))
+                    ok = d <= Q8_MAX_REL_TOL * scale and mean <= Q8_MEAN_REL_TOL * scale
+                else:
+                    ok = d <= ENCODER_REL_TOL * scale
+                failures += not ok
+                print(f"{'ok  ' if ok else 'FAIL'} {name} [{ty}]: {got.shape[0]} tokens, max |diff| "
+                      f"{d:.2e} = {d / scale:.2e} x rms {scale:.3f} at {divmod(i, TEXT_D)} "
+                      f"(tol {Q8_MAX_REL_TOL if ty == 'q8_0' else ENCODER_REL_TOL:g} x rms)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
