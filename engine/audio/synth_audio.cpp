@@ -112,4 +112,20 @@ void write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& s, ui
            linear_values(s.out_dim));
 }
 
+Status write_synth_audio_mmproj(const std::string& path, const SynthAudioShape& shape,
+                                uint32_t text_d, GgmlType matrix_type, uint64_t seed) {
+  gguf::GgufWriter w;
+  w.set_string("general.architecture", "clip");
+  w.set_string("general.type", "mmproj");
+  // llama_ftype of the converter outputs: all F32 0, F16 1, Q8_0 7, BF16 32.
+  uint32_t ftype = 0;
+  if (matrix_type == GgmlType::kF16) ftype = 1;
+  if (matrix_type == GgmlType::kQ8_0) ftype = 7;
+  if (matrix_type == GgmlType::kBF16) ftype = 32;
+  w.set_u32("general.file_type", ftype);
+  w.set_bool("clip.has_vision_encoder", false);
+  write_synth_audio_tensors(w, shape, text_d, matrix_type, seed);
+  return w.write(path);
+}
+
 }  // namespace gemmad::audio

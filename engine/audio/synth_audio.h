@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
+#include "common/result.h"
 #include "gguf/gguf_writer.h"
 #include "quant/ggml_type.h"
 
@@ -36,5 +38,10 @@ std::optional<SynthAudioShape> synth_audio_shape(std::string_view preset);
 // cent of values so tests exercise the clamps.
 void write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& shape, uint32_t text_d,
                                quant::GgmlType matrix_type, uint64_t seed);
+
+// A whole mmproj file holding only the audio tower (general.* keys as a converter writes
+// them, clip.has_vision_encoder false): tests and bench/audio_bench without the vision tower.
+Status write_synth_audio_mmproj(const std::string& path, const SynthAudioShape& shape,
+                                uint32_t text_d, quant::GgmlType matrix_type, uint64_t seed);
 
 }  // namespace gemmad::audio

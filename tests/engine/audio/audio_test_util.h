@@ -9,7 +9,6 @@
 
 #include "audio/synth_audio.h"
 #include "common/result.h"
-#include "gguf/gguf_writer.h"
 
 namespace gemmad::audio::testing {
 
@@ -33,16 +32,10 @@ inline std::vector<float> chirp(size_t n) {
   return x;
 }
 
-// An mmproj holding only the audio tower (the general.* keys a converter writes, then
-// write_synth_audio_tensors), for tests that do not need the vision tower.
+// An mmproj holding only the audio tower of `preset`.
 inline Status write_audio_mmproj(const std::string& path, const std::string& preset,
                                  uint32_t text_d, quant::GgmlType type, uint64_t seed = 1) {
-  gguf::GgufWriter w;
-  w.set_string("general.architecture", "clip");
-  w.set_string("general.type", "mmproj");
-  w.set_bool("clip.has_vision_encoder", false);
-  write_synth_audio_tensors(w, *synth_audio_shape(preset), text_d, type, seed);
-  return w.write(path);
+  return write_synth_audio_mmproj(path, *synth_audio_shape(preset), text_d, type, seed);
 }
 
 }  // namespace gemmad::audio::testing
