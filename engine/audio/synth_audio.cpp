@@ -33,12 +33,14 @@ constexpr float kOutBound = 3.0f;
 struct Adder {
   gguf::GgufWriter& w;
   uint64_t seed;
+  uint64_t count = 0;
 
   void tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, ValueSpec v) {
     uint64_t n_rows = 1;
     for (size_t i = 1; i < ne.size(); ++i)
       n_rows *= ne[i];
     const uint64_t n_cols = ne[0];
+    ++count;
     w.add_tensor_rows(name, type, std::move(ne),
                       synth::make_fill(name, type, n_cols, n_rows, seed, std::move(v)));
   }
@@ -64,8 +66,8 @@ std::optional<SynthAudioShape> synth_audio_shape(std::string_view preset) {
   return std::nullopt;
 }
 
-void write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& s, uint32_t text_d,
-                               GgmlType matrix_type, uint64_t seed) {
+uint64_t write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& s, uint32_t text_d,
+                                   GgmlType matrix_type, uint64_t seed) {
   w.set_bool("clip.has_audio_encoder", true);
   w.set_string("clip.audio.projector_type", "gemma4a");
   w.set_u32("clip.audio.projection_dim", text_d);
@@ -76,7 +78,7 @@ void write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& s, ui
   w.set_u32("clip.audio.num_mel_bins", 128);
   w.set_f32("clip.audio.attention.layer_norm_epsilon", 1e-6f);
 
-  Adder a{w, seed};
+  Adder a{w, seed, 0};
   const GgmlType f32 = GgmlType::kF32;
   const uint64_t h = s.hidden;
   const uint64_t flat = uint64_t{32} * s.sscp_c2;  // 128 mel bins / 4 after two stride-2 convs
@@ -110,6 +112,7 @@ void write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& s, ui
   a.vec("a.pre_encode.out.bias", s.out_dim, {0.0f, 0.1f, {}});
   a.tensor("mm.a.input_projection.weight", matrix_type, {s.out_dim, text_d},
            linear_values(s.out_dim));
+  return a.count;
 }
 
 Status write_synth_audio_mmproj(const std::string& path, const SynthAudioShape& shape,

@@ -35,9 +35,10 @@ std::optional<SynthAudioShape> synth_audio_shape(std::string_view preset);
 // mm.a.input_projection {out_dim, text_d}. 2-D matrices are `matrix_type` (F32, F16, BF16 or
 // Q8_0: the converter's ftypes); the conv kernels, a.input_projection, norms, biases and
 // clip bounds are F32 as in converted files. Clip bounds are finite and bind on a few per
-// cent of values so tests exercise the clamps.
-void write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& shape, uint32_t text_d,
-                               quant::GgmlType matrix_type, uint64_t seed);
+// cent of values so tests exercise the clamps. Returns the number of tensors added
+// (8 + 62 per layer).
+uint64_t write_synth_audio_tensors(gguf::GgufWriter& w, const SynthAudioShape& shape,
+                                   uint32_t text_d, quant::GgmlType matrix_type, uint64_t seed);
 
 // A whole mmproj file holding only the audio tower (general.* keys as a converter writes
 // them, clip.has_vision_encoder false): tests and bench/audio_bench without the vision tower.

@@ -166,3 +166,19 @@ TEST_F(AudioTower, RefusesNonFiniteSamples) {
 
 }  // namespace
 }  // namespace gemmad::audio
+
+namespace gemmad::audio {
+namespace {
+
+TEST(SynthAudio, AddsEightTensorsPlusSixtyTwoPerLayer) {
+  for (const char* preset : {"tiny", "e2b"}) {
+    gguf::GgufWriter w;
+    const SynthAudioShape s = *synth_audio_shape(preset);
+    EXPECT_EQ(write_synth_audio_tensors(w, s, 1536, quant::GgmlType::kF16, 1), 8u + 62u * s.n_layer)
+        << preset;
+  }
+  EXPECT_FALSE(synth_audio_shape("e3b").has_value());
+}
+
+}  // namespace
+}  // namespace gemmad::audio
