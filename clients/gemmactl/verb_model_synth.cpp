@@ -3,9 +3,11 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "cli.h"
+#include "synth/synth_mmproj.h"
 #include "synth/synth_model.h"
 
 namespace gemmad::ctl {
@@ -18,6 +20,8 @@ struct SynthArgs {
   uint64_t seed = 0;
   bool shared_kv = false;
   std::string out;
+  std::string mmproj;  // also write a matching encoder file (docs/ENCODERS.md §5)
+  std::string mmproj_quant = "f16";
 };
 
 // One "\rsynth: 42% (1.4 / 3.3 GB)" line on stderr, updated only when the percentage moves.
@@ -56,6 +60,18 @@ int run_synth(const SynthArgs& a, const Globals& g) {
       });
   line.finish();
   if (!r.ok()) return report_error(g, r.error());
+  std::optional<synth::SynthSummary> mm;
+  if (!a.mmproj.empty()) {
+    synth::MmprojOptions mo;
+    mo.preset = a.preset;
+    mo.seed = a.seed;
+    mo.quant = a.mmproj_quant == "f32"    ? synth::MmprojQuant::kF32
+               : a.mmproj_quant == "q8_0" ? synth::MmprojQuant::kQ8_0
+                                          : synth::MmprojQuant::kF16;
+    Result<synth::SynthSummary> m = synth::write_synthetic_mmproj(mo, a.mmproj);
+    if (!m.ok()) return report_error(g, m.error());
+    mm = std::move(m).value();
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
     print_json({{"path", a.out},
@@ -63,11 +79,19 @@ int run_synth(const SynthArgs& a, const Globals& g) {
                 {"tensor_count", r->n_tensors},
                 {"file_bytes", r->file_bytes},
                 {"vocab_size", r->n_vocab},
+                {"mmproj_path", mm ? a.mmproj : std::string()},
+                {"mmproj_tensor_count", mm ? mm->n_tensors : 0},
+                {"mmproj_file_bytes", mm ? mm->file_bytes : 0},
                 {"seconds", secs}});
   } else {
     std::printf("%s: %s, %llu tensors, %llu bytes, vocabulary %u, %.1f s\n", a.out.c_str(),
                 r->name.c_str(), static_cast<unsigned long long>(r->n_tensors),
                 static_cast<unsigned long long>(r->file_bytes), r->n_vocab, secs);
+    if (mm) {
+      std::printf("%s: %s, %llu tensors, %llu bytes\n", a.mmproj.c_str(), mm->name.c_str(),
+                  static_cast<unsigned long long>(mm->n_tensors),
+                  static_cast<unsigned long long>(mm->file_bytes));
+    }
   }
   return kExitOk;
 }
@@ -93,6 +117,12 @@ void add_model_synth_verb(VerbContext& ctx) {
                 "also write attn_k/attn_v/attn_k_norm on KV-shared layers (ignored by engines)");
   sub->add_flag("--json", ctx.globals.json, "print a JSON summary");
   add_output_option(sub, args->out, "output GGUF file", true);
+  sub->add_option("--mmproj", args->mmproj,
+                  "also write a matching synthetic encoder GGUF (mmproj: vision tower) here");
+  sub->add_option("--mmproj-quant", args->mmproj_quant,
+                  "mmproj tensor types: f32, f16 or q8_0 (the converter's layouts)")
+      ->check(CLI::IsMember({"f32", "f16", "q8_0"}))
+      ->capture_default_str();
   Globals* g = &ctx.globals;
   int* exit_code = &ctx.exit_code;
   sub->callback([args, g, exit_code] { *exit_code = run_synth(*args, *g); });

@@ -202,14 +202,19 @@ void Gemma4Forward::Impl::embed() {
   const int64_t p = c.n_embd_per_layer;
   // §1.3 step 1: x = token_embd[t] * sqrt(d); step 2: e = per_layer_token_embd[t] * sqrt(p).
   // One row of each table per token: the rest of the (mostly on-disk) PLE table is untouched.
+  // §1.9: an embedding row (image/audio soft token) is used unscaled and takes PLE row 0.
   const float x_scale = std::sqrt(static_cast<float>(d));
   const float e_scale = std::sqrt(static_cast<float>(p));
   pool.parallel_for(n, 1, [&](int64_t b, int64_t e, int) {
     for (int64_t r = b; r < e; ++r) {
-      const uint64_t tok = static_cast<uint64_t>(pass.rows[r].token);
-      const kernels::WeightView& te = w.token_embd;
-      kernels::dequantize_weight_row(te, static_cast<int64_t>(tok), x.get() + r * d);
-      scale_inplace(x.get() + r * d, d, x_scale);
+      const runtime::BatchRow& row = pass.rows[r];
+      const uint64_t tok = row.embedding != nullptr ? 0 : static_cast<uint64_t>(row.token);
+      if (row.embedding != nullptr) {
+        std::copy(row.embedding, row.embedding + d, x.get() + r * d);
+      } else {
+        kernels::dequantize_weight_row(w.token_embd, static_cast<int64_t>(tok), x.get() + r * d);
+        scale_inplace(x.get() + r * d, d, x_scale);
+      }
       if (p > 0) {
         const kernels::WeightView& pe = w.per_layer_token_embd;
         float* er = ple_tok.get() + r * n_ple;

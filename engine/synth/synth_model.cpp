@@ -31,16 +31,6 @@ constexpr uint32_t kMaxVocab = 1u << 24;
 // (§1.3 step 5.4) has a std of about 1.5 rather than sqrt(hd); layer_output_scale in
 // [0.5, 1.0] keeps the residual stream from growing with depth.
 constexpr float kSqrt3 = 1.7320508f;
-ValueSpec linear_values(uint64_t n_in) {
-  return {0.0f, kSqrt3 / std::sqrt(static_cast<float>(n_in)), {}};
-}
-ValueSpec norm_values() {
-  return {1.0f, 0.5f, {}};
-}
-ValueSpec qk_norm_values(uint32_t head_dim) {
-  const float s = std::pow(static_cast<float>(head_dim), -0.25f) * 1.2f;
-  return {s, 0.5f * s, {}};
-}
 ValueSpec output_norm_values() {
   return {3.5f, 1.5f, {}};
 }
@@ -106,6 +96,17 @@ class TensorTable {
 };
 
 }  // namespace
+
+ValueSpec linear_values(uint64_t n_in) {
+  return {0.0f, kSqrt3 / std::sqrt(static_cast<float>(n_in)), {}};
+}
+ValueSpec norm_values() {
+  return {1.0f, 0.5f, {}};
+}
+ValueSpec qk_norm_values(uint32_t head_dim) {
+  const float s = std::pow(static_cast<float>(head_dim), -0.25f) * 1.2f;
+  return {s, 0.5f * s, {}};
+}
 
 std::vector<TensorPlan> plan_tensors(const engine::Gemma4Config& c, SynthQuant q, bool shared_kv) {
   TensorTable t;
@@ -250,22 +251,32 @@ Result<SynthSummary> write_synthetic_model(
   }
   summary.n_vocab = c.n_vocab;
 
-  std::vector<TensorPlan> plan = plan_tensors(c, opts.quant, opts.shared_kv);
+  summary.n_tensors =
+      add_planned_tensors(w, plan_tensors(c, opts.quant, opts.shared_kv), opts.seed);
+  GEMMAD_ASSIGN_OR_RETURN(summary.file_bytes, write_file(w, out_path, progress));
+  return summary;
+}
+
+uint64_t add_planned_tensors(gguf::GgufWriter& w, std::vector<TensorPlan> plan, uint64_t seed) {
   for (TensorPlan& t : plan) {
     uint64_t n_rows = 1;
     for (size_t d = 1; d < t.ne.size(); ++d)
       n_rows *= t.ne[d];
     w.add_tensor_rows(t.name, t.type, t.ne,
-                      make_fill(t.name, t.type, t.ne[0], n_rows, opts.seed, std::move(t.values)));
+                      make_fill(t.name, t.type, t.ne[0], n_rows, seed, std::move(t.values)));
   }
-  summary.n_tensors = plan.size();
+  return plan.size();
+}
+
+Result<uint64_t> write_file(const gguf::GgufWriter& w, const std::string& out_path,
+                            const std::function<void(uint64_t, uint64_t)>& progress) {
   GEMMAD_TRY(w.write(out_path, progress));
   std::error_code ec;
-  summary.file_bytes = std::filesystem::file_size(out_path, ec);
+  const uint64_t bytes = std::filesystem::file_size(out_path, ec);
   if (ec) {
     return make_error(ErrorCode::kIo, out_path + ": cannot stat the written file: " + ec.message());
   }
-  return summary;
+  return bytes;
 }
 
 }  // namespace gemmad::synth

@@ -48,6 +48,13 @@ struct TensorPlan {
   ValueSpec values;
 };
 
+// Value distributions shared by the synthetic writers (reasons in synth_model.cpp): unit-gain
+// linears (std 1/sqrt(n_in)), RMSNorm weights in [0.5, 1.5], q/k-norm weights scaled by
+// hd^(-1/4) for an attention scale of 1.0.
+ValueSpec linear_values(uint64_t n_in);
+ValueSpec norm_values();
+ValueSpec qk_norm_values(uint32_t head_dim);
+
 // The tensor table of docs/GEMMA4.md §3.3 for config `c` (n_vocab rows in the embedding tables),
 // with the types of `quant` (§7.1; rows whose length does not fit a block type fall back to Q8_0 or
 // F16). KV-shared layers get attn_k/attn_k_norm/attn_v only if `shared_kv`.
@@ -57,6 +64,14 @@ std::vector<TensorPlan> plan_tensors(const engine::Gemma4Config& c, SynthQuant q
 // Writes the general.* and gemma4.* keys of docs/GEMMA4.md §3.2 for `c` (not the tokenizer keys).
 void write_model_keys(gguf::GgufWriter& w, const engine::Gemma4Config& c, const std::string& name,
                       SynthQuant quant);
+
+// Declares every tensor of `plan` on `w` with hashed values of `seed` (filled at write time);
+// returns how many.
+uint64_t add_planned_tensors(gguf::GgufWriter& w, std::vector<TensorPlan> plan, uint64_t seed);
+
+// w.write(out_path) and the written file's size.
+Result<uint64_t> write_file(const gguf::GgufWriter& w, const std::string& out_path,
+                            const std::function<void(uint64_t, uint64_t)>& progress);
 
 // Writes the model to `out_path`. `progress(done_bytes, total_bytes)` is called after each
 // tensor if set. Errors: unknown preset, unreadable vocabulary, I/O.
