@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "audio/synth_audio.h"
 #include "gguf/gguf_writer.h"
 #include "models/gemma4_config.h"
 #include "synth/synth_weights.h"
@@ -152,7 +153,8 @@ Result<SynthSummary> write_synthetic_mmproj(
   w.set_f32("clip.vision.attention.layer_norm_epsilon", h->eps);
 
   summary.n_tensors = add_planned_tensors(w, plan_vision_tensors(*h, opts.quant), opts.seed);
-  // The audio tower's tensors and keys go here (engine/audio/synth_audio.cpp, one call).
+  summary.n_tensors += audio::write_synth_audio_tensors(
+      w, *audio::synth_audio_shape(opts.preset), h->proj_dim, matrix_type(opts.quant), opts.seed);
   GEMMAD_ASSIGN_OR_RETURN(summary.file_bytes, write_file(w, out_path, progress));
   return summary;
 }

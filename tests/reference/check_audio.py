@@ -17,6 +17,9 @@ Tolerances:
     and attention spreads the flip to later tokens; so max |diff| <= 0.1 * rms and mean
     |diff| <= 5e-3 * rms (measured on 1 s signals: max 3e-7 .. 3e-2 x rms; on 30.5 s, not run
     in CI: max 4.6e-2, mean 1.5e-3 x rms).
+With --gemmactl, also the public path: `gemmactl model synth --preset tiny --mmproj` (both
+towers in one file, f16 and q8_0), opened as an MmprojFile and bound to the text model by
+AudioEncoder (`audio_dump encoder`), for the tone and the chirp.
 Exits 1 on a mismatch, naming the signal, the worst element and the tolerance.
 """
 import argparse
@@ -28,6 +31,7 @@ import tempfile
 import numpy as np
 
 import audio_ref
+from gguf_read import GgufFile
 
 FEATURE_TOL = 1e-5
 ENCODER_REL_TOL = 1e-4
@@ -64,9 +68,29 @@ def worst(a, b):
     return float(d.flat[i]), i
 
 
+def compare_embeddings(label, ty, got, want):
+    """Prints one line; True if `got` matches `want` within the tolerance of weight type ty."""
+    if got.shape != want.shape:
+        print(f"FAIL {label}: embeddings shape {got.shape}, reference {want.shape}")
+        return False
+    d, i = worst(got, want)
+    scale = float(np.sqrt(np.mean(want * want)))
+    if ty == "q8_0":
+        mean = float(np.mean(np.abs(got - want)))
+        ok = d <= Q8_MAX_REL_TOL * scale and mean <= Q8_MEAN_REL_TOL * scale
+    else:
+        ok = d <= ENCODER_REL_TOL * scale
+    tol = Q8_MAX_REL_TOL if ty == "q8_0" else ENCODER_REL_TOL
+    print(f"{'ok  ' if ok else 'FAIL'} {label}: {got.shape[0]} tokens x {got.shape[1]}, max |diff| "
+          f"{d:.2e} = {d / scale:.2e} x rms {scale:.3f} at {divmod(i, got.shape[1])} "
+          f"(tol {tol:g} x rms)")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--audio-dump", required=True)
+    ap.add_argument("--gemmactl")
     args = ap.parse_args()
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,23 +122,32 @@ def main():
                 out = os.path.join(tmp, f"{name}-{ty}.emb")
                 run([args.audio_dump, "encode", mmprojs[ty], str(TEXT_D), pcm, out])
                 got = np.fromfile(out, "<f4").reshape(-1, TEXT_D)
-                want = ref.encode(x32)
-                if got.shape != want.shape:
-                    print(f"FAIL {name} [{ty}]: embeddings shape {got.shape}, reference {want.shape}")
-                    failures += 1
-                    continue
-                d, i = worst(got, want)
-                scale = float(np.sqrt(np.mean(want * want)))
-                if ty == "q8_0":
-                    mean = float(np.mean(np.abs(got - want)))
-                    ok = d <= Q8_MAX_REL_TOL * scale and mean <= Q8_MEAN_REL_TOL * scale
-                else:
-                    ok = d <= ENCODER_REL_TOL * scale
-                failures += not ok
-                print(f"{'ok  ' if ok else 'FAIL'} {name} [{ty}]: {got.shape[0]} tokens, max |diff| "
-                      f"{d:.2e} = {d / scale:.2e} x rms {scale:.3f} at {divmod(i, TEXT_D)} "
-                      f"(tol {Q8_MAX_REL_TOL if ty == 'q8_0' else ENCODER_REL_TOL:g} x rms)")
+                failures += not compare_embeddings(f"{name} [{ty}]", ty, got, ref.encode(x32))
+        if args.gemmactl:
+            failures += check_public_path(args, tmp)
     return 1 if failures else 0
+
+
+def check_public_path(args, tmp):
+    failures = 0
+    sig = signals()
+    for ty in ("f16", "q8_0"):
+        text = os.path.join(tmp, f"text-{ty}.gguf")
+        mm = os.path.join(tmp, f"both-{ty}.gguf")
+        run([args.gemmactl, "model", "synth", "--preset", "tiny", "--seed", "9", "-o", text,
+             "--mmproj", mm, "--mmproj-quant", ty])
+        ref = audio_ref.AudioRef(mm)
+        d_text = int(GgufFile(text).kv["gemma4.embedding_length"])
+        for name in ("tone_440hz_1s", "chirp_1s"):
+            pcm = os.path.join(tmp, name + ".f32")
+            sig[name].astype("<f4").tofile(pcm)
+            out = os.path.join(tmp, f"{name}-{ty}.pub")
+            run([args.audio_dump, "encoder", text, mm, pcm, out])
+            got = np.fromfile(out, "<f4").reshape(-1, d_text)
+            want = ref.encode(np.fromfile(pcm, "<f4"))
+            failures += not compare_embeddings(f"{name} [gemmactl mmproj {ty}, AudioEncoder]",
+                                               ty, got, want)
+    return failures
 
 
 if __name__ == "__main__":

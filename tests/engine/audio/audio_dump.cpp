@@ -3,6 +3,8 @@
 //   audio_dump features PCM.f32 OUT.f32            -> [frames][128]
 //   audio_dump synth OUT.gguf PRESET D TYPE SEED   -> an audio-only mmproj (f32|f16|bf16|q8_0)
 //   audio_dump encode MMPROJ D PCM.f32 OUT.f32     -> [tokens][D]
+//   audio_dump encoder TEXT.gguf MMPROJ PCM OUT    -> [tokens][d]: through MmprojFile and
+//                                                     AudioEncoder, paired with a text model
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,11 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "audio/audio_encoder.h"
 #include "audio/audio_tower.h"
 #include "audio/audio_weights.h"
 #include "audio/mel_features.h"
 #include "gguf/gguf_file.h"
 #include "kernels/thread_pool.h"
+#include "mmproj/mmproj_file.h"
+#include "models/gemma4_config.h"
 #include "tests/engine/audio/audio_test_util.h"
 
 namespace {
@@ -70,5 +75,24 @@ int main(int argc, char** argv) {
     if (!rows.ok()) return fail(rows.error().message);
     return write_f32(a[4], rows->data) ? 0 : fail("cannot write " + a[4]);
   }
-  return fail("usage: features PCM OUT | synth OUT PRESET D TYPE SEED | encode MMPROJ D PCM OUT");
+  if (a.size() == 5 && a[0] == "encoder") {
+    auto text = gguf::GgufFile::open(a[1]);
+    if (!text.ok()) return fail(text.error().message);
+    auto cfg = engine::Gemma4Config::from_gguf(**text);
+    if (!cfg.ok()) return fail(cfg.error().message);
+    auto mm = mmproj::MmprojFile::open(a[2]);
+    if (!mm.ok()) return fail(mm.error().message);
+    auto enc = audio::AudioEncoder::bind(**mm, *cfg);
+    if (!enc.ok()) return fail(enc.error().message);
+    kernels::ThreadPool pool(0);
+    auto e = (*enc)->encode(read_f32(a[3]), pool);
+    if (!e.ok()) return fail(e.error().message);
+    if (e->dim != cfg->n_embd || e->data.size() != size_t{e->n_tokens} * e->dim) {
+      return fail("embeddings of the wrong shape");
+    }
+    return write_f32(a[4], e->data) ? 0 : fail("cannot write " + a[4]);
+  }
+  return fail(
+      "usage: features PCM OUT | synth OUT PRESET D TYPE SEED | encode MMPROJ D PCM OUT | "
+      "encoder TEXT MMPROJ PCM OUT");
 }
