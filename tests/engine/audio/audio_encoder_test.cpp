@@ -7,6 +7,10 @@
 
 #include <unistd.h>
 
+#include <cctype>
+
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 #include "audio/synth_audio.h"
@@ -18,6 +22,28 @@
 
 namespace gemmad::audio {
 namespace {
+
+// Resident kB of this process's mappings of `path` (/proc/self/smaps "Rss:" lines).
+uint64_t mapped_rss_kb(const std::string& path) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in_file = false;
+  uint64_t kb = 0;
+  while (std::getline(smaps, line)) {
+    const bool header = !line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+                        line.find('-') != std::string::npos && line.find(':') > line.find(' ');
+    if (header) {
+      in_file = line.size() >= path.size() &&
+                line.compare(line.size() - path.size(), path.size(), path) == 0;
+    } else if (in_file && line.rfind("Rss:", 0) == 0) {
+      std::istringstream in(line.substr(4));
+      uint64_t v = 0;
+      in >> v;
+      kb += v;
+    }
+  }
+  return kb;
+}
 
 class AudioEncoderOnMmproj : public ::testing::Test {
  protected:
@@ -81,6 +107,24 @@ TEST_F(AudioEncoderOnMmproj, ByteRangesCoverEveryAudioTensorAndNoVisionTensor) {
     }
   }
   EXPECT_EQ((*enc)->weight_bytes(), audio_bytes);
+}
+
+// Open + bind read only the header: the tower's pages are faulted in by the first encode.
+// Slack: the kernel maps up to 64 KB around a faulting page that is already cached.
+TEST_F(AudioEncoderOnMmproj, TouchesNoWeightPageBeforeTheFirstEncode) {
+  const std::string path = dir_.file("mm.gguf");
+  auto enc = AudioEncoder::bind(*file_, text_);
+  ASSERT_TRUE(enc.ok());
+  const uint64_t audio_kb = (*enc)->weight_bytes() / 1024;
+  ASSERT_GT(audio_kb, 200u) << "the tiny tower must dwarf the slack for this test to mean much";
+  const uint64_t before = mapped_rss_kb(path);
+  RecordProperty("rss_kb_after_bind", std::to_string(before));
+  EXPECT_LE(before, 128u) << "open + bind made " << before << " kB of the file resident";
+  kernels::ThreadPool pool(1);
+  ASSERT_TRUE((*enc)->encode(testing::tone(4000), pool).ok());
+  const uint64_t after = mapped_rss_kb(path);
+  RecordProperty("rss_kb_after_encode", std::to_string(after));
+  EXPECT_GE(after, audio_kb) << "encode reads every audio weight";
 }
 
 TEST(AudioEncoder, RefusesAnMmprojWithoutAudio) {
