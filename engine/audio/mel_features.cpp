@@ -2,11 +2,13 @@
 // filterbank without area normalisation, ln(x + 0.001) (docs/ENCODERS.md "Audio" §A.1).
 #include "audio/mel_features.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <complex>
 #include <numbers>
 #include <string>
+#include <utility>
 
 namespace gemmad::audio {
 namespace {
@@ -111,6 +113,21 @@ Result<MelFeatures> log_mel_features(std::span<const float> pcm) {
   static const Fft512 fft;
   static const std::array<double, kFrameLength> window = build_window();
   const std::vector<double>& fb = mel_filterbank();
+  // Each triangle is non-zero on a few bins only: [first, second) of filter m.
+  static const std::array<std::pair<uint32_t, uint32_t>, kMelBins> support = [&fb] {
+    std::array<std::pair<uint32_t, uint32_t>, kMelBins> s{};
+    for (uint32_t m = 0; m < kMelBins; ++m) {
+      uint32_t b = kFftBins, e = 0;
+      for (uint32_t k = 0; k < kFftBins; ++k) {
+        if (fb[size_t{m} * kFftBins + k] != 0.0) {
+          b = std::min(b, k);
+          e = k + 1;
+        }
+      }
+      s[m] = b < e ? std::make_pair(b, e) : std::make_pair(0u, 0u);
+    }
+    return s;
+  }();
 
   MelFeatures out;
   out.n_frames = mel_frame_count(pcm.size());
@@ -132,7 +149,7 @@ Result<MelFeatures> log_mel_features(std::span<const float> pcm) {
     for (uint32_t m = 0; m < kMelBins; ++m) {
       const double* w = fb.data() + size_t{m} * kFftBins;
       double acc = 0.0;
-      for (uint32_t k = 0; k < kFftBins; ++k)
+      for (uint32_t k = support[m].first; k < support[m].second; ++k)
         acc += w[k] * mag[k];
       row[m] = static_cast<float>(std::log(acc + kLogFloor));
     }
