@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "audio/conformer_ops.h"
 #include "kernels/thread_pool.h"
@@ -57,6 +58,28 @@ void conv_block(const AudioHparams& hp, const AudioLayerWeights& l, int64_t n, f
     x[i] += s.b[i];
 }
 
+// Calls the tap (if any) with rows numbered 0..n-1 in chunk `chunk`.
+class Tapper {
+ public:
+  Tapper(const Tap* tap, int32_t chunk) : tap_(tap), chunk_(chunk) {}
+  void operator()(std::string_view name, int layer, const float* data, int64_t n_rows,
+                  int64_t n_cols) {
+    if (tap_ == nullptr || !*tap_) return;
+    if (static_cast<int64_t>(pos_.size()) < n_rows) {
+      pos_.resize(n_rows);
+      for (int64_t i = 0; i < n_rows; ++i)
+        pos_[i] = static_cast<int32_t>(i);
+      seq_.assign(n_rows, chunk_);
+    }
+    (*tap_)(runtime::TapInfo{name, layer, data, n_rows, n_cols, pos_.data(), seq_.data()});
+  }
+
+ private:
+  const Tap* tap_;
+  int32_t chunk_;
+  std::vector<int32_t> pos_, seq_;
+};
+
 }  // namespace
 
 uint32_t audio_tokens_for_frames(uint32_t n_frames) {
@@ -73,8 +96,10 @@ uint64_t audio_token_count(uint64_t n_samples) {
 }
 
 Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::ThreadPool& pool,
-                       AudioRows& out) {
+                       AudioRows& out, const Tap* tap, int32_t chunk) {
   const AudioHparams& hp = w.hp;
+  Tapper taps(tap, chunk);
+  taps("mel", -1, f.data.data(), f.n_frames, kMelBins);
   // §A.2 subsampling: [T][128][1] -> [T1][64][c1] -> [T2][32][c2], LayerNorm + ReLU after each.
   const uint32_t t1 = (f.n_frames + 1) / 2;
   const uint32_t t2 = (t1 + 1) / 2;
@@ -90,17 +115,25 @@ Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::Thr
   const int64_t n = t2;
   std::vector<float> x(size_t(n) * hp.hidden);
   kernels::matmul(w.input_projection, c2.data(), n, x.data(), pool);
+  taps("sscp", -1, x.data(), n, hp.hidden);
 
   Scratch s;
   for (std::vector<float>* v : {&s.a, &s.b, &s.q, &s.k, &s.v, &s.o})
     v->resize(size_t(n) * hp.hidden);
   s.wide.resize(size_t(n) * std::max<uint32_t>(hp.n_ff, 2 * hp.hidden));
-  for (const AudioLayerWeights& l : w.layers) {
+  for (uint32_t il = 0; il < hp.n_layer; ++il) {
+    const AudioLayerWeights& l = w.layers[il];
+    const int layer = static_cast<int>(il);
     ffn_half(hp, l.ffn_norm, l.ffn_up, l.ffn_down, l.ffn_post_norm, n, x.data(), s, pool);
+    taps("ffn1", layer, x.data(), n, hp.hidden);
     attention_block(hp, l, n, x.data(), s, pool);
+    taps("attn", layer, x.data(), n, hp.hidden);
     conv_block(hp, l, n, x.data(), s, pool);
+    taps("conv", layer, x.data(), n, hp.hidden);
     ffn_half(hp, l.ffn_norm_1, l.ffn_up_1, l.ffn_down_1, l.ffn_post_norm_1, n, x.data(), s, pool);
+    taps("ffn2", layer, x.data(), n, hp.hidden);
     ops::rms_norm_rows(x.data(), l.ln2, x.data(), n, hp.hidden, kNormEps);
+    taps("layer_out", layer, x.data(), n, hp.hidden);
   }
 
   // §A.3 output: y = W_out x + b; e = W_a RMSNorm_weightless(y).
@@ -111,16 +144,18 @@ Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::Thr
     for (uint32_t i = 0; i < hp.out_dim; ++i)
       row[i] += w.out_bias[i];
   }
+  taps("out_proj", -1, y.data(), n, hp.out_dim);
   ops::rms_norm_rows(y.data(), nullptr, y.data(), n, hp.out_dim, kNormEps);
   const size_t base = out.data.size();
   out.data.resize(base + size_t(n) * hp.text_d);
   kernels::matmul(w.embed_proj, y.data(), n, out.data.data() + base, pool);
+  taps("embd", -1, out.data.data() + base, n, hp.text_d);
   out.n_tokens += static_cast<uint32_t>(n);
   return {};
 }
 
 Result<AudioRows> encode_pcm(const AudioWeights& w, std::span<const float> pcm,
-                             kernels::ThreadPool& pool) {
+                             kernels::ThreadPool& pool, const Tap* tap) {
   GEMMAD_TRY(check_pcm(pcm));
   if (pcm.size() < kMinSamples) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -130,12 +165,13 @@ Result<AudioRows> encode_pcm(const AudioWeights& w, std::span<const float> pcm,
                           std::to_string(kMinSamples) + " samples at 16 kHz are needed");
   }
   AudioRows out;
-  for (size_t start = 0; start < pcm.size(); start += kChunkSamples) {
+  int32_t chunk_index = 0;
+  for (size_t start = 0; start < pcm.size(); start += kChunkSamples, ++chunk_index) {
     const std::span<const float> chunk =
         pcm.subspan(start, std::min<size_t>(kChunkSamples, pcm.size() - start));
     GEMMAD_ASSIGN_OR_RETURN(MelFeatures f, log_mel_features(chunk));
     if (f.n_frames == 0) break;  // a trailing sliver of < 161 samples
-    GEMMAD_TRY(encode_features(w, f, pool, out));
+    GEMMAD_TRY(encode_features(w, f, pool, out, tap, chunk_index));
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include "audio/audio_weights.h"
 #include "audio/mel_features.h"
 #include "common/result.h"
+#include "runtime/tap.h"
 
 namespace gemmad::kernels {
 class ThreadPool;
@@ -33,13 +34,20 @@ struct AudioRows {
   std::vector<float> data;  // [n_tokens][text_d]
 };
 
+// Named intermediates (runtime/tap.h), per chunk, rows = time steps; pos = the row's index
+// within its chunk, seq = the chunk's index: "mel" [frames][128], "sscp" [T2][hidden] (after
+// the input projection), per layer "ffn1", "attn", "conv", "ffn2" (the stream after each
+// residual add) and "layer_out" (after ln2), then "out_proj" [T2][out_dim] (with bias) and
+// "embd" [T2][d].
+using Tap = runtime::TapFn;
+
 // One chunk's features -> its tokens' embeddings (appended to `out`). n_frames >= 1.
 Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::ThreadPool& pool,
-                       AudioRows& out);
+                       AudioRows& out, const Tap* tap = nullptr, int32_t chunk = 0);
 
 // The whole pipeline. Errors: a non-finite sample (index and value), or audio shorter than
 // one frame (kMinSamples samples).
 Result<AudioRows> encode_pcm(const AudioWeights& w, std::span<const float> pcm,
-                             kernels::ThreadPool& pool);
+                             kernels::ThreadPool& pool, const Tap* tap = nullptr);
 
 }  // namespace gemmad::audio

@@ -70,6 +70,12 @@ class AudioRef:
         self.n_head = int(kv["clip.audio.attention.head_count"])
         self.head_dim = self.hidden // self.n_head
         self._w = {}
+        self.taps = None  # a list to record (name, layer, chunk, values) in the engine's order
+
+    def tap(self, name, layer, x):
+        """The intermediates the engine's tap names (engine/audio/audio_tower.h)."""
+        if self.taps is not None:
+            self.taps.append((name, layer, self._chunk, np.array(x, dtype=np.float64)))
 
     def t(self, name):
         """float64 values: vectors flat, matrices [n_out, n_in], 4-D kernels as rows."""
@@ -167,28 +173,40 @@ class AudioRef:
 
     def encode_chunk(self, pcm):
         feats = log_mel(pcm)
+        self.tap("mel", -1, feats)
         x = self.conv_ln_relu(feats[:, :, None], "a.conv1d.0")
         x = self.conv_ln_relu(x, "a.conv1d.1")
         x = x.reshape(x.shape[0], -1)                      # index f * C + c
         x = self.linear("a.input_projection.weight", x)
+        self.tap("sscp", -1, x)
         for il in range(self.n_layer):
             p = f"a.blk.{il}."
             x = x + self.ffn(p, "", x)
+            self.tap("ffn1", il, x)
             x = x + self.rms(self.attention(p, self.rms(x, self.t(p + "attn_pre_norm.weight"))),
                              self.t(p + "attn_post_norm.weight"))
+            self.tap("attn", il, x)
             x = x + self.conv_module(p, self.rms(x, self.t(p + "conv_norm.weight")))
+            self.tap("conv", il, x)
             x = x + self.ffn(p, "_1", x)
+            self.tap("ffn2", il, x)
             x = self.rms(x, self.t(p + "ln2.weight"))
+            self.tap("layer_out", il, x)
         y = self.linear("a.pre_encode.out.weight", x) + self.t("a.pre_encode.out.bias")
-        return self.linear("mm.a.input_projection.weight", self.rms(y))
+        self.tap("out_proj", -1, y)
+        e = self.linear("mm.a.input_projection.weight", self.rms(y))
+        self.tap("embd", -1, e)
+        return e
 
     def encode(self, pcm):
         out = []
+        self._chunk = 0
         for start in range(0, len(pcm), CHUNK):
             chunk = pcm[start:start + CHUNK]
             if n_frames(len(chunk)) == 0:
                 break
             out.append(self.encode_chunk(chunk))
+            self._chunk += 1
         return np.concatenate(out)
 
 

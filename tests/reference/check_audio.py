@@ -20,7 +20,8 @@ Tolerances:
 With --gemmactl, also the public path: `gemmactl model synth --preset tiny --mmproj` (both
 towers in one file, f16 and q8_0), opened as an MmprojFile and bound to the text model by
 AudioEncoder (`audio_dump encoder`), for the tone and the chirp.
-Exits 1 on a mismatch, naming the signal, the worst element and the tolerance.
+Exits 1 on a mismatch, naming the signal, the worst element and the tolerance, and (for the
+raw-tower cases) the first intermediate that diverges, from the engine's taps.
 """
 import argparse
 import os
@@ -66,6 +67,31 @@ def worst(a, b):
     d = np.abs(a.astype(np.float64) - b)
     i = int(np.argmax(d))
     return float(d.flat[i]), i
+
+
+def first_divergence(args, tmp, mmproj, pcm, ref, x32):
+    """Reruns the engine with GEMMAD_TAP and names the first intermediate (in forward order)
+    whose worst element differs by more than ENCODER_REL_TOL x its rms."""
+    tap_dir = os.path.join(tmp, "taps")
+    subprocess.run(["rm", "-rf", tap_dir], check=True)
+    env = dict(os.environ, GEMMAD_TAP=tap_dir)
+    subprocess.run([args.audio_dump, "encode", mmproj, str(TEXT_D), pcm, os.path.join(tmp, "t")],
+                   env=env, check=True, capture_output=True)
+    ref.taps = []
+    ref.encode(x32)
+    offsets = {}
+    for name, layer, chunk, want in ref.taps:
+        path = os.path.join(tap_dir, f"{name}.{'g' if layer < 0 else layer}.f32")
+        start = offsets.get(path, 0)
+        got = np.fromfile(path, "<f4")[start:start + want.size].reshape(want.shape)
+        offsets[path] = start + want.size
+        d, i = worst(got, want)
+        scale = float(np.sqrt(np.mean(want * want))) or 1.0
+        if d > ENCODER_REL_TOL * scale:
+            print(f"     first divergence: '{name}' layer {layer} chunk {chunk}: max |diff| "
+                  f"{d:.3e} = {d / scale:.2e} x rms at row {i // want.shape[1]}")
+            break
+    ref.taps = None
 
 
 def compare_embeddings(label, ty, got, want):
@@ -122,7 +148,9 @@ def main():
                 out = os.path.join(tmp, f"{name}-{ty}.emb")
                 run([args.audio_dump, "encode", mmprojs[ty], str(TEXT_D), pcm, out])
                 got = np.fromfile(out, "<f4").reshape(-1, TEXT_D)
-                failures += not compare_embeddings(f"{name} [{ty}]", ty, got, ref.encode(x32))
+                if not compare_embeddings(f"{name} [{ty}]", ty, got, ref.encode(x32)):
+                    failures += 1
+                    first_divergence(args, tmp, mmprojs[ty], pcm, ref, x32)
         if args.gemmactl:
             failures += check_public_path(args, tmp)
     return 1 if failures else 0

@@ -2,7 +2,8 @@
 // on raw little-endian f32 PCM and writes raw f32 output.
 //   audio_dump features PCM.f32 OUT.f32            -> [frames][128]
 //   audio_dump synth OUT.gguf PRESET D TYPE SEED   -> an audio-only mmproj (f32|f16|bf16|q8_0)
-//   audio_dump encode MMPROJ D PCM.f32 OUT.f32     -> [tokens][D]
+//   audio_dump encode MMPROJ D PCM.f32 OUT.f32     -> [tokens][D]; GEMMAD_TAP=DIR also dumps
+//                                                     the tower's intermediates there
 //   audio_dump encoder TEXT.gguf MMPROJ PCM OUT    -> [tokens][d]: through MmprojFile and
 //                                                     AudioEncoder, paired with a text model
 #include <cstdio>
@@ -71,7 +72,14 @@ int main(int argc, char** argv) {
     auto w = audio::AudioWeights::bind(**file, std::stoul(a[2]));
     if (!w.ok()) return fail(w.error().message);
     kernels::ThreadPool pool(0);
-    auto rows = audio::encode_pcm(*w, read_f32(a[3]), pool);
+    // GEMMAD_TAP=DIR dumps the named intermediates (audio_tower.h) for check_audio.py.
+    runtime::TapFn tap;
+    if (const char* dir = std::getenv("GEMMAD_TAP")) {
+      auto t = runtime::make_dir_tap(dir);
+      if (!t.ok()) return fail(t.error().message);
+      tap = std::move(*t);
+    }
+    auto rows = audio::encode_pcm(*w, read_f32(a[3]), pool, &tap);
     if (!rows.ok()) return fail(rows.error().message);
     return write_f32(a[4], rows->data) ? 0 : fail("cannot write " + a[4]);
   }
