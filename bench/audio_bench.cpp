@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     best_total = std::min(best_total, ms);
     tokens = e->n_tokens;
   }
-  // Per token: the layers' matmuls (2 FFNs, q/k/v/out, pw1, pw2) + projections (§A.3).
+  // Per token: the layers' matmuls (2 FFNs, q/k/v/out, pw1, pw2) + projections (§3.3).
   const audio::AudioHparams& hp = w->hp;
   const double mac_tok = hp.n_layer * (4.0 * hp.hidden * hp.n_ff + 4.0 * hp.hidden * hp.hidden +
                                        3.0 * hp.hidden * hp.hidden) +

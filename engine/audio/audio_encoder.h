@@ -1,4 +1,4 @@
-// The issue-11 audio encoder API (docs/ENCODERS.md "Audio"): binds the a.* / mm.a.* tensors of
+// The issue-11 audio encoder API (docs/ENCODERS.md §3): binds the a.* / mm.a.* tensors of
 // an mmproj file to a text model and turns 16 kHz mono PCM into soft-token embeddings in the
 // text width, 25 per second. Binding reads no tensor data, so the tower's pages are touched
 // only by the first encode; byte_ranges() lets the daemon drop them again when idle.

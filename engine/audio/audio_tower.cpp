@@ -1,4 +1,4 @@
-// The audio tower's forward pass (docs/ENCODERS.md "Audio" §A.2-§A.3), on bound weights.
+// The audio tower's forward pass (docs/ENCODERS.md §3.2-§3.3), on bound weights.
 #include "audio/audio_tower.h"
 
 #include <algorithm>
@@ -17,7 +17,7 @@ struct Scratch {
   std::vector<float> a, b, q, k, v, o, wide, clip;
 };
 
-// x += scale * RMSNorm_post(down(silu(up(RMSNorm_pre(x))))) (§A.3 FFN halves).
+// x += scale * RMSNorm_post(down(silu(up(RMSNorm_pre(x))))) (§3.3 FFN halves).
 void ffn_half(const AudioHparams& hp, const float* pre, const ClippedLinear& up,
               const ClippedLinear& down, const float* post, int64_t n, float* x, Scratch& s,
               kernels::ThreadPool& pool) {
@@ -100,7 +100,7 @@ Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::Thr
   const AudioHparams& hp = w.hp;
   Tapper taps(tap, chunk);
   taps("mel", -1, f.data.data(), f.n_frames, kMelBins);
-  // §A.2 subsampling: [T][128][1] -> [T1][64][c1] -> [T2][32][c2], LayerNorm + ReLU after each.
+  // §3.2 subsampling: [T][128][1] -> [T1][64][c1] -> [T2][32][c2], LayerNorm + ReLU after each.
   const uint32_t t1 = (f.n_frames + 1) / 2;
   const uint32_t t2 = (t1 + 1) / 2;
   const uint32_t f1 = kMelBins / 2, f2 = kMelBins / 4;
@@ -136,7 +136,7 @@ Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::Thr
     taps("layer_out", layer, x.data(), n, hp.hidden);
   }
 
-  // §A.3 output: y = W_out x + b; e = W_a RMSNorm_weightless(y).
+  // §3.3 output: y = W_out x + b; e = W_a RMSNorm_weightless(y).
   std::vector<float> y(size_t(n) * hp.out_dim);
   kernels::matmul(w.out_proj, x.data(), n, y.data(), pool);
   for (int64_t t = 0; t < n; ++t) {

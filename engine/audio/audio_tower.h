@@ -1,4 +1,4 @@
-// The audio tower end to end on bound weights (docs/ENCODERS.md "Audio"): PCM -> 30 s chunks
+// The audio tower end to end on bound weights (docs/ENCODERS.md §3): PCM -> 30 s chunks
 // -> log-mel features -> subsampling convs -> conformer layers -> output projection ->
 // embedder into the text width. 25 tokens per second. AudioEncoder (audio_encoder.h) is the
 // public face; this layer needs only an AudioWeights, so tests and tools can drive it.

@@ -1,4 +1,4 @@
-// Binds the audio tower's keys and tensors (docs/ENCODERS.md "Audio" §A.4) without reading
+// Binds the audio tower's keys and tensors (docs/ENCODERS.md §3.4) without reading
 // any tensor data.
 #include "audio/audio_weights.h"
 

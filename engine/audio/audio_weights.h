@@ -1,4 +1,4 @@
-// The audio tower's tensor table (docs/ENCODERS.md "Audio" §A.4): hyperparameters from the
+// The audio tower's tensor table (docs/ENCODERS.md §3.4): hyperparameters from the
 // clip.audio.* keys, every a.* tensor and mm.a.input_projection checked by name, shape and
 // type, and bound as views into the GGUF mapping. Binding reads only the header: no tensor
 // byte is touched (clip bounds and norm vectors are read at encode time through pointers),

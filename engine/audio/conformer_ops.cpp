@@ -1,4 +1,4 @@
-// Audio tower operations on plain arrays (docs/ENCODERS.md "Audio" §A.2, §A.3).
+// Audio tower operations on plain arrays (docs/ENCODERS.md §3.2, §3.3).
 #include "audio/conformer_ops.h"
 
 #include <algorithm>

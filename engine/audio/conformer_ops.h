@@ -1,4 +1,4 @@
-// The audio tower's operations on plain f32 arrays (docs/ENCODERS.md "Audio" §A.2, §A.3):
+// The audio tower's operations on plain f32 arrays (docs/ENCODERS.md §3.2, §3.3):
 // clipped linears, the subsampling convolutions, LayerNorm over channels, GLU, the causal
 // depthwise conv and chunked local attention with relative positions. Big products go
 // through kernels/matmul.h; the rest are plain loops, parallel over time steps where it pays.
@@ -16,7 +16,7 @@ class ThreadPool;
 
 namespace gemmad::audio {
 
-// Fixed by the architecture (not in the file; §A.3).
+// Fixed by the architecture (not in the file; §3.3).
 inline constexpr uint32_t kAttnWindow = 12;  // query t sees keys t-11 .. t
 inline constexpr float kAttnSoftcap = 50.0f;
 inline constexpr uint32_t kDwKernel = 5;  // causal depthwise conv, left pad 4

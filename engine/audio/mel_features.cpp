@@ -1,5 +1,5 @@
 // Log-mel features: semicausal 20 ms frames, periodic Hann, 512-point FFT magnitude, HTK mel
-// filterbank without area normalisation, ln(x + 0.001) (docs/ENCODERS.md "Audio" §A.1).
+// filterbank without area normalisation, ln(x + 0.001) (docs/ENCODERS.md §3.1).
 #include "audio/mel_features.h"
 
 #include <algorithm>

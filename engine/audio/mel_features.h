@@ -1,5 +1,5 @@
 // The audio front end: 16 kHz mono PCM -> 128-bin log-mel features, 100 frames per second
-// (docs/ENCODERS.md "Audio" §A.1). Plain loops, double precision inside (cheap: ~3 M MAC
+// (docs/ENCODERS.md §3.1). Plain loops, double precision inside (cheap: ~3 M MAC
 // per second of audio); no CPU-specific code.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Synthetic audio tower: the a.* / mm.a.* tensor table of docs/ENCODERS.md §A.4 with hashed
+// Synthetic audio tower: the a.* / mm.a.* tensor table of docs/ENCODERS.md §3.4 with hashed
 // values scaled so activations stay O(1) through every layer.
 #include "audio/synth_audio.h"
 

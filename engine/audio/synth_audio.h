@@ -1,4 +1,4 @@
-// Synthetic audio-tower tensors for a mmproj GGUF (docs/ENCODERS.md "Audio" §A.4): the real
+// Synthetic audio-tower tensors for a mmproj GGUF (docs/ENCODERS.md §3.4): the real
 // names and layout of the a.* / mm.a.* tensors and the clip.audio.* keys, with hashed
 // weights (synth/synth_weights.h). The vision synth (synth_mmproj) calls it so that
 // `gemmactl model synth --mmproj` writes both towers into one file.

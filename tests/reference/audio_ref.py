@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""NumPy reference of the Gemma 4 audio encoder (docs/ENCODERS.md "Audio").
+"""NumPy reference of the Gemma 4 audio encoder (docs/ENCODERS.md §3).
 
 Written from the spec alone: log-mel features (float64 FFT via numpy), the subsampling
 convolutions as shifted slices, the conformer with full [T, T] attention under a band mask

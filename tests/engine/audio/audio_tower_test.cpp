@@ -49,7 +49,7 @@ TEST_F(AudioTower, BindsTheTinyShape) {
   EXPECT_EQ(w_.hp.sscp_c1, s.sscp_c1);
   EXPECT_EQ(w_.hp.sscp_c2, s.sscp_c2);
   EXPECT_EQ(w_.hp.out_dim, s.out_dim);
-  // 8 tower-wide tensors + 62 per layer (docs/ENCODERS.md §A.4).
+  // 8 tower-wide tensors + 62 per layer (docs/ENCODERS.md §3.4).
   EXPECT_EQ(w_.tensor_names.size(), 8u + 62u * s.n_layer);
   EXPECT_GT(w_.weight_bytes, 0u);
 }
