@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "audio/synth_audio.h"
 #include "gguf/gguf_writer.h"
 #include "models/gemma4_config.h"
 #include "synth/synth_weights.h"
@@ -128,16 +129,20 @@ Result<SynthSummary> write_synthetic_mmproj(
     return make_error(ErrorCode::kInvalidArgument,
                       "unknown preset '" + opts.preset + "'; expected tiny, e2b or e4b");
   }
+  // The preset's audio tower too, as the converter's files for E2B/E4B hold both.
+  std::optional<audio::SynthAudioShape> audio;
+  if (opts.with_audio) audio = audio::synth_audio_shape(opts.preset);
   return write_vision_mmproj(
       *h, opts.quant, opts.seed,
       "gemmad-synthetic-mmproj-" + opts.preset + "-" + mmproj_quant_name(opts.quant), out_path,
-      progress);
+      progress, audio ? &*audio : nullptr);
 }
 
 Result<SynthSummary> write_vision_mmproj(const mmproj::VisionHparams& hp, MmprojQuant quant,
                                          uint64_t seed, const std::string& name,
                                          const std::string& out_path,
-                                         const std::function<void(uint64_t, uint64_t)>& progress) {
+                                         const std::function<void(uint64_t, uint64_t)>& progress,
+                                         const audio::SynthAudioShape* audio) {
   const mmproj::VisionHparams* h = &hp;
   SynthSummary summary;
   summary.name = name;
@@ -148,7 +153,7 @@ Result<SynthSummary> write_vision_mmproj(const mmproj::VisionHparams& hp, Mmproj
   w.set_u32("general.file_type", file_type(quant));
   w.set_u32("general.quantization_version", 2);
   w.set_bool("clip.has_vision_encoder", true);
-  w.set_bool("clip.has_audio_encoder", false);  // the audio writer sets it when it adds a.*
+  if (audio == nullptr) w.set_bool("clip.has_audio_encoder", false);  // else the audio writer
   w.set_string("clip.vision.projector_type", "gemma4v");
   w.set_u32("clip.vision.projection_dim", h->proj_dim);
   w.set_u32("clip.vision.image_size", 224);  // written by the converter, unused (§5.1)
@@ -163,7 +168,10 @@ Result<SynthSummary> write_vision_mmproj(const mmproj::VisionHparams& hp, Mmproj
   w.set_f32("clip.vision.attention.layer_norm_epsilon", h->eps);
 
   summary.n_tensors = add_planned_tensors(w, plan_vision_tensors(*h, quant), seed);
-  // The audio tower's tensors and keys go here (engine/audio/synth_audio.cpp, one call).
+  if (audio != nullptr) {
+    summary.n_tensors +=
+        audio::write_synth_audio_tensors(w, *audio, h->proj_dim, matrix_type(quant), seed);
+  }
   GEMMAD_ASSIGN_OR_RETURN(summary.file_bytes, write_file(w, out_path, progress));
   return summary;
 }

@@ -1,7 +1,7 @@
 // Writes a deterministic mmproj GGUF (docs/ENCODERS.md §5) matched to a synthetic text model:
 // the vision tower (v.*, mm.input_projection) in the real layout, with finite clip bounds that
-// bind, for tests, benchmarks and the NumPy reference. The audio tower is added by the audio
-// encoder's writer (engine/audio/synth_audio.cpp) through one call in write_synthetic_mmproj.
+// bind, for tests, benchmarks and the NumPy reference, and the preset's audio tower, added by
+// the audio encoder's writer (engine/audio/synth_audio.cpp).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/synth_audio.h"
 #include "common/result.h"
 #include "mmproj/vision_layout.h"
 #include "quant/ggml_type.h"
@@ -27,6 +28,7 @@ struct MmprojOptions {
   std::string preset = "tiny";  // text preset it pairs with: "tiny" | "e2b" | "e4b"
   MmprojQuant quant = MmprojQuant::kF16;
   uint64_t seed = 0;
+  bool with_audio = true;  // the preset's audio tower too (false: a vision-only file)
 };
 
 // Vision shape of a preset: the real tower (768 wide, 16 layers) for e2b/e4b, a reduced one of
@@ -41,10 +43,13 @@ Result<SynthSummary> write_synthetic_mmproj(
     const MmprojOptions& opts, const std::string& out_path,
     const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
 
-// The same for any vision shape (fuzz seeds, tests); general.name = `name`.
+// The same for any vision shape (fuzz seeds, tests); general.name = `name`. With `audio`, the
+// audio tower of that shape is added (engine/audio/synth_audio.h); without, the file is
+// vision-only.
 Result<SynthSummary> write_vision_mmproj(
     const mmproj::VisionHparams& h, MmprojQuant quant, uint64_t seed, const std::string& name,
-    const std::string& out_path, const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
+    const std::string& out_path, const std::function<void(uint64_t, uint64_t)>& progress = nullptr,
+    const audio::SynthAudioShape* audio = nullptr);
 
 const char* mmproj_quant_name(MmprojQuant q);
 

@@ -2,12 +2,16 @@
 // MmprojFile validation → bind the encoders against a text model of the file's projection
 // width → encode a small image and read every byte range. Whatever validation accepts must be
 // safe to bind and run. Seed: tests/fuzz/seeds/mmproj (tests/engine/mmproj/
-// make_mmproj_fuzz_seed.cpp writes it). The audio encoder's bind joins here (one line).
+// make_mmproj_fuzz_seed.cpp writes it); an audio tower is bound and run on a short tone.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
 
+#include <cmath>
+#include <vector>
+
+#include "audio/audio_encoder.h"
 #include "gguf/gguf_file.h"
 #include "kernels/thread_pool.h"
 #include "mmproj/mmproj_file.h"
@@ -38,6 +42,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto e = (*enc)->encode(img, vision::kMinTokenBudget, pool);
       if (e.ok()) sink += e->data.size();
       sink += (*enc)->weight_bytes();
+    }
+  }
+  const gguf::TensorInfo* proj = f.gguf().find_tensor("mm.a.input_projection.weight");
+  if (f.has_audio() && proj != nullptr && proj->n_dims == 2) {
+    engine::Gemma4Config text;
+    text.n_embd = static_cast<uint32_t>(proj->ne[1]);
+    auto enc = audio::AudioEncoder::bind(f, text);
+    if (enc.ok()) {
+      static kernels::ThreadPool pool(1);
+      std::vector<float> pcm(800);  // 50 ms: a few frames
+      for (size_t i = 0; i < pcm.size(); ++i)
+        pcm[i] = 0.5f * std::sin(0.07f * static_cast<float>(i));
+      auto e = (*enc)->encode(pcm, pool);
+      if (e.ok()) sink += e->data.size();
     }
   }
   volatile size_t keep = sink;
