@@ -166,7 +166,8 @@ class Synth(cs.CliTestCase):
 
     def test_mmproj_is_written_beside_the_model_in_the_vision_layout(self):
         # docs/ENCODERS.md §5: clip keys, 41 tensors per block + patch, positions, projector
-        # into the text width; the patch kernel is F16 only in an F16 file.
+        # into the text width; the patch kernel is F16 only in an F16 file. The audio tower
+        # (a.*, mm.a.*) comes with it, as in the converter's E2B/E4B files.
         text = os.path.join(self.dir, "with-mmproj.gguf")
         for quant, patch_type, matrix_type in (("f16", "f16", "f16"), ("q8_0", "f32", "q8_0")):
             with self.subTest(quant=quant):
@@ -182,7 +183,13 @@ class Synth(cs.CliTestCase):
                 self.assertEqual(md["clip.vision.projection_dim"],
                                  self.inspect(text)["metadata"]["gemma4.embedding_length"])
                 n_blocks = md["clip.vision.block_count"]
-                self.assertEqual(info["tensor_count"], 41 * n_blocks + 3)
+                names = [t["name"] for t in info["tensors"]]
+                vision = [n for n in names if n.startswith("v.") or n == "mm.input_projection.weight"]
+                self.assertEqual(len(vision), 41 * n_blocks + 3)
+                self.assertTrue(md["clip.has_audio_encoder"])
+                self.assertIn("mm.a.input_projection.weight", names)
+                self.assertEqual(len(vision) + sum(n.startswith(("a.", "mm.a.")) for n in names),
+                                 info["tensor_count"])
                 self.assertEqual(doc["mmproj_tensor_count"], info["tensor_count"])
                 types = {t["name"]: t["type"] for t in info["tensors"]}
                 self.assertEqual(types["v.patch_embd.weight"], patch_type)
