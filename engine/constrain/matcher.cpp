@@ -67,6 +67,11 @@ struct Matcher::Impl {
           break;
         }
         if (t.size() >= kMaxStackDepth || ++budget > kMaxExpansions) break;  // dropped
+        // A reference that ends its alternative returns straight to the parent (a tail
+        // call): right-recursive loops (repetitions, strings) keep the stack flat, so the
+        // state inside a long string repeats and its mask is cached.
+        const bool tail = g->elems_[t.back() + 1].kind == Elem::kEnd;
+        if (tail) t.pop_back();
         for (const uint32_t alt : g->rules_[e.arg]) {
           Stack u = t;
           u.push_back(alt);
