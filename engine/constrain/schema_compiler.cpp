@@ -8,6 +8,7 @@
 
 #include "constrain/constrain.h"
 #include "constrain/grammar.h"
+#include "constrain/regex.h"
 #include "constrain/value_rules.h"
 
 namespace gemmad::constrain {
@@ -229,7 +230,9 @@ class SchemaCompiler {
                             "'pattern' together with 'minLength'/'maxLength' is not "
                             "supported");
       }
-      return schema_error(ptr, "keyword 'pattern' is not supported");
+      auto r = compile_pattern(v_, s["pattern"].get<std::string>());
+      if (!r.ok()) return schema_error(ptr + "/pattern", r.error().message);
+      return r.value();
     }
     return v_.string(lim.first, lim.second);
   }

@@ -38,6 +38,11 @@ Seq ValueRules::quote() {
 
 // One character of a JSON string as written: a printable ASCII character other than '"' and
 // '\\', a well-formed multi-byte UTF-8 character, or an escape.
+uint32_t ValueRules::utf8_multi() {
+  json_char();
+  return *multi_;
+}
+
 uint32_t ValueRules::json_char() {
   if (json_char_) return *json_char_;
   const Elem cont = b_.set(range_set(0x80, 0xbf));

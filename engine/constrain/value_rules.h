@@ -43,6 +43,7 @@ class ValueRules {
   GrammarBuilder::Seq comma();                       // "," then optional space
   GrammarBuilder::Seq colon();                       // ":" then optional space (kJson)
   GrammarBuilder::Seq quote();                       // '"' or <|"|>
+  uint32_t utf8_multi();                             // one well-formed multi-byte character
 
  private:
   uint32_t json_char();

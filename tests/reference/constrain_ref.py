@@ -413,7 +413,7 @@ def syms_of(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mask-dump", required=True)
-    ap.add_argument("--walks", type=int, default=12)
+    ap.add_argument("--walks", type=int, default=8)
     args = ap.parse_args()
     vocab_syms = [syms_of(t) for t in VOCAB]
     rng = random.Random(7)

@@ -110,6 +110,60 @@ TEST(ASchemaString, EscapesUtf8AndLengths) {
   EXPECT_TRUE(valid(min, R"("abcdefgh")"));
 }
 
+TEST(ASchemaPattern, MatchesThePlainRegexSubset) {
+  auto g = json(R"j({"type":"string","pattern":"^[a-z]+\\d{2}$"})j");
+  EXPECT_TRUE(valid(g, R"j("abc12")j"));
+  EXPECT_FALSE(valid(g, R"j("abc1")j"));
+  EXPECT_FALSE(valid(g, R"j("ABC12")j"));
+  EXPECT_FALSE(valid(g, R"j("abc123")j"));
+  auto search = json(R"j({"pattern":"ab"})j");  // unanchored: contains "ab"
+  EXPECT_TRUE(valid(search, R"j("xxabyy")j"));
+  EXPECT_TRUE(valid(search, R"j("ab")j"));
+  EXPECT_FALSE(valid(search, R"j("xyz")j"));
+  auto words = json(R"j({"pattern":"^(cat|dog)s?$"})j");
+  for (const char* ok : {R"j("cat")j", R"j("dogs")j"})
+    EXPECT_TRUE(valid(words, ok)) << ok;
+  EXPECT_FALSE(valid(words, R"j("cow")j"));
+  auto quote = json(R"j({"pattern":"^[\"x]+$"})j");
+  EXPECT_TRUE(valid(quote, R"j("x\"x")j"));  // the '"' is written escaped
+  EXPECT_FALSE(valid(quote, R"j("y")j"));
+  auto dot = json(R"j({"pattern":"^.{2}$"})j");
+  EXPECT_TRUE(valid(dot,
+                    "\"\xc3\xa9"
+                    "1\""));
+  EXPECT_FALSE(valid(dot, R"j("abc")j"));
+  auto neg = json(R"j({"pattern":"^[^0-9]*$"})j");
+  EXPECT_TRUE(valid(neg, R"j("ab c")j"));
+  EXPECT_FALSE(valid(neg, R"j("a1")j"));
+  auto opt = json(R"j({"pattern":"^a{2,}b?(?:c|d){1,2}$"})j");
+  EXPECT_TRUE(valid(opt, R"j("aaacd")j"));
+  EXPECT_FALSE(valid(opt, R"j("abc")j"));
+  auto gem = gemma(R"j({"pattern":"^\\w+\"$"})j");
+  EXPECT_TRUE(valid(gem, R"j(<|"|>ab_1"<|"|>)j"));  // raw quote in the tool syntax
+}
+
+TEST(ASchemaPattern, RejectsWhatIsNotAPlainRegex) {
+  EXPECT_EQ(error_of(R"j({"pattern":"(?=a)"})j"),
+            "schema: pattern: group modifiers other than '(?:' are not supported at offset 1 at "
+            "/pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"\\bx"})j"),
+            "schema: pattern: escape '\\b' is not supported at offset 1 at /pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"a^"})j"),
+            "schema: pattern: '^' is supported only at the start of the pattern at offset 1 at "
+            "/pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"a)"})j"),
+            "schema: pattern: an unmatched ')' at offset 1 at /pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"[a"})j"),
+            "schema: pattern: '[' without a closing ']' at offset 2 at /pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"*"})j"),
+            "schema: pattern: a quantifier with nothing to repeat at offset 0 at /pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"a+?"})j"),
+            "schema: pattern: lazy quantifiers are not supported at offset 2 at /pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"a","maxLength":3})j"),
+            "schema: 'pattern' together with 'minLength'/'maxLength' is not supported at /");
+  EXPECT_EQ(error_of(R"j({"pattern":7})j"), "schema: 'pattern' must be a string at /pattern");
+}
+
 TEST(ASchemaEnum, AndConstAreLiterals) {
   auto e = json(R"({"enum":["red","green",3,null,{"a":[1]}]})");
   for (const char* ok : {R"("red")", R"("green")", "3", "null", R"({"a":[1]})"})
