@@ -182,8 +182,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "constrain_bench: %s\n", idx.error().message.c_str());
     return 1;
   }
-  std::printf("vocabulary: %zu tokens; token index: %zu trie nodes, built in %.1f ms\n", vocab,
-              (*idx)->nodes().size(), us_since(t0) / 1e3);
+  std::printf(
+      "vocabulary: %zu tokens; token index: %zu trie nodes (deepest %u), built in %.1f ms\n", vocab,
+      (*idx)->nodes().size(), static_cast<unsigned>((*idx)->max_depth()), us_since(t0) / 1e3);
 
   const std::string twenty = twenty_properties();
   constexpr int kCompiles = 50;

@@ -25,12 +25,30 @@ struct Elem {
   uint32_t arg = 0;  // set index (kSet) or rule id (kRule)
 };
 
+// The rules T(k, p) of one counted string (k characters written; p = the last one was '<'
+// in the Gemma dialect): all T(k, p) with k >= min (or all with k < min) have alternatives of
+// the same layout, so the matcher may swap one for another where no token can tell them apart
+// (docs/CONSTRAINED.md "Mask").
+struct CountGroup {
+  int64_t min = 0;
+  int64_t max = -1;             // -1: unbounded (then k stops at min)
+  std::vector<uint32_t> rules;  // index k * 2 + p
+};
+
 class Grammar {
  public:
   // elems_[0] = {kRule, root}, elems_[1] = {kEnd}: the start of every match.
   std::vector<Elem> elems_;
   std::vector<std::vector<uint32_t>> rules_;  // rule id -> start positions of its alternatives
   std::vector<SymbolSet> sets_;
+  std::vector<CountGroup> groups_;
+  std::vector<uint32_t> elem_rule_;  // element position -> its rule (positions >= 2)
+  struct Counted {
+    int32_t group = -1;
+    int64_t k = 0;
+    int p = 0;
+  };
+  std::vector<Counted> counted_;  // rule id -> its place in a count group, if any
 };
 
 // Builds a Grammar; rules may be declared before their alternatives are added (recursion).
@@ -50,6 +68,9 @@ class GrammarBuilder {
   static void append(Seq& a, const Seq& b) { a.insert(a.end(), b.begin(), b.end()); }
 
   size_t size() const { return elems_.size(); }
+  // Registers T(k, p) rules of a counted string (see CountGroup).
+  uint32_t new_count_group(int64_t min, int64_t max);
+  void mark_counted(uint32_t rule, uint32_t group, int64_t k, int p);
   // Moves the rules into a Grammar rooted at `root`.
   Grammar finish(uint32_t root);
 
@@ -57,6 +78,8 @@ class GrammarBuilder {
   std::vector<Elem> elems_;
   std::vector<std::vector<Seq>> alts_;
   std::vector<SymbolSet> sets_;
+  std::vector<CountGroup> groups_;
+  std::vector<Grammar::Counted> counted_;
 };
 
 SymbolSet range_set(unsigned lo, unsigned hi);  // bytes lo..hi inclusive

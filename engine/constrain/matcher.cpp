@@ -129,16 +129,48 @@ struct Matcher::Impl {
     cur = intern(keep);
   }
 
+  // The state with every counted-string rule T(k, p) swapped for the canonical one of its
+  // class, where no token (at most max_depth symbols, so at most that many characters) can
+  // tell them apart: k >= min with max - k >= depth all act as T(min); k < min with
+  // min - k >= depth all act as T(0). Lets the mask cache serve a string with maxLength
+  // whose count differs at every token.
+  int32_t mask_state() {
+    const auto h = static_cast<int64_t>(idx->max_depth());
+    std::vector<Stack> stacks = states[static_cast<size_t>(cur)].stacks;
+    bool changed = false;
+    for (Stack& s : stacks) {
+      for (uint32_t& pos : s) {
+        if (pos < 2) continue;
+        const uint32_t r = g->elem_rule_[pos];
+        const Grammar::Counted c = g->counted_[r];
+        if (c.group < 0) continue;
+        const CountGroup& grp = g->groups_[static_cast<size_t>(c.group)];
+        int64_t canon = -1;
+        if (c.k >= grp.min && grp.max >= 0 && grp.max - c.k >= h) {
+          canon = grp.min;
+        } else if (c.k < grp.min && grp.min - c.k >= h) {
+          canon = 0;
+        }
+        if (canon < 0 || canon == c.k) continue;
+        const uint32_t to = grp.rules[static_cast<size_t>(canon * 2 + c.p)];
+        pos = pos - g->rules_[r].front() + g->rules_[to].front();
+        changed = true;
+      }
+    }
+    return changed ? intern(stacks) : cur;
+  }
+
   const std::vector<uint32_t>& mask() {
     reset_caches_if_full();
-    if (auto it = masks.find(cur); it != masks.end()) return it->second;
+    const int32_t key = mask_state();
+    if (auto it = masks.find(key); it != masks.end()) return it->second;
     if (masks.size() >= kMaxMasks) masks.clear();
-    std::vector<uint32_t>& bits = masks[cur];
+    std::vector<uint32_t>& bits = masks[key];
     bits.assign((idx->vocab_size() + 31) / 32, 0);
     const auto& nodes = idx->nodes();
     const auto& toks = idx->node_tokens();
     walk.assign(static_cast<size_t>(idx->max_depth()) + 1, 0);
-    walk[0] = cur;
+    walk[0] = key;
     const size_t n = nodes.size();
     for (size_t i = 0; i < n;) {
       const TokenIndex::Node& node = nodes[i];

@@ -100,9 +100,12 @@ uint32_t ValueRules::string(int64_t min_len, std::optional<int64_t> max_len) {
   // Rules T(k, after_lt): k characters written so far (k capped at min_len when unbounded).
   std::map<std::pair<int64_t, int>, uint32_t> t;
   const int64_t top = max_len ? *max_len : min_len;
+  const uint32_t group = b_.new_count_group(min_len, max_len ? *max_len : -1);
   for (int64_t k = top; k >= 0; --k) {
-    for (int p = gemma ? 1 : 0; p >= 0; --p)
+    for (int p = gemma ? 1 : 0; p >= 0; --p) {
       t[{k, p}] = b_.new_rule();
+      b_.mark_counted(t[{k, p}], group, k, p);
+    }
   }
   for (int64_t k = top; k >= 0; --k) {
     const int64_t next = max_len ? k + 1 : std::min(k + 1, min_len);

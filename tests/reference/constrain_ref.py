@@ -398,6 +398,9 @@ SCHEMAS = [
      "$ref": "#/$defs/t"},
     {},
     {"type": "object", "additionalProperties": {"type": "boolean"}},
+    # Long enough bounds that the matcher's mask swaps counts for canonical ones.
+    {"type": "array", "items": {"type": "string", "minLength": 7, "maxLength": 15},
+     "maxItems": 2},
 ]
 
 
