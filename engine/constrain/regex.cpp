@@ -119,6 +119,9 @@ class Parser {
         break;
       }
       if (peek('?')) return error("lazy quantifiers are not supported");
+      // A loop over something that can be empty would expand forever without reading.
+      if ((!hi || *hi > 1) && nullable(*atom))
+        return error("a repeated part that can match the empty string");
       auto rep = std::make_unique<Node>();
       rep->kind = Node::kRepeat;
       rep->min = lo;
@@ -127,6 +130,22 @@ class Parser {
       atom = std::move(rep);
     }
     return atom;
+  }
+
+  static bool nullable(const Node& n) {
+    switch (n.kind) {
+      case Node::kChar:
+        return false;
+      case Node::kSeq:
+        return std::all_of(n.kids.begin(), n.kids.end(),
+                           [](const NodePtr& k) { return nullable(*k); });
+      case Node::kAlt:
+        return std::any_of(n.kids.begin(), n.kids.end(),
+                           [](const NodePtr& k) { return nullable(*k); });
+      case Node::kRepeat:
+        return n.min == 0 || nullable(*n.kids[0]);
+    }
+    return false;
   }
 
   Result<int64_t> number() {

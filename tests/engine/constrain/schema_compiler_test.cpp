@@ -162,6 +162,10 @@ TEST(ASchemaPattern, RejectsWhatIsNotAPlainRegex) {
   EXPECT_EQ(error_of(R"j({"pattern":"a","maxLength":3})j"),
             "schema: 'pattern' together with 'minLength'/'maxLength' is not supported at /");
   EXPECT_EQ(error_of(R"j({"pattern":7})j"), "schema: 'pattern' must be a string at /pattern");
+  EXPECT_EQ(error_of(R"j({"pattern":"(a*)*"})j"),
+            "schema: pattern: a repeated part that can match the empty string at offset 5 at "
+            "/pattern");
+  EXPECT_TRUE(compile_json_schema(R"j({"pattern":"^(a*b)+(c?){0,1}$"})j", Dialect::kJson).ok());
 }
 
 TEST(ASchemaEnum, AndConstAreLiterals) {
