@@ -148,6 +148,8 @@ int run(const daemon::Config& cfg) {
   store::StoreOptions sopts;
   sopts.log_error = [](std::string_view line) { spdlog::error("{}", line); };
   sopts.limits.max_sessions_per_app = cfg.max_sessions_per_app;
+  sopts.limits.max_media_bytes_per_app = cfg.media_max_bytes_per_app;
+  sopts.limits.max_media_bytes = std::max(cfg.media_max_image_bytes, cfg.media_max_audio_bytes);
   sopts.limits.max_message_bytes = std::max<size_t>(cfg.max_message_bytes, 1u << 20);
   auto store_r = store::SessionStore::open(cfg.database_path, sopts);
   if (!store_r.ok()) return fail(store_r.error(), 1);
