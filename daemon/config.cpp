@@ -54,6 +54,7 @@ const std::vector<KeySpec>& keys() {
       {"model.max_sequences", UIntKey{&Config::max_sequences, 1, 64}},
       {"model.keep_alive", StrKey{&Config::keep_alive, {}}},
       {"model.models_dir", StrKey{&Config::models_dir, {}}},
+      {"model.mmproj", StrKey{&Config::model_mmproj, {}}},
       {"server.socket", StrKey{&Config::socket_path, {}}},
       {"server.socket_mode", UIntKey{&Config::socket_mode, 0, 0777}},
       {"server.max_clients", UIntKey{&Config::max_clients, 1, 4096}},
@@ -92,6 +93,14 @@ const std::vector<KeySpec>& keys() {
       {"http.header_timeout_ms", UIntKey{&Config::http_header_timeout_ms, 100, 600000}},
       {"http.idle_timeout_ms", UIntKey{&Config::http_idle_timeout_ms, 100, 3600000}},
       {"http.stream_queue_bytes", UIntKey{&Config::http_stream_queue_bytes, 4096, 64u << 20}},
+      {"media.encoder_idle_s", UIntKey{&Config::media_encoder_idle_s, 0, 86400}},
+      {"media.max_image_bytes", UIntKey{&Config::media_max_image_bytes, 1024, 64u << 20}},
+      {"media.max_image_pixels", UIntKey{&Config::media_max_image_pixels, 64, 64u << 20}},
+      {"media.max_audio_bytes", UIntKey{&Config::media_max_audio_bytes, 1024, 64u << 20}},
+      // The audio encoder takes at most 30 s (750 tokens, docs/ARCHITECTURE.md "Media").
+      {"media.max_audio_seconds", UIntKey{&Config::media_max_audio_seconds, 1, 30}},
+      {"media.max_media_per_request", UIntKey{&Config::media_max_media_per_request, 0, 64}},
+      {"media.max_bytes_per_app", UIntKey{&Config::media_max_bytes_per_app, 0, 4095u << 20}},
   };
   return k;
 }
@@ -184,9 +193,11 @@ Result<ModelConfig> parse_model_table(const toml::table& t, const std::string& w
     const std::string key = "models." + std::string(k.str());
     const std::string at =
         where.substr(0, where.rfind(':')) + ":" + std::to_string(v.source().begin.line);
-    if (k.str() == "name" || k.str() == "path") {
+    if (k.str() == "name" || k.str() == "path" || k.str() == "mmproj") {
       if (!v.is_string()) return key_error(at, key, "expected a string");
-      (k.str() == "name" ? m.name : m.path) = *v.value<std::string>();
+      (k.str() == "name"   ? m.name
+       : k.str() == "path" ? m.path
+                           : m.mmproj) = *v.value<std::string>();
     } else if (k.str() == "keep_alive") {
       std::string text;
       if (v.is_integer()) {
@@ -200,7 +211,7 @@ Result<ModelConfig> parse_model_table(const toml::table& t, const std::string& w
       if (!ms.ok()) return key_error(at, key, ms.error().message);
       m.keep_alive_ms = *ms;
     } else {
-      return key_error(at, key, "unknown key (name, path, keep_alive)");
+      return key_error(at, key, "unknown key (name, path, mmproj, keep_alive)");
     }
   }
   if (m.path.empty()) return key_error(where, "models.path", "missing");
@@ -269,8 +280,9 @@ Status apply_toml(Config& c, const std::string& text, const std::string& name) {
     if (sec == "models") {
       const toml::array* arr = node.as_array();
       if (!arr || !arr->is_array_of_tables()) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          where + ": 'models' must be [[models]] tables (name, path, keep_alive)");
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            where + ": 'models' must be [[models]] tables (name, path, mmproj, keep_alive)");
       }
       // The file's [[models]] replace earlier ones: applying a file twice changes nothing.
       std::vector<ModelConfig> models;
@@ -323,8 +335,13 @@ Result<Config> load_config(const FlagOverrides& flags) {
   if (!flags.model_paths.empty()) {
     // --model replaces the file's models: flags override the file.
     c.models.clear();
-    for (const std::string& p : flags.model_paths)
-      c.models.push_back({.name = "", .path = p, .keep_alive_ms = -2, .source = "--model"});
+    for (size_t i = 0; i < flags.model_paths.size(); ++i) {
+      c.models.push_back({.name = "",
+                          .path = flags.model_paths[i],
+                          .keep_alive_ms = -2,
+                          .source = "--model",
+                          .mmproj = i < flags.mmproj_paths.size() ? flags.mmproj_paths[i] : ""});
+    }
     c.model_path = flags.model_paths.front();
     c.source["model.path"] = "--model";
   } else if (!c.model_path.empty()) {
@@ -332,7 +349,8 @@ Result<Config> load_config(const FlagOverrides& flags) {
     c.models.insert(c.models.begin(), {.name = "",
                                        .path = c.model_path,
                                        .keep_alive_ms = -2,
-                                       .source = it == c.source.end() ? "model.path" : it->second});
+                                       .source = it == c.source.end() ? "model.path" : it->second,
+                                       .mmproj = c.model_mmproj});
   }
   {
     auto ms = parse_keep_alive(c.keep_alive);
@@ -375,6 +393,37 @@ Result<Config> load_config(const FlagOverrides& flags) {
   return c;
 }
 
+Status apply_model_flags(FlagOverrides& flags,
+                         const std::vector<std::pair<std::string, std::string>>& in_order) {
+  for (const auto& [flag, value] : in_order) {
+    if (flag == "--model") {
+      flags.model_paths.push_back(value);
+      flags.mmproj_paths.emplace_back();
+    } else if (flag == "--mmproj") {
+      if (flags.model_paths.empty()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--mmproj '" + value +
+                              "' comes before any --model; it belongs to the --model before it");
+      }
+      if (!flags.mmproj_paths.back().empty()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--mmproj '" + value + "': --model '" + flags.model_paths.back() +
+                              "' already has --mmproj '" + flags.mmproj_paths.back() + "'");
+      }
+      flags.mmproj_paths.back() = value;
+    }
+  }
+  return {};
+}
+
+media::MediaLimits media_limits(const Config& c) {
+  return {.max_image_bytes = c.media_max_image_bytes,
+          .max_image_pixels = c.media_max_image_pixels,
+          .max_audio_bytes = c.media_max_audio_bytes,
+          .max_audio_seconds = c.media_max_audio_seconds,
+          .max_media_per_request = c.media_max_media_per_request};
+}
+
 std::string print_config(const Config& c) {
   std::ostringstream o;
   std::string section;
@@ -392,6 +441,7 @@ std::string print_config(const Config& c) {
   for (const ModelConfig& m : c.models) {
     o << "\n[[models]]  # " << m.source << "\nname = \"" << m.name << "\"\npath = \"" << m.path
       << "\"\nkeep_alive_ms = " << m.keep_alive_ms << "\n";
+    if (!m.mmproj.empty()) o << "mmproj = \"" << m.mmproj << "\"\n";
   }
   return o.str();
 }

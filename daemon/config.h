@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/media/media_limits.h"
 
 namespace gemmad::daemon {
 
@@ -18,6 +19,7 @@ struct ModelConfig {
   std::string path;            // GGUF file
   int64_t keep_alive_ms = -2;  // -2: model.keep_alive; -1: never unmapped; else idle ms
   std::string source;          // "FILE:LINE" | "--model"
+  std::string mmproj;          // its vision/audio encoders (an mmproj GGUF); empty: text only
 };
 
 // "5m", "30s", "1h", "250ms", "0", "-1" (never); a bare integer is seconds. Errors name
@@ -33,6 +35,7 @@ struct Config {
   uint32_t max_sequences = 4;       // sequences decoded together (KV slots)
   std::string keep_alive = "5m";    // idle time before a model is unmapped ("-1": never)
   int64_t keep_alive_ms = 300000;   // parsed keep_alive
+  std::string model_mmproj;         // model.path's encoders (mmproj GGUF); [[models]] have own
   std::string models_dir;           // listed by `gemmactl model ls`; default <state_dir>/models
   // Every servable model, the first being the default: model.path, then [[models]]; or
   // only the --model flags when given. load_config fills names and keep_alive.
@@ -89,6 +92,15 @@ struct Config {
   uint32_t http_idle_timeout_ms = 60000;          // keep-alive idle, and a stalled body
   uint32_t http_stream_queue_bytes = 256u << 10;  // per stream, before it pauses
 
+  // [media] images and audio in requests (daemon/media/, docs/ARCHITECTURE.md "Media").
+  uint32_t media_encoder_idle_s = 60;  // an encoder unused this long has its pages released
+  uint32_t media_max_image_bytes = 3u << 20;
+  uint32_t media_max_image_pixels = 16u << 20;
+  uint32_t media_max_audio_bytes = 3u << 20;
+  uint32_t media_max_audio_seconds = 30;
+  uint32_t media_max_media_per_request = 8;       // 0: requests may carry no media
+  uint32_t media_max_bytes_per_app = 256u << 20;  // stored media of one app, all sessions
+
   // key ("model.path") -> "default" | "FILE:LINE" | "--flag"
   std::map<std::string, std::string> source;
 };
@@ -97,7 +109,8 @@ struct Config {
 struct FlagOverrides {
   std::string config_file;
   std::string socket_path;
-  std::vector<std::string> model_paths;  // --model, repeatable
+  std::vector<std::string> model_paths;   // --model, repeatable
+  std::vector<std::string> mmproj_paths;  // parallel to model_paths; "" = no --mmproj
   std::string state_dir;
   std::string http_socket_path;
 };
@@ -115,6 +128,14 @@ std::string default_http_socket_path(const std::string& main_socket);
 Result<Config> load_config(const FlagOverrides& flags);
 // Parses TOML text (exposed for tests): `name` is used in messages.
 Status apply_toml(Config& c, const std::string& text, const std::string& name);
+
+// --model and --mmproj in command-line order ({flag, value} pairs): each --mmproj belongs to
+// the --model before it; one before any --model, or two for one model, is an error.
+Status apply_model_flags(FlagOverrides& flags,
+                         const std::vector<std::pair<std::string, std::string>>& in_order);
+
+// The decoders' limits from [media].
+media::MediaLimits media_limits(const Config& c);
 
 // Human-readable dump: `key = value    # source`.
 std::string print_config(const Config& c);

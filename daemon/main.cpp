@@ -80,6 +80,10 @@ Result<std::string> install_landlock(const daemon::Config& cfg, bool own_socket)
     const std::string dir = std::filesystem::absolute(m.path).parent_path().string();
     paths.read.push_back(dir);
     model_dirs += (model_dirs.empty() ? "" : ", ") + dir;
+    // Its mmproj is mapped lazily, after the policy is in force (daemon/media/).
+    if (!m.mmproj.empty()) {
+      paths.read.push_back(std::filesystem::absolute(m.mmproj).parent_path().string());
+    }
   }
   if (cfg.models.empty() && !cfg.model_path.empty()) {
     model_dirs = std::filesystem::absolute(cfg.model_path).parent_path().string();
@@ -144,6 +148,8 @@ int run(const daemon::Config& cfg) {
   store::StoreOptions sopts;
   sopts.log_error = [](std::string_view line) { spdlog::error("{}", line); };
   sopts.limits.max_sessions_per_app = cfg.max_sessions_per_app;
+  sopts.limits.max_media_bytes_per_app = cfg.media_max_bytes_per_app;
+  sopts.limits.max_media_bytes = std::max(cfg.media_max_image_bytes, cfg.media_max_audio_bytes);
   sopts.limits.max_message_bytes = std::max<size_t>(cfg.max_message_bytes, 1u << 20);
   auto store_r = store::SessionStore::open(cfg.database_path, sopts);
   if (!store_r.ok()) return fail(store_r.error(), 1);
@@ -276,9 +282,14 @@ int main(int argc, char** argv) {
   app.add_option("--config", flags.config_file,
                  "config file (default: " + daemon::default_config_path() + ")");
   app.add_option("--socket", flags.socket_path, "Unix socket path");
-  app.add_option("--model", flags.model_paths,
-                 "GGUF model file; repeat for several models (the first is the default; each "
-                 "is named by its file stem)");
+  std::vector<std::string> model_flags, mmproj_flags;
+  CLI::Option* model_opt =
+      app.add_option("--model", model_flags,
+                     "GGUF model file; repeat for several models (the first is the default; each "
+                     "is named by its file stem)");
+  CLI::Option* mmproj_opt =
+      app.add_option("--mmproj", mmproj_flags,
+                     "mmproj GGUF (vision/audio encoders) of the --model before it; repeatable");
   app.add_option("--state-dir", flags.state_dir, "directory of the session database");
   app.add_option("--http-socket", flags.http_socket_path, "OpenAI-compatible HTTP Unix socket");
   app.add_flag("--print-config", print_config, "print the effective config and exit");
@@ -287,6 +298,22 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  {
+    // --mmproj belongs to the --model before it: walk the flags in command-line order.
+    std::vector<std::pair<std::string, std::string>> in_order;
+    size_t next_model = 0, next_mmproj = 0;
+    for (const CLI::Option* opt : app.parse_order()) {
+      if (opt == model_opt && next_model < model_flags.size()) {
+        in_order.emplace_back("--model", model_flags[next_model++]);
+      } else if (opt == mmproj_opt && next_mmproj < mmproj_flags.size()) {
+        in_order.emplace_back("--mmproj", mmproj_flags[next_mmproj++]);
+      }
+    }
+    if (Status st = daemon::apply_model_flags(flags, in_order); !st.ok()) {
+      std::cerr << "gemmad: " << st.error().message << "\n";
+      return 2;
+    }
   }
   auto console = spdlog::stderr_color_mt("gemmad");
   spdlog::set_default_logger(console);

@@ -43,6 +43,22 @@ v1::MessageStatus to_wire(TurnMessageStatus s) {
   return v1::MESSAGE_STATUS_UNSPECIFIED;
 }
 
+// MediaPart -> MediaInput; an unspecified kind is taken from the MIME type's prefix.
+std::vector<MediaInput> media_of(const google::protobuf::RepeatedPtrField<v1::MediaPart>& parts) {
+  std::vector<MediaInput> out;
+  for (const v1::MediaPart& p : parts) {
+    const bool audio =
+        p.kind() == v1::MEDIA_KIND_AUDIO ||
+        (p.kind() == v1::MEDIA_KIND_UNSPECIFIED && p.mime_type().starts_with("audio/"));
+    out.push_back({.kind = audio ? MediaInput::Kind::kAudio : MediaInput::Kind::kImage,
+                   .mime = p.mime_type(),
+                   .data = std::vector<uint8_t>(p.data().begin(), p.data().end()),
+                   .text_offset = p.text_offset(),
+                   .token_budget = p.image_token_budget()});
+  }
+  return out;
+}
+
 GenerationParams params_from(const v1::SamplingParams& p) {
   GenerationParams g;
   if (p.has_temperature()) g.temperature = p.temperature();
@@ -274,6 +290,7 @@ Status Router::on_turn(const ConnPtr& conn, Client& client, const v1::ClientMess
     req.thinking = c.thinking();
     req.params = params_from(c.sampling());
     if (c.has_keep_alive_ms()) req.keep_alive = std::chrono::milliseconds(c.keep_alive_ms());
+    req.media = media_of(c.media());
   } else {
     const auto& g = msg.generate();
     req.kind = TurnKind::kCompletion;
@@ -281,6 +298,7 @@ Status Router::on_turn(const ConnPtr& conn, Client& client, const v1::ClientMess
     req.completion = {.prompt = g.prompt(), .raw = g.raw()};
     req.params = params_from(g.sampling());
     if (g.has_keep_alive_ms()) req.keep_alive = std::chrono::milliseconds(g.keep_alive_ms());
+    req.media = media_of(g.media());
   }
   const uint64_t conn_id = conn->id();
   auto stream =

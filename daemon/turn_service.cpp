@@ -408,6 +408,21 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   if (!model.ok()) return refuse(model.error());
   auto limits = limits_of(request.params, (*model)->n_ctx);
   if (!limits.ok()) return refuse(limits.error());
+  if (!request.media.empty()) {
+    std::string mmproj;
+    for (const ModelConfig& m : config_.models)
+      if (m.name == (*model)->name) mmproj = m.mmproj;
+    size_t text_bytes = request.completion.prompt.size();
+    if (request.kind == TurnKind::kStoredChat) text_bytes = request.chat.user_text.size();
+    if (request.kind == TurnKind::kStatelessChat && !request.stateless.messages.empty()) {
+      text_bytes = request.stateless.messages.back().text.size();
+    }
+    if (Status st =
+            admit_media(request.media, text_bytes, media_limits(config_), (*model)->name, mmproj);
+        !st.ok()) {
+      return refuse(st.error());
+    }
+  }
   auto prepared = prepare(request, *model);
   if (!prepared.ok()) return refuse(prepared.error());
 

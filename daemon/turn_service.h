@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/media_admission.h"
 
 namespace gemmad::daemon {
 
@@ -103,6 +104,8 @@ struct TurnRequest {
   // Per-request keep_alive of the model (Ollama's meaning): idle this long after this
   // request, the model is unmapped. Unset = the model's configured keep_alive.
   std::optional<std::chrono::milliseconds> keep_alive;
+  // Images and audio of the (last) user message, or of the completion prompt (issue 11).
+  std::vector<MediaInput> media;
 };
 
 // Handed to on_start, before any token.

@@ -11,9 +11,13 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libsqlite3-dev sqlite3 libopenblas-dev libspdlog-dev libfmt-dev \
   libgtest-dev libgmock-dev libsystemd-dev libseccomp-dev systemd \
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libedit-dev \
+  libpng-dev libjpeg62-turbo-dev libsoxr-dev \
   clang-14 libclang-rt-14-dev clang-format \
   python3 python3-numpy python3-protobuf python3-jsonschema \
   curl python3-prometheus-client lintian python3-pip python3-setuptools python3-wheel
+# libpng, libjpeg-turbo and libsoxr: request media (daemon/media/). Images arrive as PNG or JPEG,
+# whose decoders are large, hostile-input parsers best left to the well-fuzzed Debian libraries;
+# libsoxr resamples any WAV rate to the audio encoder's 16 kHz with a proper anti-alias filter.
 # curl and python3-prometheus-client: the HTTP socket's tests (curl --unix-socket, the /metrics
 # parser). lintian: checks the .debs of scripts/build-deb.sh (dpkg-dev, which builds them, comes
 # with build-essential). pip, setuptools and wheel: the Python client's offline pip install test.

@@ -64,9 +64,44 @@ DROP TABLE messages;
 ALTER TABLE messages_v2 RENAME TO messages;
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Version 3 (issue 11): images and audio of user messages. media_blobs is content-addressed
+// per app (UNIQUE (app_id, sha256): one copy of a file however often the app sends it; never
+// shared across apps, so one app's quota or timing says nothing of another's files).
+// message_media links a message to its blobs in order; deleting a message (ON DELETE CASCADE
+// from its session) removes the links, and the trigger then drops a blob no link uses, so no
+// orphan blob outlives its last session.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE media_blobs (
+  id      INTEGER PRIMARY KEY,
+  app_id  INTEGER NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+  sha256  TEXT    NOT NULL CHECK (length(sha256) = 64),
+  kind    TEXT    NOT NULL CHECK (kind IN ('image', 'audio')),
+  mime    TEXT    NOT NULL,
+  bytes   INTEGER NOT NULL CHECK (bytes >= 0),
+  data    BLOB    NOT NULL,
+  created INTEGER NOT NULL,
+  UNIQUE (app_id, sha256)
+);
+CREATE TABLE message_media (
+  message_id   INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+  ord          INTEGER NOT NULL CHECK (ord >= 0),
+  blob_id      INTEGER NOT NULL REFERENCES media_blobs (id),
+  text_offset  INTEGER NOT NULL CHECK (text_offset >= 0),
+  token_budget INTEGER NOT NULL CHECK (token_budget >= 0),
+  PRIMARY KEY (message_id, ord)
+);
+CREATE INDEX message_media_by_blob ON message_media (blob_id);
+CREATE TRIGGER media_blobs_unreferenced AFTER DELETE ON message_media
+BEGIN
+  DELETE FROM media_blobs WHERE id = OLD.blob_id
+    AND NOT EXISTS (SELECT 1 FROM message_media WHERE blob_id = OLD.blob_id);
+END;
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "apps, sessions, messages", kSchemaV1},
     {2, "truncated model messages", kSchemaV2},
+    {3, "media of messages", kSchemaV3},
 }};
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/sha256.h"
 #include "store/migrations.h"
 #include "store/session_id.h"
 #include "store/sqlite_db.h"
@@ -420,6 +421,7 @@ Result<Session> SessionStore::append_turn(AppId app, std::string_view session_id
                                turn.user_tokens, now,
                                message_status_name(MessageStatus::kComplete)));
     GEMMAD_TRY(insert.run());
+    GEMMAD_TRY(insert_media(app, db_->last_insert_rowid(), turn.user_media, now));
     if (options_.between_turn_inserts) GEMMAD_TRY(options_.between_turn_inserts());
     GEMMAD_TRY(insert.reset());
     GEMMAD_TRY(insert.bind_all(session_id, user_seq + 1, role_name(Role::kModel), turn.model_text,
@@ -471,6 +473,119 @@ Status SessionStore::delete_session(AppId app, std::string_view session_id) {
     // wrote them. A truncating checkpoint copies the zeroed pages home and empties the WAL, so
     // no copy of the text is left in any file (tested by searching the files).
     return remove_wal_copies();
+  }());
+}
+
+const char* media_kind_name(MediaKind kind) {
+  return kind == MediaKind::kImage ? "image" : "audio";
+}
+
+Status SessionStore::insert_media(AppId app, int64_t message_id, std::span<const NewMedia> media,
+                                  int64_t now) {
+  if (media.empty()) return {};
+  GEMMAD_ASSIGN_OR_RETURN(
+      Statement used,
+      db_->prepare("SELECT COALESCE(SUM(bytes), 0) FROM media_blobs WHERE app_id = ?1"));
+  GEMMAD_TRY(used.bind_all(app.value));
+  GEMMAD_TRY(used.step());
+  int64_t total = used.column_int64(0);
+  GEMMAD_ASSIGN_OR_RETURN(Statement find, db_->prepare("SELECT id FROM media_blobs WHERE "
+                                                       "app_id = ?1 AND sha256 = ?2"));
+  GEMMAD_ASSIGN_OR_RETURN(
+      Statement add_blob,
+      db_->prepare("INSERT INTO media_blobs (app_id, sha256, kind, mime, "
+                   "bytes, data, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  GEMMAD_ASSIGN_OR_RETURN(Statement link,
+                          db_->prepare("INSERT INTO message_media (message_id, ord, blob_id, "
+                                       "text_offset, token_budget) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  for (size_t i = 0; i < media.size(); ++i) {
+    const NewMedia& m = media[i];
+    GEMMAD_TRY(check_size(std::string(media_kind_name(m.kind)) + " " + std::to_string(i),
+                          m.data.size(), options_.limits.max_media_bytes, "max_media_bytes"));
+    const std::string digest = sha256_hex(m.data);
+    GEMMAD_TRY(find.reset());
+    GEMMAD_TRY(find.bind_all(app.value, digest));
+    GEMMAD_ASSIGN_OR_RETURN(const bool known, find.step());
+    int64_t blob_id = known ? find.column_int64(0) : 0;
+    if (!known) {
+      total += static_cast<int64_t>(m.data.size());
+      if (total > options_.limits.max_media_bytes_per_app) {
+        return make_error(ErrorCode::kOutOfRange,
+                          "stored media of this app would be " + std::to_string(total) +
+                              " bytes; the quota is " +
+                              std::to_string(options_.limits.max_media_bytes_per_app) +
+                              " (media.max_bytes_per_app); delete sessions to free it");
+      }
+      GEMMAD_TRY(add_blob.reset());
+      GEMMAD_TRY(add_blob.bind_all(app.value, digest, media_kind_name(m.kind), m.mime,
+                                   static_cast<int64_t>(m.data.size()), m.data, now));
+      GEMMAD_TRY(add_blob.run());
+      blob_id = db_->last_insert_rowid();
+    }
+    GEMMAD_TRY(link.reset());
+    GEMMAD_TRY(link.bind_all(message_id, static_cast<int64_t>(i), blob_id, int64_t{m.text_offset},
+                             int64_t{m.token_budget}));
+    GEMMAD_TRY(link.run());
+  }
+  return {};
+}
+
+Result<std::vector<StoredMedia>> SessionStore::session_media(AppId app,
+                                                             std::string_view session_id) {
+  return scrubbed("read the session's media", [&]() -> Result<std::vector<StoredMedia>> {
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(Transaction txn,
+                            Transaction::begin(*db_, Transaction::Kind::kDeferred));
+    GEMMAD_TRY(load_session(app, session_id));
+    GEMMAD_ASSIGN_OR_RETURN(
+        Statement query,
+        db_->prepare("SELECT b.sha256, b.kind, b.mime, b.bytes, m.seq, l.text_offset, "
+                     "l.token_budget FROM message_media l JOIN messages m ON m.id = l.message_id "
+                     "JOIN media_blobs b ON b.id = l.blob_id WHERE m.session_id = ?1 "
+                     "ORDER BY m.seq, l.ord"));
+    GEMMAD_TRY(query.bind_all(session_id));
+    std::vector<StoredMedia> out;
+    while (true) {
+      GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      out.push_back(
+          {.sha256 = query.column_text(0),
+           .kind = query.column_text(1) == "audio" ? MediaKind::kAudio : MediaKind::kImage,
+           .mime = query.column_text(2),
+           .bytes = query.column_int64(3),
+           .message_seq = query.column_int64(4),
+           .text_offset = static_cast<uint32_t>(query.column_int64(5)),
+           .token_budget = static_cast<uint32_t>(query.column_int64(6))});
+    }
+    return out;
+  }());
+}
+
+Result<std::vector<uint8_t>> SessionStore::media_data(AppId app, std::string_view sha256) {
+  return scrubbed("read a media file", [&]() -> Result<std::vector<uint8_t>> {
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(
+        Statement query,
+        db_->prepare("SELECT data FROM media_blobs WHERE app_id = ?1 AND sha256 = ?2"));
+    GEMMAD_TRY(query.bind_all(app.value, sha256));
+    GEMMAD_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) {
+      return make_error(ErrorCode::kNotFound,
+                        "media '" + std::string(sha256.substr(0, 64)) + "' not found");
+    }
+    return query.column_blob(0);
+  }());
+}
+
+Result<int64_t> SessionStore::app_media_bytes(AppId app) {
+  return scrubbed("count the app's media", [&]() -> Result<int64_t> {
+    std::lock_guard lock(mutex_);
+    GEMMAD_ASSIGN_OR_RETURN(
+        Statement q,
+        db_->prepare("SELECT COALESCE(SUM(bytes), 0) FROM media_blobs WHERE app_id = ?1"));
+    GEMMAD_TRY(q.bind_all(app.value));
+    GEMMAD_TRY(q.step());
+    return q.column_int64(0);
   }());
 }
 

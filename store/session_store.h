@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,29 @@ struct Message {
   MessageStatus status = MessageStatus::kComplete;
 };
 
+enum class MediaKind { kImage, kAudio };
+const char* media_kind_name(MediaKind kind);  // "image" | "audio", the stored spelling
+
+// An image or audio file of a user message, as append_turn stores it.
+struct NewMedia {
+  MediaKind kind = MediaKind::kImage;
+  std::string_view mime;          // "image/png", "image/jpeg", "audio/wav"
+  std::span<const uint8_t> data;  // the encoded file
+  uint32_t text_offset = 0;       // its byte offset in the message text
+  uint32_t token_budget = 0;      // images: soft tokens asked for; 0 = default
+};
+
+// A stored one, without its bytes (media_data reads those).
+struct StoredMedia {
+  std::string sha256;  // lowercase hex of the bytes: the content address
+  MediaKind kind = MediaKind::kImage;
+  std::string mime;
+  int64_t bytes = 0;
+  int64_t message_seq = 0;  // the user message carrying it
+  uint32_t text_offset = 0;
+  uint32_t token_budget = 0;
+};
+
 // One chat turn as append_turn stores it: the user message (always complete) and the model's
 // reply, kInterrupted if generation was cancelled or cut short.
 struct NewTurn {
@@ -76,6 +100,7 @@ struct NewTurn {
   std::string_view model_text;
   int64_t model_tokens = 0;
   MessageStatus model_status = MessageStatus::kComplete;
+  std::span<const NewMedia> user_media;  // stored with the user message, in order
 };
 
 // A session with the app it belongs to (admin listing).
@@ -98,6 +123,8 @@ struct Limits {
   size_t max_title_bytes = 1024;
   size_t max_options_bytes = 64 << 10;
   size_t max_app_name_bytes = 256;
+  int64_t max_media_bytes_per_app = 256 << 20;  // stored media of one app (distinct files)
+  size_t max_media_bytes = 64 << 20;            // one file
 };
 
 struct StoreOptions {
@@ -173,6 +200,13 @@ class SessionStore {
   // session_json.h turns it into the `gemmactl session export` document.
   Result<SessionExport> export_session(AppId app, std::string_view session_id);
 
+  // The media of a session's messages, in message order; kNotFound as get_session.
+  Result<std::vector<StoredMedia>> session_media(AppId app, std::string_view session_id);
+  // The bytes of one of the app's stored files; kNotFound if the app has none with `sha256`.
+  Result<std::vector<uint8_t>> media_data(AppId app, std::string_view sha256);
+  // Bytes of the app's stored media (each distinct file once): what the quota counts.
+  Result<int64_t> app_media_bytes(AppId app);
+
   const Limits& limits() const { return options_.limits; }
 
  private:
@@ -185,6 +219,8 @@ class SessionStore {
   Status remove_wal_copies();
   Result<Session> load_session(AppId app, std::string_view id);
   Result<std::vector<Message>> load_messages(std::string_view session_id);
+  // Within append_turn's transaction: the blobs (quota checked) and their links.
+  Status insert_media(AppId app, int64_t message_id, std::span<const NewMedia> media, int64_t now);
 
   std::mutex mutex_;
   std::unique_ptr<Database> db_;  // guarded by mutex_

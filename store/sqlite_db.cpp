@@ -168,6 +168,27 @@ int64_t Statement::column_int64(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }
 
+Status Statement::bind(int index, std::span<const uint8_t> blob) {
+  if (blob.size() > static_cast<size_t>(INT_MAX)) {
+    return make_error(ErrorCode::kOutOfRange, operation("bind #" + std::to_string(index)) +
+                                                  ": blob of " + std::to_string(blob.size()) +
+                                                  " bytes exceeds " + std::to_string(INT_MAX));
+  }
+  // A zero-length blob with a null pointer would bind NULL: give sqlite a valid pointer.
+  static const uint8_t kEmpty = 0;
+  const int rc = sqlite3_bind_blob(stmt_, index, blob.empty() ? &kEmpty : blob.data(),
+                                   static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) return sqlite_error(rc, operation("bind #" + std::to_string(index)), db_);
+  return {};
+}
+
+std::vector<uint8_t> Statement::column_blob(int column) const {
+  const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, column));
+  const int bytes = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr || bytes <= 0) return {};
+  return std::vector<uint8_t>(data, data + bytes);
+}
+
 std::string Statement::column_text(int column) const {
   // Order matters: column_text converts the value first, then column_bytes measures it.
   const unsigned char* text = sqlite3_column_text(stmt_, column);

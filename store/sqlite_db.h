@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/result.h"
 
@@ -42,6 +44,8 @@ class Statement {
   Status bind(int index, int64_t value);
   Status bind(int index, std::string_view text);
   Status bind_null(int index);
+  // A BLOB, copied by sqlite like text.
+  Status bind(int index, std::span<const uint8_t> blob);
 
   // Binds args to parameters 1, 2, ... in order; stops at the first failure.
   template <typename... Args>
@@ -67,6 +71,8 @@ class Statement {
   int64_t column_int64(int column) const;
   // The column's bytes as text (NULL reads as ""); embedded NUL bytes are kept.
   std::string column_text(int column) const;
+  // The column's bytes as a BLOB (NULL reads as empty).
+  std::vector<uint8_t> column_blob(int column) const;
 
   const std::string& sql() const { return sql_; }
 

@@ -34,6 +34,8 @@ struct ChatArgs {
   std::string use_model;  // -m/--use: the daemon's model; empty = the session's or the first
   SamplingArgs sampling;
   std::string text;
+  // --image FILE / --audio FILE (repeatable): sent with the first turn, before its text.
+  std::vector<std::string> images, audios;
 };
 
 // --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed, -n/--max-tokens, --ignore-eos,

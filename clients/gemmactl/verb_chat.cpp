@@ -2,7 +2,9 @@
 // to stdout as they arrive; Ctrl-C cancels the turn (not the session).
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 
 #include "chat_options.h"
@@ -35,6 +37,30 @@ nlohmann::json done_json(const v1::Done& d, const std::string& text) {
             {"decode_tok_s", d.timings().decode_tok_s()}}}};
 }
 
+// The --image and --audio files as media parts before the text (the daemon checks them).
+// Consumed: a REPL sends them with its first turn only.
+Status attach_media(ChatArgs& args, v1::ChatRequest& req) {
+  auto add = [&](const std::string& path, v1::MediaKind kind) -> Status {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string(kind == v1::MEDIA_KIND_IMAGE ? "--image" : "--audio") + " '" +
+                            path + "' cannot be read");
+    }
+    v1::MediaPart* part = req.add_media();
+    part->set_kind(kind);
+    part->set_data(std::string(std::istreambuf_iterator<char>(in), {}));
+    return {};
+  };
+  for (const std::string& p : args.images)
+    GEMMAD_TRY(add(p, v1::MEDIA_KIND_IMAGE));
+  for (const std::string& p : args.audios)
+    GEMMAD_TRY(add(p, v1::MEDIA_KIND_AUDIO));
+  args.images.clear();
+  args.audios.clear();
+  return {};
+}
+
 // One turn. Returns the exit code; updates args.session to the turn's session.
 int one_turn(client::Client& c, const Globals& g, ChatArgs& args, const std::string& text) {
   v1::ChatRequest req;
@@ -46,6 +72,9 @@ int one_turn(client::Client& c, const Globals& g, ChatArgs& args, const std::str
   req.set_thinking(args.think);
   req.set_model(args.use_model);
   fill_sampling(args.sampling, req.mutable_sampling());
+  if (Status st = attach_media(args, req); !st.ok()) {
+    return report_error(g, "usage", st.error().message, kExitUsage);
+  }
   std::string reply;
   InterruptScope scope(c);
   auto done = c.chat(req, [&](const v1::Token& t) {
@@ -101,6 +130,11 @@ void add_chat_verb(VerbContext& ctx) {
                   "the daemon's model to answer (`gemmactl model ls`; default: the session's, "
                   "or the daemon's first)");
   add_sampling_options(cmd, args->sampling);
+  // One file per flag, so `--image a.png TEXT` leaves TEXT to the message.
+  cmd->add_option("--image", args->images, "a PNG or JPEG file sent with the turn; repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--audio", args->audios, "a WAV file sent with the turn; repeatable")
+      ->allow_extra_args(false);
   cmd->add_flag("--json", args->json, "print one JSON document per turn");
   cmd->add_option("text", args->text, "the message (omit for a REPL)");
   cmd->callback([&ctx, args] {

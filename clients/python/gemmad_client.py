@@ -259,12 +259,28 @@ class Client:
             self.max_frame_bytes = self.server_hello.limits.max_frame_bytes
         return self.server_hello
 
+    def _add_media(self, request, images, audio):
+        """images / audio: bytes of PNG/JPEG and WAV files (or (bytes, token_budget) for an
+        image), placed before the text; the daemon decodes and checks them."""
+        for image in images or ():
+            data, budget = image if isinstance(image, tuple) else (image, 0)
+            part = request.media.add()
+            part.kind = self.pb.MEDIA_KIND_IMAGE
+            part.data = bytes(data)
+            part.image_token_budget = budget
+        for clip in audio or ():
+            part = request.media.add()
+            part.kind = self.pb.MEDIA_KIND_AUDIO
+            part.data = bytes(clip)
+
     def chat(self, user_text, session_id="", new_session=False, system_prompt="",
-             thinking=False, title="", **sampling):
+             thinking=False, title="", images=None, audio=None, **sampling):
         """One stored chat turn. Sampling keywords: temperature, top_k, top_p, min_p,
-        repeat_penalty, seed, max_tokens, ignore_eos. Returns a Stream."""
+        repeat_penalty, seed, max_tokens, ignore_eos. images / audio: lists of file bytes
+        (see _add_media). Returns a Stream."""
         message = self.pb.ClientMessage()
         chat = message.chat
+        self._add_media(chat, images, audio)
         chat.user_text = user_text
         chat.session_id = session_id
         chat.new_session = new_session
@@ -274,9 +290,10 @@ class Client:
         _set_sampling(chat.sampling, sampling)
         return Stream(self, self.send(message))
 
-    def generate(self, prompt, raw=False, **sampling):
+    def generate(self, prompt, raw=False, images=None, audio=None, **sampling):
         """A raw completion (not stored). Returns a Stream."""
         message = self.pb.ClientMessage()
+        self._add_media(message.generate, images, audio)
         message.generate.prompt = prompt
         message.generate.raw = raw
         _set_sampling(message.generate.sampling, sampling)

@@ -218,8 +218,29 @@ void OpenAiFrontEnd::on_generate(const std::shared_ptr<HttpExchange>& ex, const 
   tr.model = r.model;
   if (chat) {
     tr.kind = daemon::TurnKind::kStatelessChat;
-    for (ChatMessage& m : r.messages)
+    for (size_t i = 0; i + 1 < r.messages.size(); ++i) {
+      // Only the new (last) user message's media reach the encoders; an earlier one's would
+      // be dropped silently, so it is refused instead.
+      if (!r.messages[i].media.empty()) {
+        return send_error(
+            *ex, api_error(make_error(ErrorCode::kUnsupported,
+                                      "'messages[" + std::to_string(i) +
+                                          "]' carries media; only the last message may (gemmad "
+                                          "keeps earlier media in stored sessions instead)")));
+      }
+    }
+    for (ChatMessage& m : r.messages) {
+      for (ContentMedia& part : m.media) {
+        tr.media.push_back({.kind = part.kind == ContentMedia::Kind::kAudio
+                                        ? daemon::MediaInput::Kind::kAudio
+                                        : daemon::MediaInput::Kind::kImage,
+                            .mime = std::move(part.mime),
+                            .data = std::move(part.data),
+                            .text_offset = part.text_offset,
+                            .token_budget = part.token_budget});
+      }
       tr.stateless.messages.push_back({role_of(m.role), std::move(m.content)});
+    }
   } else {
     tr.kind = daemon::TurnKind::kCompletion;
     tr.completion.prompt = std::move(r.prompt);

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "daemon/http/base64.h"
+
 namespace gemmad::http {
 namespace {
 
@@ -38,25 +40,112 @@ const Json* field(const Json& obj, const char* name) {
   return &*it;
 }
 
-Result<std::string> text_content(const Json& v, const std::string& where) {
-  if (v.is_string()) return v.get<std::string>();
+Error unsupported(const std::string& field, const std::string& what) {
+  return make_error(ErrorCode::kUnsupported, "'" + field + "' " + what);
+}
+
+Result<std::vector<uint8_t>> base64_field(const std::string& text, const std::string& at) {
+  auto bytes = base64_decode(text);
+  if (!bytes.ok()) return bad(at, "is not base64: " + bytes.error().message);
+  return std::move(bytes).value();
+}
+
+// {"type": "image_url", "image_url": {"url": "data:image/png;base64,...", "detail": ...}}.
+// The daemon has no network: a remote URL is refused, never fetched.
+Result<ContentMedia> image_part(const Json& part, const std::string& at) {
+  const Json* image = field(part, "image_url");
+  if (!image || !image->is_object()) return bad(at + ".image_url", "must be an object with 'url'");
+  const Json* url = field(*image, "url");
+  if (!url || !url->is_string()) return bad(at + ".image_url.url", "must be a string");
+  const std::string u = url->get<std::string>();
+  if (!u.starts_with("data:")) {
+    return bad(at + ".image_url.url",
+               shown(*url) +
+                   " is not a data: URL; gemmad has no network and fetches nothing: "
+                   "send the image inline (data:image/png;base64,...)");
+  }
+  const size_t comma = u.find(',');
+  const std::string head = u.substr(5, comma == std::string::npos ? 0 : comma - 5);
+  if (comma == std::string::npos || !head.ends_with(";base64")) {
+    return bad(at + ".image_url.url", "must be data:<mime>;base64,<data>");
+  }
+  ContentMedia m;
+  m.kind = ContentMedia::Kind::kImage;
+  m.mime = head.substr(0, head.size() - 7);
+  if (m.mime == "image/jpg") m.mime = "image/jpeg";
+  if (m.mime != "image/png" && m.mime != "image/jpeg") {
+    return unsupported(at + ".image_url.url",
+                       "MIME type '" + m.mime.substr(0, 40) + "': image/png or image/jpeg only");
+  }
+  GEMMAD_ASSIGN_OR_RETURN(m.data, base64_field(u.substr(comma + 1), at + ".image_url.url"));
+  if (const Json* detail = field(*image, "detail")) {
+    const std::string d = detail->is_string() ? detail->get<std::string>() : "";
+    if (d == "low") {
+      m.token_budget = 70;
+    } else if (d == "high") {
+      m.token_budget = 1120;
+    } else if (d != "auto") {
+      return bad(at + ".image_url.detail", shown(*detail) + " is not one of: low, high, auto");
+    }
+  }
+  return m;
+}
+
+// {"type": "input_audio", "input_audio": {"data": "<base64>", "format": "wav"}}.
+Result<ContentMedia> audio_part(const Json& part, const std::string& at) {
+  const Json* audio = field(part, "input_audio");
+  if (!audio || !audio->is_object()) {
+    return bad(at + ".input_audio", "must be an object with 'data' and 'format'");
+  }
+  const Json* format = field(*audio, "format");
+  if (!format || !format->is_string()) return bad(at + ".input_audio.format", "must be a string");
+  if (format->get<std::string>() != "wav") {
+    return unsupported(at + ".input_audio.format", shown(*format) + ": only \"wav\"");
+  }
+  const Json* data = field(*audio, "data");
+  if (!data || !data->is_string()) return bad(at + ".input_audio.data", "must be a string");
+  ContentMedia m;
+  m.kind = ContentMedia::Kind::kAudio;
+  m.mime = "audio/wav";
+  GEMMAD_ASSIGN_OR_RETURN(m.data, base64_field(data->get<std::string>(), at + ".input_audio.data"));
+  return m;
+}
+
+// A string, or an array of text / image_url / input_audio parts; media keep their place as
+// the byte offset of the text before them.
+Status message_content(const Json& v, const std::string& where, ChatMessage& msg) {
+  if (v.is_string()) {
+    msg.content = v.get<std::string>();
+    return {};
+  }
   if (!v.is_array()) return bad(where, "must be a string or an array of text parts");
-  std::string out;
   for (size_t i = 0; i < v.size(); ++i) {
     const Json& part = v[i];
     const std::string at = where + "[" + std::to_string(i) + "]";
     if (!part.is_object()) return bad(at, "must be an object {\"type\": \"text\", \"text\": ...}");
     const Json* type = field(part, "type");
     if (!type || !type->is_string()) return bad(at + ".type", "must be a string");
-    if (type->get<std::string>() != "text") {
-      return make_error(ErrorCode::kUnsupported, "'" + at + ".type' " + shown(*type) +
-                                                     " is not supported; only \"text\" parts");
+    const std::string t = type->get<std::string>();
+    if (t == "image_url" || t == "input_audio") {
+      if (msg.role != "user") {
+        return unsupported(at + ".type", shown(*type) + " in a " + msg.role +
+                                             " message; media go in user messages");
+      }
+      GEMMAD_ASSIGN_OR_RETURN(ContentMedia m,
+                              t == "image_url" ? image_part(part, at) : audio_part(part, at));
+      m.text_offset = static_cast<uint32_t>(msg.content.size());
+      msg.media.push_back(std::move(m));
+      continue;
+    }
+    if (t != "text") {
+      return unsupported(at + ".type",
+                         shown(*type) + " is not supported; text, image_url, input_audio only");
     }
     const Json* text = field(part, "text");
     if (!text || !text->is_string()) return bad(at + ".text", "must be a string");
-    out += text->get<std::string>();
+    msg.content += text->get<std::string>();
   }
-  return out;
+  return {};
 }
 
 Result<ChatMessage> parse_message(const Json& m, size_t i) {
@@ -76,7 +165,7 @@ Result<ChatMessage> parse_message(const Json& m, size_t i) {
     if (msg.role == "assistant") return msg;
     return bad(at + ".content", "is required for role " + msg.role);
   }
-  GEMMAD_ASSIGN_OR_RETURN(msg.content, text_content(*content, at + ".content"));
+  GEMMAD_TRY(message_content(*content, at + ".content", msg));
   return msg;
 }
 

@@ -14,9 +14,20 @@
 
 namespace gemmad::http {
 
+// An image_url (data: URL only) or input_audio (base64 WAV) content part of a user message.
+struct ContentMedia {
+  enum class Kind { kImage, kAudio };
+  Kind kind = Kind::kImage;
+  std::string mime;           // "image/png", "image/jpeg" (from the data: URL), "audio/wav"
+  std::vector<uint8_t> data;  // decoded from base64; the daemon checks the media.* limits
+  uint32_t text_offset = 0;   // its place: bytes of the message's text parts before it
+  uint32_t token_budget = 0;  // image_url.detail: "low" 70, "high" 1120, "auto"/none 0 (280)
+};
+
 struct ChatMessage {
   std::string role;  // "system" | "user" | "assistant" ("developer" is read as "system")
   std::string content;
+  std::vector<ContentMedia> media;  // user messages only, in content order
 };
 
 struct OpenAiRequest {
@@ -38,7 +49,8 @@ inline constexpr size_t kMaxStops = 4;
 inline constexpr int32_t kMaxTokensLimit = 1 << 20;
 
 // Error kInvalidArgument (malformed JSON, wrong type, bad value) or kUnsupported (a valid
-// OpenAI feature gemmad does not offer: n > 1, image parts, token-id prompts).
+// OpenAI feature gemmad does not offer: n > 1, token-id prompts, remote image URLs, audio
+// formats other than WAV, media outside user messages).
 Result<OpenAiRequest> parse_chat_request(std::string_view body);
 Result<OpenAiRequest> parse_completion_request(std::string_view body);
 

@@ -185,3 +185,68 @@ TEST(Config, ApplyingAFileWithModelsTwiceChangesNothing) {
 
 }  // namespace
 }  // namespace gemmad::daemon
+
+namespace gemmad::daemon {
+namespace {
+
+TEST(MediaConfig, ModelsTablesCarryTheirMmproj) {
+  Config c;
+  Status s = apply_toml(c,
+                        "[[models]]\npath = \"/m/e2b.gguf\"\nmmproj = \"/m/e2b-mmproj.gguf\"\n"
+                        "[[models]]\npath = \"/m/e4b.gguf\"\n",
+                        "t.toml");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_EQ(c.models.size(), 2u);
+  EXPECT_EQ(c.models[0].mmproj, "/m/e2b-mmproj.gguf");
+  EXPECT_EQ(c.models[1].mmproj, "");
+  Config bad;
+  Status st = apply_toml(bad, "[[models]]\npath = \"/m/a.gguf\"\nmmproj = 3\n", "t.toml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("models.mmproj"), std::string::npos) << st.error().message;
+}
+
+TEST(MediaConfig, MmprojFlagBelongsToTheModelBeforeIt) {
+  FlagOverrides flags;
+  ASSERT_TRUE(
+      apply_model_flags(
+          flags, {{"--model", "a.gguf"}, {"--model", "b.gguf"}, {"--mmproj", "b-mmproj.gguf"}})
+          .ok());
+  EXPECT_EQ(flags.model_paths, (std::vector<std::string>{"a.gguf", "b.gguf"}));
+  EXPECT_EQ(flags.mmproj_paths, (std::vector<std::string>{"", "b-mmproj.gguf"}));
+  flags.config_file = write_temp("");
+  auto c = load_config(flags);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->models[0].mmproj, "");
+  EXPECT_EQ(c->models[1].mmproj, "b-mmproj.gguf");
+
+  FlagOverrides early;
+  Status st = apply_model_flags(early, {{"--mmproj", "x.gguf"}, {"--model", "a.gguf"}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("comes before any --model"), std::string::npos);
+  FlagOverrides twice;
+  st = apply_model_flags(twice, {{"--model", "a.gguf"}, {"--mmproj", "x"}, {"--mmproj", "y"}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("already has --mmproj 'x'"), std::string::npos);
+}
+
+TEST(MediaConfig, LimitsAreKeysWithRangesNamedInErrors) {
+  Config c;
+  ASSERT_TRUE(apply_toml(c,
+                         "[media]\nencoder_idle_s = 5\nmax_image_pixels = 4096\n"
+                         "max_audio_seconds = 10\nmax_media_per_request = 2\n",
+                         "t.toml")
+                  .ok());
+  const media::MediaLimits l = media_limits(c);
+  EXPECT_EQ(c.media_encoder_idle_s, 5u);
+  EXPECT_EQ(l.max_image_pixels, 4096u);
+  EXPECT_EQ(l.max_audio_seconds, 10u);
+  EXPECT_EQ(l.max_media_per_request, 2u);
+  Status st = apply_toml(c, "[media]\nmax_audio_seconds = 31\n", "t.toml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("media.max_audio_seconds': value 31 outside [1, 30]"),
+            std::string::npos)
+      << st.error().message;
+}
+
+}  // namespace
+}  // namespace gemmad::daemon

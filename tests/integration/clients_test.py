@@ -178,6 +178,26 @@ class GemmactlAgainstTheDaemon(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_python_client_sends_images_and_audio(self):
+        # The tiny model has no mmproj: valid files are decoded and then refused by name; a
+        # bad one is refused naming what is wrong (issue 11).
+        sys.path.insert(0, ARGS.client_dir)
+        import gemmad_client
+        seeds = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "seeds")
+        with open(os.path.join(seeds, "png", "rgb8.png"), "rb") as f:
+            png = f.read()
+        with open(os.path.join(seeds, "wav", "mono16_16k.wav"), "rb") as f:
+            wav = f.read()
+        with gemmad_client.Client(self.d.socket, proto_path=ARGS.proto_path) as c:
+            c.hello("python-media")
+            with self.assertRaises(gemmad_client.GemmadError) as e:
+                "".join(t.text for t in c.chat("what is this", new_session=True,
+                                               images=[(png, 70)], audio=[wav], max_tokens=2))
+            self.assertIn("has no mmproj", str(e.exception))
+            with self.assertRaises(gemmad_client.GemmadError) as e:
+                "".join(t.text for t in c.chat("x", new_session=True, images=[b"GIF89a"]))
+            self.assertIn("not a PNG or JPEG", str(e.exception))
+
 
 class DaemonLifecycle(unittest.TestCase):
     """gemmad's own command line and its systemd notifications."""

@@ -71,8 +71,9 @@ TEST(AChatRequest, AskingForWhatGemmadLacksIsUnsupported) {
   auto n = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}], "n": 2})");
   ASSERT_FALSE(n.ok());
   EXPECT_EQ(n.error().code, ErrorCode::kUnsupported);
-  auto image = parse_chat_request(
-      R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})");
+  auto image =
+      parse_chat_request(R"({"messages": [{"role": "user", "content": [{"type": "input_audio",)"
+                         R"( "input_audio": {"data": "", "format": "mp3"}}]}]})");
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.error().code, ErrorCode::kUnsupported);
   EXPECT_EQ(api_error(image.error()).status, 400);
@@ -97,6 +98,58 @@ TEST(ServiceErrors, MapToOpenAiStatusCodes) {
   EXPECT_EQ(error_body(api_error(404, "model_not_found", "no model 'x'")),
             R"({"error":{"code":"model_not_found","message":"no model 'x'",)"
             R"("param":null,"type":"not_found_error"}})");
+}
+
+// Media content parts (issue 11): image_url with a data: URL, input_audio with base64 WAV.
+TEST(AChatRequest, TakesImageAndAudioPartsInPlace) {
+  auto r = parse_chat_request(
+      R"({"messages": [{"role": "user", "content": [)"
+      R"({"type": "text", "text": "What is "},)"
+      R"({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0=", "detail": "low"}},)"
+      R"({"type": "text", "text": " and "},)"
+      R"({"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const ChatMessage& m = r->messages[0];
+  EXPECT_EQ(m.content, "What is  and ");
+  ASSERT_EQ(m.media.size(), 2u);
+  EXPECT_EQ(m.media[0].kind, ContentMedia::Kind::kImage);
+  EXPECT_EQ(m.media[0].mime, "image/png");
+  EXPECT_EQ(m.media[0].data, (std::vector<uint8_t>{0x89, 'P', 'N', 'G', 0x0d}));
+  EXPECT_EQ(m.media[0].text_offset, 8u);
+  EXPECT_EQ(m.media[0].token_budget, 70u);
+  EXPECT_EQ(m.media[1].kind, ContentMedia::Kind::kAudio);
+  EXPECT_EQ(m.media[1].data, (std::vector<uint8_t>{'R', 'I', 'F', 'F'}));
+  EXPECT_EQ(m.media[1].text_offset, 13u);
+}
+
+TEST(AChatRequest, RefusesRemoteImageUrlsAndBadMediaNamingTheField) {
+  auto part = [](const std::string& json) {
+    auto r = parse_chat_request(R"({"messages": [{"role": "user", "content": [)" + json + "]}]}");
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_NE(part(R"({"type": "image_url", "image_url": {"url": "https://example.com/a.png"}})")
+                .find("'messages[0].content[0].image_url.url' \"https://example.com/a.png\" is "
+                      "not a data: URL; gemmad has no network"),
+            std::string::npos);
+  EXPECT_NE(part(R"({"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lG"}})")
+                .find("image/png or image/jpeg only"),
+            std::string::npos);
+  EXPECT_NE(part(R"({"type": "image_url", "image_url": {"url": "data:image/png;base64,*bad"}})")
+                .find("is not base64"),
+            std::string::npos);
+  EXPECT_NE(
+      part(
+          R"({"type": "image_url", "image_url": {"url": "data:image/png;base64,AA", "detail": "max"}})")
+          .find("'messages[0].content[0].image_url.detail' \"max\" is not one of"),
+      std::string::npos);
+  EXPECT_NE(part(R"({"type": "input_audio", "input_audio": {"format": "wav"}})")
+                .find("'messages[0].content[0].input_audio.data' must be a string"),
+            std::string::npos);
+  auto system = parse_chat_request(
+      R"({"messages": [{"role": "system", "content": [{"type": "input_audio", "input_audio": )"
+      R"({"data": "", "format": "wav"}}]}, {"role": "user", "content": "x"}]})");
+  ASSERT_FALSE(system.ok());
+  EXPECT_NE(system.error().message.find("media go in user messages"), std::string::npos);
 }
 
 }  // namespace
