@@ -347,13 +347,21 @@ bool Scheduler::step(Lane& lane) {
     const auto& row = batch_.rows[static_cast<size_t>(out_.rows[i])];
     Active* a = by_slot[row.seq];
     if (!a || a->done) continue;
-    const int32_t tok = a->sampler.sample(
-        std::span<const float>(out_.row_logits(i), static_cast<size_t>(out_.n_vocab)));
+    std::span<float> logits(out_.logits.data() + i * static_cast<size_t>(out_.n_vocab),
+                            static_cast<size_t>(out_.n_vocab));
+    if (a->spec.policy) a->spec.policy->mask(logits);
+    const int32_t tok = a->sampler.sample(logits);
     if (!a->decoding) {
       a->decoding = true;
       a->first_token = Clock::now();
       a->result.timings.prefill_ms =
           std::chrono::duration<double, std::milli>(a->first_token - a->admitted).count();
+    }
+    if (a->spec.policy) {
+      if (Status ps = a->spec.policy->accept(tok); !ps.ok()) {
+        finish(lane, *a, StopReason::kError, ps.error());
+        continue;
+      }
     }
     generate::Sequence::Step step = a->seq.accept(tok, lane.kv.seq(a->slot).n_pos());
     if (step.stop == StopReason::kEos || step.stop == StopReason::kStopToken) {

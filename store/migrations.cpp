@@ -64,9 +64,24 @@ DROP TABLE messages;
 ALTER TABLE messages_v2 RENAME TO messages;
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Tool calls and results (docs/ARCHITECTURE.md "Channels, tools and constrained output"):
+// only added, nothing rewritten. A tool result is a messages row with role 'user' (the role
+// CHECK of v2 stays) and a message_tools row with tool_result = 1; a model message's calls
+// are a JSON array [{"id","name","arguments"}] in tool_calls.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE message_tools (
+  message_id   INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+  tool_result  INTEGER NOT NULL DEFAULT 0 CHECK (tool_result IN (0, 1)),
+  tool_name    TEXT    NOT NULL DEFAULT '',
+  tool_call_id TEXT    NOT NULL DEFAULT '',
+  tool_calls   TEXT    NOT NULL DEFAULT ''
+);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "apps, sessions, messages", kSchemaV1},
     {2, "truncated model messages", kSchemaV2},
+    {3, "tool calls and results", kSchemaV3},
 }};
 
 }  // namespace
