@@ -34,6 +34,17 @@ Result<std::shared_ptr<LoadedModel>> LoadedModel::load(const std::string& name,
   return m;
 }
 
+std::shared_ptr<const constrain::TokenIndex> LoadedModel::token_index() const {
+  std::lock_guard lock(token_index_mu_);
+  if (!token_index_) {
+    auto idx = constrain::build_token_index(*tok);
+    // A token too long for the index (65,535 bytes) leaves the model unconstrainable: the
+    // sequence then ends with an error naming it (generate::Sequence).
+    if (idx.ok()) token_index_ = std::move(idx).value();
+  }
+  return token_index_;
+}
+
 uint64_t LoadedModel::resident_bytes() const {
   const auto& tensors = model->file().tensors();
   if (tensors.empty()) return 0;

@@ -20,7 +20,8 @@ struct Scheduler::Active {
   explicit Active(JobSpec s)
       : spec(std::move(s)),
         sampler(spec.sampling),
-        seq(spec.model->tok.get(), spec.model->stops, spec.limits, spec.model->n_ctx) {}
+        seq(spec.model->tok.get(), spec.model->stops, spec.limits, spec.model->n_ctx,
+            spec.limits.grammar ? spec.model->token_index() : nullptr) {}
   JobSpec spec;
   uint32_t slot = 0;
   size_t n_fed = 0;         // prompt tokens already in the KV cache
@@ -347,9 +348,10 @@ bool Scheduler::step(Lane& lane) {
     const auto& row = batch_.rows[static_cast<size_t>(out_.rows[i])];
     Active* a = by_slot[row.seq];
     if (!a || a->done) continue;
-    std::span<float> logits(out_.logits.data() + i * static_cast<size_t>(out_.n_vocab),
-                            static_cast<size_t>(out_.n_vocab));
-    if (a->spec.policy) a->spec.policy->mask(logits);
+    const std::span<float> logits(out_.logits.data() + i * static_cast<size_t>(out_.n_vocab),
+                                  static_cast<size_t>(out_.n_vocab));
+    a->seq.constrain_logits(logits);                 // a no-op without a grammar
+    if (a->spec.policy) a->spec.policy->mask(logits);  // the reply's channel rules
     const int32_t tok = a->sampler.sample(logits);
     if (!a->decoding) {
       a->decoding = true;
@@ -364,7 +366,7 @@ bool Scheduler::step(Lane& lane) {
       }
     }
     generate::Sequence::Step step = a->seq.accept(tok, lane.kv.seq(a->slot).n_pos());
-    if (step.stop == StopReason::kEos || step.stop == StopReason::kStopToken) {
+    if (step.stop_token) {
       finish(lane, *a, step.stop);
       continue;
     }

@@ -1,16 +1,19 @@
 // `gemmactl generate [--model FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]
-// [--ids "2 ..."] [--raw] [--ignore-eos] [--kv-type PRESET] [--json] [PROMPT]`: a raw completion
+// [--ids "2 ..."] [--raw] [--ignore-eos] [--kv-type PRESET] [--schema FILE | --json-object]
+// [--json] [PROMPT]`: a raw completion
 // (docs/DESIGN.md command-line contract), computed in-process with --model, else by the daemon
 // (GenerateRequest). The prompt gets <bos>; unless --raw it is wrapped as one user turn of the chat
 // format. Text streams to stdout as tokens arrive (UTF-8 held back until a character is complete);
 // --json prints one document at the end instead. Stops on the stop set, after -n tokens, or at the
-// context limit; Ctrl-C stops with exit 130.
+// context limit; Ctrl-C stops with exit 130. --schema / --json-object (offline only) constrain the
+// output to JSON under the schema / any JSON value (docs/CONSTRAINED.md); it ends when complete.
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -18,6 +21,7 @@
 
 #include "chat/chat_format.h"
 #include "cli.h"
+#include "constrain/constrain.h"
 #include "daemon_link.h"
 #include "generate/generation.h"
 #include "kernels/thread_pool.h"
@@ -45,8 +49,23 @@ struct GenerateArgs {
   bool ignore_eos = false;
   int threads = 0;
   std::string kv_type = "f16";
+  std::string schema_file;
+  bool json_object = false;
   std::string prompt;
 };
+
+// The grammar of --schema FILE / --json-object, or null without either.
+Result<std::shared_ptr<const constrain::Grammar>> grammar_of(const GenerateArgs& a) {
+  if (a.json_object) return constrain::any_json_value(constrain::Dialect::kJson);
+  if (a.schema_file.empty()) return std::shared_ptr<const constrain::Grammar>{};
+  std::ifstream in(a.schema_file, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kIo, "--schema: cannot read " + a.schema_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto g = constrain::compile_json_schema(text.str(), constrain::Dialect::kJson);
+  if (!g.ok()) return std::move(g).error().with_context(a.schema_file);
+  return g;
+}
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) {
@@ -120,6 +139,10 @@ int run_generate_daemon(const GenerateArgs& a, const Globals& g) {
 }
 
 int run_generate(const GenerateArgs& a, const Globals& g) {
+  if (a.model.empty() && (a.json_object || !a.schema_file.empty())) {
+    return report_error(g, "invalid_argument",
+                        "--schema and --json-object need --model (offline generation)", kExitUsage);
+  }
   if (a.model.empty()) return run_generate_daemon(a, g);
   sampler::SamplingParams sp;
   sp.temperature = a.temp;
@@ -132,6 +155,10 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
   if (Status st = sampler::validate(sp); !st.ok()) {
     return report_error(g, "invalid_argument", st.error().message, kExitUsage);
   }
+  auto grammar = grammar_of(a);
+  if (!grammar.ok())
+    return report_error(g, "invalid_argument", grammar.error().message, kExitUsage);
+  limits.grammar = grammar.value();
   std::vector<int32_t> ids;
   if (!a.ids.empty()) {
     auto parsed = parse_token_ids(a.ids);
@@ -184,9 +211,20 @@ int run_generate(const GenerateArgs& a, const Globals& g) {
   struct sigaction old_sa = {};
   sigaction(SIGINT, &sa, &old_sa);
 
+  std::shared_ptr<const constrain::TokenIndex> index;
+  if (limits.grammar) {
+    if (!tok) {
+      return report_error(g, "bad_model_file",
+                          a.model + ": no tokenizer in the file; --schema needs one",
+                          kExitBadModel);
+    }
+    auto built = constrain::build_token_index(*tok);
+    if (!built.ok()) return report_error(g, built.error());
+    index = std::move(built).value();
+  }
   sampler::Sampler smp(sp);
   generate::Sequence seq(tok.get(), tok ? generate::stop_set_for(*tok) : generate::StopSet{},
-                         limits, kv.options().n_ctx);
+                         limits, kv.options().n_ctx, index);
   const generate::RunResult r =
       generate::run_sequence(fwd, kv, 0, ids, smp, seq, [&](int32_t, const std::string& piece) {
         if (!g.json && !piece.empty()) {
@@ -237,6 +275,10 @@ void add_generate_verb(VerbContext& ctx) {
   sub->add_flag("--ignore-eos", args->ignore_eos,
                 "keep going through stop tokens until -n tokens (benchmarks)");
   add_kv_type_option(sub, args->kv_type, "--kv-type", "KV cache type of an offline (--model) run");
+  auto* schema = sub->add_option("--schema", args->schema_file,
+                                 "JSON Schema file: the output is JSON valid under it (offline)");
+  sub->add_flag("--json-object", args->json_object, "the output is one JSON value (offline)")
+      ->excludes(schema);
   sub->add_option("--threads", args->threads, "worker threads (0 = all cores)")
       ->check(CLI::Range(0, 1024));
   sub->add_flag("--json", ctx.globals.json, "one JSON document at the end (no streaming)");

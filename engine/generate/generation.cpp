@@ -86,10 +86,34 @@ Status validate(const Limits& limits) {
   return {};
 }
 
-Sequence::Sequence(const tokenizer::Tokenizer* tok, StopSet stops, Limits limits, uint32_t n_ctx)
+Sequence::Sequence(const tokenizer::Tokenizer* tok, StopSet stops, Limits limits, uint32_t n_ctx,
+                   std::shared_ptr<const constrain::TokenIndex> index)
     : tok_(tok), stops_(std::move(stops)), limits_(std::move(limits)), n_ctx_(n_ctx) {
   if (tok_) detok_ = std::make_unique<tokenizer::Detokenizer>(*tok_);
   if (limits_.ignore_eos) stops_ = StopSet{};
+  if (limits_.grammar && index && tok_) {
+    matcher_ = std::make_unique<constrain::Matcher>(limits_.grammar, std::move(index));
+  }
+}
+
+Sequence::~Sequence() = default;
+Sequence::Sequence(Sequence&&) noexcept = default;
+
+void Sequence::constrain_logits(std::span<float> logits) const {
+  if (!matcher_) return;
+  // The stop set's tokens are not in the grammar: keep their logits when the value may end.
+  std::vector<std::pair<size_t, float>> keep;
+  if (matcher_->complete()) {
+    for (const auto* ids : {&stops_.eos, &stops_.end_of_turn}) {
+      for (const TokenId id : *ids) {
+        const auto i = static_cast<size_t>(id);
+        if (id >= 0 && i < logits.size()) keep.emplace_back(i, logits[i]);
+      }
+    }
+  }
+  matcher_->mask_logits(logits);
+  for (const auto& [i, v] : keep)
+    logits[i] = v;
 }
 
 // Bytes at the end of `tail` that could begin a stop string (held back until decided).
@@ -111,7 +135,19 @@ Sequence::Step Sequence::accept(TokenId id, int32_t n_pos) {
   Step step;
   if (const StopReason r = stops_.reason(id); r != StopReason::kNone) {
     step.stop = r;
+    step.stop_token = true;
     return step;
+  }
+  if (limits_.grammar) {
+    Status st = matcher_ ? matcher_->accept(id)
+                         : Status(make_error(ErrorCode::kInternal,
+                                             "constrained decoding needs a tokenizer and its "
+                                             "token index"));
+    if (!st.ok()) {
+      error_ = st.error();
+      step.stop = StopReason::kError;
+      return step;
+    }
   }
   tokens_.push_back(id);
   std::string piece;
@@ -141,7 +177,9 @@ Sequence::Step Sequence::accept(TokenId id, int32_t n_pos) {
   step.text = pending_.substr(0, pending_.size() - keep);
   pending_.erase(0, pending_.size() - keep);
   text_ += step.text;
-  if (static_cast<int32_t>(tokens_.size()) >= limits_.max_tokens) {
+  if (matcher_ && matcher_->must_end()) {
+    step.stop = StopReason::kStopToken;  // the value is complete; nothing may follow
+  } else if (static_cast<int32_t>(tokens_.size()) >= limits_.max_tokens) {
     step.stop = StopReason::kMaxTokens;
   } else if (!context_has_room(n_pos, n_ctx_)) {
     step.stop = StopReason::kContextFull;
@@ -175,7 +213,9 @@ RunResult run_sequence(engine::Gemma4Forward& forward, runtime::KvCachePool& kv,
   Clock::time_point t_first = Clock::now();
   bool first = true;
   while (st.ok()) {
-    const TokenId id = sampler.sample({out.row_logits(0), static_cast<size_t>(out.n_vocab)});
+    const std::span<float> row(out.logits.data(), static_cast<size_t>(out.n_vocab));
+    sequence.constrain_logits(row);
+    const TokenId id = sampler.sample(row);
     if (first) {
       t_first = Clock::now();
       r.prefill_ms = ms_between(t0, t_first);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "constrain/constrain.h"
 #include "models/gemma4.h"
 #include "runtime/kv_cache.h"
 #include "sampler/sampler.h"
@@ -68,6 +69,11 @@ struct Limits {
   int32_t max_tokens = kDefaultMaxTokens;  // >= 1
   bool ignore_eos = false;                 // the stop set is ignored (benchmarks)
   std::vector<std::string> stop_strings;   // up to kMaxStopStrings, non-empty
+  // Constrained decoding (docs/CONSTRAINED.md): when set, only tokens that keep the output a
+  // prefix of the grammar's language are sampled, the stop set only once the value is
+  // complete, and the sequence ends (kStopToken, the last token kept) when nothing more can
+  // follow. Needs the vocabulary's TokenIndex (Sequence's constructor).
+  std::shared_ptr<const constrain::Grammar> grammar;
 };
 // Errors name the field, the value and the limit.
 Status validate(const Limits& limits);
@@ -76,12 +82,22 @@ class Sequence {
  public:
   // `tok` may be null (a model file without a tokenizer): the text is then the ids in
   // decimal, separated by spaces. The tokenizer must outlive the Sequence.
-  Sequence(const tokenizer::Tokenizer* tok, StopSet stops, Limits limits, uint32_t n_ctx);
+  // `index` is the tokenizer's token index; required when limits.grammar is set (without
+  // it, or without a tokenizer, the first accept() ends the sequence with kError).
+  Sequence(const tokenizer::Tokenizer* tok, StopSet stops, Limits limits, uint32_t n_ctx,
+           std::shared_ptr<const constrain::TokenIndex> index = nullptr);
+  ~Sequence();
+  Sequence(Sequence&&) noexcept;
 
   struct Step {
     StopReason stop = StopReason::kNone;
-    std::string text;  // newly showable text (may be empty)
+    bool stop_token = false;  // the id was a stop-set token: not part of the output
+    std::string text;         // newly showable text (may be empty)
   };
+  // Before sampling: with a grammar, sets disallowed logits to -inf (the stop set's tokens
+  // stay only when the value is complete). Without one, leaves the logits untouched.
+  void constrain_logits(std::span<float> logits) const;
+  bool constrained() const { return limits_.grammar != nullptr; }
   // After sampling `id` from the logits of a KV holding n_pos positions.
   Step accept(TokenId id, int32_t n_pos);
   // The end of the stream (not after kCancelled/kError): held-back text, if any.
@@ -100,6 +116,7 @@ class Sequence {
   std::unique_ptr<tokenizer::Detokenizer> detok_;
   StopSet stops_;
   Limits limits_;
+  std::unique_ptr<constrain::Matcher> matcher_;
   uint32_t n_ctx_;
   std::vector<TokenId> tokens_;
   std::string text_;     // emitted
