@@ -104,7 +104,12 @@ void TurnPolicy::mask(std::span<float> logits) {
       forbid(logits, ids_.call);
       return;
     case State::kAfterCall:
-      only(logits, {ids_.call, ids_.response});
+      // A required call is one call; under auto the model may make several.
+      if (opts_.tools == ToolMode::kRequired) {
+        only(logits, {ids_.response});
+      } else {
+        only(logits, {ids_.call, ids_.response});
+      }
       return;
   }
 }

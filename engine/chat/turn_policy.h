@@ -5,8 +5,8 @@
 //   Thinking off: `<|channel>` is masked, so no thought reaches the answer.
 // - tools: kNone masks `<|tool_call>`; kRequired forces it at the start of the answer (and
 //   `only`/a one-name grammar picks the function); inside a call the call grammar applies
-//   until `<tool_call|>`; after a call only another call or `<|tool_response>` (the stop
-//   token that ends a reply with calls) may follow.
+//   until `<tool_call|>`; after a call only `<|tool_response>` (the stop token that ends a
+//   reply with calls) may follow, or under kAuto another call.
 // - response format: the answer is generated under the answer grammar; once it is complete
 //   the end-of-turn token is allowed, and forced when nothing else can follow.
 // Grammars come from a Constraint factory (the constrained-decoding engine's matcher).
