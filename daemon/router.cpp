@@ -25,6 +25,10 @@ v1::StopReason to_wire(TurnStop s) {
       return v1::STOP_REASON_CONTEXT_FULL;
     case TurnStop::kShutdown:
       return v1::STOP_REASON_SHUTDOWN;
+    case TurnStop::kToolCalls:
+      return v1::STOP_REASON_TOOL_CALLS;
+    case TurnStop::kToolCallInvalid:
+      return v1::STOP_REASON_TOOL_CALL_INVALID;
     case TurnStop::kError:
       return v1::STOP_REASON_UNSPECIFIED;
   }
@@ -73,6 +77,53 @@ GenerationParams params_from(const v1::SamplingParams& p) {
   return g;
 }
 
+v1::Channel to_wire(chat::Channel c) {
+  switch (c) {
+    case chat::Channel::kAnswer:
+      return v1::CHANNEL_ANSWER;
+    case chat::Channel::kThought:
+      return v1::CHANNEL_THOUGHT;
+    case chat::Channel::kToolCall:
+      return v1::CHANNEL_TOOL_CALL;
+  }
+  return v1::CHANNEL_ANSWER;
+}
+
+// The tool, tool-choice and response-format fields shared by ChatRequest and GenerateRequest.
+template <typename Msg>
+void features_from(const Msg& m, TurnRequest& req) {
+  for (const auto& t : m.tools())
+    req.tools.push_back({t.name(), t.description(), t.parameters_json()});
+  switch (m.tool_choice().mode()) {
+    case v1::TOOL_CHOICE_NONE:
+      req.tool_choice.mode = ToolChoice::Mode::kNone;
+      break;
+    case v1::TOOL_CHOICE_REQUIRED:
+      req.tool_choice.mode = ToolChoice::Mode::kRequired;
+      break;
+    case v1::TOOL_CHOICE_FUNCTION:
+      req.tool_choice.mode = ToolChoice::Mode::kFunction;
+      req.tool_choice.function = m.tool_choice().function();
+      break;
+    default:
+      req.tool_choice.mode = ToolChoice::Mode::kAuto;
+      break;
+  }
+  switch (m.response_format().type()) {
+    case v1::RESPONSE_FORMAT_JSON_OBJECT:
+      req.response_format.type = ResponseFormat::Type::kJsonObject;
+      break;
+    case v1::RESPONSE_FORMAT_JSON_SCHEMA:
+      req.response_format.type = ResponseFormat::Type::kJsonSchema;
+      req.response_format.schema_json = m.response_format().schema_json();
+      req.response_format.strict = true;
+      break;
+    default:
+      break;
+  }
+  if (m.has_thinking_budget()) req.thinking_budget = m.thinking_budget();
+}
+
 // Streams one turn's tokens to its connection.
 class ProtoStream : public TurnStream {
  public:
@@ -82,13 +133,17 @@ class ProtoStream : public TurnStream {
 
   void on_start(const TurnStartInfo&) override {}
   bool on_token(int32_t token_id, const std::string& text) override {
-    if (text.empty()) return true;  // UTF-8 (or a stop-string prefix) held back
+    return on_channel_text(token_id, text, chat::Channel::kAnswer);
+  }
+  bool on_channel_text(int32_t token_id, const std::string& text, chat::Channel ch) override {
+    if (text.empty()) return true;  // UTF-8, a stop-string prefix or a marker held back
     v1::ServerMessage m;
     m.set_request_id(request_id_);
     v1::Token* t = m.mutable_token();
     t->set_text(text);
     t->set_token_id(token_id < 0 ? 0 : static_cast<uint32_t>(token_id));
     t->set_index(index_++);
+    t->set_channel(to_wire(ch));
     return conn_->send(m) != ipc::SendStatus::kFull;
   }
   bool writable() override { return conn_->writable() || conn_->closing(); }
@@ -102,6 +157,15 @@ class ProtoStream : public TurnStream {
       done.set_stop_reason(to_wire(outcome.stop));
       done.set_session_id(outcome.session_id);
       done.set_model(outcome.model);
+      for (const ToolCallOut& c : outcome.tool_calls) {
+        v1::ToolCall* wc = done.add_tool_calls();
+        wc->set_id(c.id);
+        wc->set_name(c.name);
+        wc->set_arguments_json(c.arguments_json);
+      }
+      done.set_reasoning(outcome.reasoning);
+      done.set_raw_tool_call(outcome.raw_tool_call);
+      done.set_tool_call_error(outcome.tool_call_error);
       if (!outcome.session_id.empty()) done.set_message_status(to_wire(outcome.message_status));
       auto* u = done.mutable_usage();
       u->set_prompt_tokens(outcome.usage.prompt_tokens);
@@ -279,7 +343,9 @@ Status Router::on_turn(const ConnPtr& conn, Client& client, const v1::ClientMess
                 .front_end = "protobuf"};
   if (msg.has_chat()) {
     const auto& c = msg.chat();
-    if (c.user_text().empty()) return invalid("ChatRequest.user_text is empty");
+    if (c.user_text().empty() && c.tool_results().empty()) {
+      return invalid("ChatRequest.user_text is empty (and no tool_results answer a call)");
+    }
     req.kind = TurnKind::kStoredChat;
     req.model = c.model();
     req.chat = {.session_id = c.session_id(),
@@ -287,6 +353,9 @@ Status Router::on_turn(const ConnPtr& conn, Client& client, const v1::ClientMess
                 .system_prompt = c.system_prompt(),
                 .title = c.title(),
                 .user_text = c.user_text()};
+    for (const auto& r : c.tool_results())
+      req.chat.tool_results.push_back({r.name(), r.call_id(), r.content()});
+    features_from(c, req);
     req.thinking = c.thinking();
     req.params = params_from(c.sampling());
     if (c.has_keep_alive_ms()) req.keep_alive = std::chrono::milliseconds(c.keep_alive_ms());
@@ -296,6 +365,8 @@ Status Router::on_turn(const ConnPtr& conn, Client& client, const v1::ClientMess
     req.kind = TurnKind::kCompletion;
     req.model = g.model();
     req.completion = {.prompt = g.prompt(), .raw = g.raw()};
+    features_from(g, req);
+    req.thinking = g.thinking();
     req.params = params_from(g.sampling());
     if (g.has_keep_alive_ms()) req.keep_alive = std::chrono::milliseconds(g.keep_alive_ms());
     req.media = media_of(g.media());

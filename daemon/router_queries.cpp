@@ -8,6 +8,8 @@
 
 #include "daemon/process_stats.h"
 #include "daemon/router.h"
+
+#include <nlohmann/json.hpp>
 #include "daemon/router_wire.h"
 #include "ipc/peer_identity.h"
 #include "ipc/protocol.h"
@@ -76,7 +78,20 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
         auto* wm = detail->add_messages();
         wm->set_role(m.role == store::Role::kSystem ? v1::ROLE_SYSTEM
                      : m.role == store::Role::kUser ? v1::ROLE_USER
+                     : m.role == store::Role::kTool ? v1::ROLE_TOOL
                                                     : v1::ROLE_MODEL);
+        wm->set_tool_name(m.tool_name);
+        wm->set_tool_call_id(m.tool_call_id);
+        const auto calls = nlohmann::json::parse(m.tool_calls_json, nullptr, false);
+        if (calls.is_array()) {
+          for (const auto& c : calls) {
+            if (!c.is_object()) continue;
+            v1::ToolCall* wc = wm->add_tool_calls();
+            wc->set_id(c.value("id", ""));
+            wc->set_name(c.value("name", ""));
+            wc->set_arguments_json(c.value("arguments", "{}"));
+          }
+        }
         wm->set_text(m.text);
         wm->set_tokens(static_cast<uint32_t>(m.tokens));
         wm->set_created_ms(m.created_ms);

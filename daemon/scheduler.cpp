@@ -350,13 +350,20 @@ bool Scheduler::step(Lane& lane) {
     if (!a || a->done) continue;
     const std::span<float> logits(out_.logits.data() + i * static_cast<size_t>(out_.n_vocab),
                                   static_cast<size_t>(out_.n_vocab));
-    a->seq.constrain_logits(logits);  // a no-op without a grammar
+    a->seq.constrain_logits(logits);                 // a no-op without a grammar
+    if (a->spec.policy) a->spec.policy->mask(logits);  // the reply's channel rules
     const int32_t tok = a->sampler.sample(logits);
     if (!a->decoding) {
       a->decoding = true;
       a->first_token = Clock::now();
       a->result.timings.prefill_ms =
           std::chrono::duration<double, std::milli>(a->first_token - a->admitted).count();
+    }
+    if (a->spec.policy) {
+      if (Status ps = a->spec.policy->accept(tok); !ps.ok()) {
+        finish(lane, *a, StopReason::kError, ps.error());
+        continue;
+      }
     }
     generate::Sequence::Step step = a->seq.accept(tok, lane.kv.seq(a->slot).n_pos());
     if (step.stop_token) {

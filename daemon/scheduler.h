@@ -38,6 +38,7 @@
 #include "daemon/fair_queue.h"
 #include "daemon/model_registry.h"
 #include "generate/generation.h"
+#include "generate/token_policy.h"
 #include "kernels/thread_pool.h"
 #include "models/gemma4.h"
 #include "runtime/kv_cache.h"
@@ -86,6 +87,8 @@ struct JobSpec {
   std::vector<int32_t> prompt;
   sampler::SamplingParams sampling;
   generate::Limits limits;  // max_tokens, ignore_eos, stop strings
+  // Which token may come next (thought budget, tool choice, grammars); null = any.
+  std::shared_ptr<generate::TokenPolicy> policy;
   std::shared_ptr<JobSink> sink;
   std::chrono::steady_clock::time_point submitted;  // set by submit()
 };

@@ -14,8 +14,9 @@ uint32_t prompt_budget(uint32_t n_ctx, uint32_t max_tokens, uint32_t max_prompt_
 
 Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string& system_prompt,
                                  std::span<const chat::Message> history,
-                                 const chat::Message& new_turn, bool thinking, uint32_t budget,
-                                 uint32_t min_left_out) {
+                                 std::span<const chat::Message> new_turn, bool thinking,
+                                 uint32_t budget, uint32_t min_left_out,
+                                 std::span<const chat::ToolDeclaration> tools) {
   // Turns: each starts at a user message and runs to the next one.
   std::vector<size_t> starts;
   for (size_t i = 0; i < history.size(); ++i) {
@@ -33,8 +34,8 @@ Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string
   }
   std::vector<chat::Message> fixed;
   if (!system_prompt.empty()) fixed.push_back({chat::Role::kSystem, system_prompt});
-  fixed.push_back(new_turn);
-  const size_t base = chat.render_ids(fixed, {.thinking = thinking}).size();
+  fixed.insert(fixed.end(), new_turn.begin(), new_turn.end());
+  const size_t base = chat.render_ids(fixed, {.thinking = thinking, .tools = tools}).size();
   if (base > budget) {
     return make_error(ErrorCode::kOutOfRange,
                       "context_full: the new message needs " + std::to_string(base) +
@@ -63,9 +64,9 @@ Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string
   if (!system_prompt.empty()) conv.push_back({chat::Role::kSystem, system_prompt});
   const size_t from = left_out < starts.size() ? starts[left_out] : history.size();
   conv.insert(conv.end(), history.begin() + static_cast<std::ptrdiff_t>(from), history.end());
-  conv.push_back(new_turn);
+  conv.insert(conv.end(), new_turn.begin(), new_turn.end());
   PromptPlan plan;
-  plan.ids = chat.render_ids(conv, {.thinking = thinking});
+  plan.ids = chat.render_ids(conv, {.thinking = thinking, .tools = tools});
   plan.turns_left_out = static_cast<uint32_t>(left_out);
   return plan;
 }

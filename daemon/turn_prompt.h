@@ -24,10 +24,13 @@ struct PromptPlan {
 // KV of the kept prefix stays reusable); when it must leave out more, it goes down to three
 // quarters of the budget, so the next turns fit without shifting again. kOutOfRange "context_full"
 // when the system prompt and the new turn alone exceed `budget` tokens.
+// `new_turn`: the user's message, or the tool results that answer the last model message's
+// calls (kept together). `tools` are declared in the system block.
 Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string& system_prompt,
                                  std::span<const chat::Message> history,
-                                 const chat::Message& new_turn, bool thinking, uint32_t budget,
-                                 uint32_t min_left_out = 0);
+                                 std::span<const chat::Message> new_turn, bool thinking,
+                                 uint32_t budget, uint32_t min_left_out = 0,
+                                 std::span<const chat::ToolDeclaration> tools = {});
 
 // Tokens of the prompt available for a request: the context minus the reply's reserve
 // (max_tokens, at most half the context), capped by store.max_prompt_tokens when set.

@@ -2,11 +2,17 @@
 // -> done, for every front-end; see turn_service.h and turn_service_impl.h.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 
+#include "chat/tool_call_parser.h"
+#include "chat/turn_policy.h"
+#include "constrain/constrain.h"
 #include "daemon/turn_prompt.h"
 #include "daemon/turn_service_impl.h"
 
@@ -14,6 +20,7 @@ namespace gemmad::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using tokenizer::TokenId;
 
 Error invalid(std::string m) {
   return make_error(ErrorCode::kInvalidArgument, std::move(m));
@@ -148,25 +155,191 @@ Result<generate::Limits> limits_of(const GenerationParams& p, uint32_t n_ctx) {
   return l;
 }
 
-// Streams a job to its TurnStream (inference thread) and posts the end to the io thread.
+// Streams a job to its TurnStream (inference thread), split into channels, and posts the
+// end to the io thread.
 class ServiceSink : public JobSink {
  public:
-  ServiceSink(boost::asio::io_context& io, std::shared_ptr<TurnStream> stream,
+  ServiceSink(boost::asio::io_context& io, std::shared_ptr<TurnStream> stream, bool in_thought,
               std::function<void(JobResult)> done)
-      : io_(io), stream_(std::move(stream)), done_(std::move(done)) {}
+      : io_(io), stream_(std::move(stream)), splitter_(in_thought), done_(std::move(done)) {}
   bool on_token(int32_t id, const std::string& text) override {
-    return stream_->on_token(id, text);
+    pieces_.clear();
+    splitter_.push(text, pieces_);
+    return deliver(id);
   }
   bool writable() override { return stream_->writable(); }
   void on_finish(JobResult result) override {
+    pieces_.clear();
+    splitter_.finish(pieces_);
+    deliver(-1);
     boost::asio::post(io_, [d = done_, r = std::move(result)]() mutable { d(std::move(r)); });
   }
 
  private:
+  // Every token reaches the stream, with empty text while the splitter holds text back.
+  bool deliver(int32_t id) {
+    if (pieces_.empty()) return stream_->on_channel_text(id, "", splitter_.channel());
+    bool more = true;
+    for (const chat::ChannelText& p : pieces_)
+      more = stream_->on_channel_text(id, p.text, p.channel) && more;
+    return more;
+  }
+
   boost::asio::io_context& io_;
   std::shared_ptr<TurnStream> stream_;
+  chat::StreamSplitter splitter_;
+  std::vector<chat::ChannelText> pieces_;
   std::function<void(JobResult)> done_;
 };
+
+// The constrained-decoding engine's matcher as the policy's grammar.
+class MatcherConstraint : public chat::Constraint {
+ public:
+  MatcherConstraint(std::shared_ptr<const constrain::Grammar> g,
+                    std::shared_ptr<const constrain::TokenIndex> index)
+      : m_(std::move(g), std::move(index)) {}
+  void mask(std::span<float> logits) const override { m_.mask_logits(logits); }
+  Status accept(TokenId id) override { return m_.accept(id); }
+  bool complete() const override { return m_.complete(); }
+  bool must_end() const override { return m_.must_end(); }
+
+ private:
+  constrain::Matcher m_;
+};
+
+chat::ConstraintFactory factory_of(std::shared_ptr<const constrain::Grammar> g,
+                                   std::shared_ptr<const constrain::TokenIndex> index) {
+  return [g = std::move(g), index = std::move(index)] {
+    return std::make_unique<MatcherConstraint>(g, index);
+  };
+}
+
+// "[{"id","name","arguments"}]" as the store keeps a model message's calls.
+std::string calls_json(const std::vector<ToolCallOut>& calls) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const ToolCallOut& c : calls)
+    a.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments_json}});
+  return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<chat::ToolCall> calls_from_json(const std::string& text) {
+  std::vector<chat::ToolCall> out;
+  const nlohmann::json a = nlohmann::json::parse(text, nullptr, false);
+  if (!a.is_array()) return out;
+  for (const auto& c : a) {
+    if (!c.is_object()) continue;
+    out.push_back({c.value("name", ""), c.value("arguments", "{}")});
+  }
+  return out;
+}
+
+std::vector<ToolCallOut> call_outs_from_json(const std::string& text) {
+  std::vector<ToolCallOut> out;
+  const nlohmann::json a = nlohmann::json::parse(text, nullptr, false);
+  if (!a.is_array()) return out;
+  for (const auto& c : a) {
+    if (!c.is_object()) continue;
+    out.push_back({c.value("id", ""), c.value("name", ""), c.value("arguments", "{}")});
+  }
+  return out;
+}
+
+// A call id unique enough for a client to match results to calls: "call_" + 24 hex digits.
+std::string new_call_id() {
+  static std::atomic<uint64_t> counter{0};
+  const uint64_t t = static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  const uint64_t n = counter.fetch_add(1) + 1;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "call_%016llx%08llx", static_cast<unsigned long long>(t),
+                static_cast<unsigned long long>(n & 0xffffffffu));
+  return buf;
+}
+
+// Checks the tool, format and thinking fields against each other and the model.
+Status validate_features(const TurnRequest& req, const LoadedModel& model) {
+  GEMMAD_TRY(chat::validate_tools(req.tools));
+  const bool uses_tokens = !req.tools.empty() || req.thinking ||
+                           req.kind == TurnKind::kStatelessChat || !req.chat.tool_results.empty();
+  if (uses_tokens && !req.tools.empty() && !model.chat->has_tool_tokens()) {
+    return invalid("tools: model '" + model.name +
+                   "' has no tool tokens (<|tool_call>, <|\"|>, ...) in its vocabulary");
+  }
+  if (req.thinking && !model.chat->has_tool_tokens()) {
+    return invalid("thinking: model '" + model.name +
+                   "' has no <|channel> / <channel|> tokens in its vocabulary");
+  }
+  if (req.thinking_budget && !req.thinking) {
+    return invalid("thinking_budget " + std::to_string(*req.thinking_budget) +
+                   " needs thinking on");
+  }
+  const ToolChoice& tc = req.tool_choice;
+  if ((tc.mode == ToolChoice::Mode::kRequired || tc.mode == ToolChoice::Mode::kFunction) &&
+      req.tools.empty()) {
+    return invalid("tool_choice requires a call but no tools are declared");
+  }
+  if (tc.mode == ToolChoice::Mode::kFunction) {
+    bool found = false;
+    for (const auto& t : req.tools)
+      found = found || t.name == tc.function;
+    if (!found) {
+      return invalid("tool_choice names function '" + tc.function + "', which is not in tools");
+    }
+  }
+  if (req.kind == TurnKind::kCompletion && req.completion.raw && !req.tools.empty()) {
+    return invalid("tools: a raw completion has no chat template to declare them in");
+  }
+  return {};
+}
+
+// The reply's token policy, or null when the request uses none of tools, thinking or a
+// response format (then it samples exactly as before).
+Result<std::shared_ptr<generate::TokenPolicy>> policy_for(const TurnRequest& req,
+                                                          const LoadedModel& model,
+                                                          bool in_thought) {
+  const bool tools_on = !req.tools.empty() && req.tool_choice.mode != ToolChoice::Mode::kNone;
+  const bool json = req.response_format.type != ResponseFormat::Type::kText;
+  const bool thinking = req.thinking && req.kind != TurnKind::kCompletion;
+  if (!tools_on && !json && !thinking) return std::shared_ptr<generate::TokenPolicy>();
+  chat::PolicyOptions o;
+  o.thinking = thinking;
+  o.in_thought = in_thought;
+  o.thinking_budget = req.thinking_budget;
+  std::shared_ptr<const constrain::TokenIndex> index;
+  if (tools_on || json) {
+    index = model.token_index();
+    if (!index) {
+      return make_error(ErrorCode::kBadModelFile,
+                        "model '" + model.name + "': no token index for constrained decoding");
+    }
+  }
+  if (tools_on) {
+    o.tools = req.tool_choice.mode == ToolChoice::Mode::kAuto ? chat::ToolMode::kAuto
+                                                              : chat::ToolMode::kRequired;
+    std::vector<constrain::ToolSpec> specs;
+    for (const auto& t : req.tools)
+      specs.push_back({t.name, t.parameters_json});
+    std::optional<std::string> only;
+    if (req.tool_choice.mode == ToolChoice::Mode::kFunction) only = req.tool_choice.function;
+    auto g = constrain::compile_tool_call(specs, only);
+    if (!g.ok()) return std::move(g).error().with_context("tools");
+    o.call_grammar = factory_of(*g, index);
+  }
+  if (req.response_format.type == ResponseFormat::Type::kJsonObject) {
+    o.answer_grammar = factory_of(constrain::any_json_value(constrain::Dialect::kJson), index);
+  } else if (req.response_format.type == ResponseFormat::Type::kJsonSchema) {
+    if (req.response_format.schema_json.empty()) {
+      return invalid("response_format.json_schema.schema is empty");
+    }
+    auto g =
+        constrain::compile_json_schema(req.response_format.schema_json, constrain::Dialect::kJson);
+    if (!g.ok()) return std::move(g).error().with_context("response_format.json_schema");
+    o.answer_grammar = factory_of(*g, index);
+  }
+  std::vector<TokenId> header =
+      model.tok->encode("thought\n", {.add_bos = false, .parse_special = false});
+  return std::shared_ptr<generate::TokenPolicy>(
+      std::make_shared<chat::TurnPolicy>(*model.chat, std::move(header), std::move(o)));
+}
 
 }  // namespace
 
@@ -188,6 +361,10 @@ const char* turn_stop_name(TurnStop s) {
       return "shutdown";
     case TurnStop::kError:
       return "error";
+    case TurnStop::kToolCalls:
+      return "tool_calls";
+    case TurnStop::kToolCallInvalid:
+      return "tool_call_invalid";
   }
   return "unknown";
 }
@@ -202,6 +379,9 @@ struct TurnServiceImpl::Prepared {
   store::AppId app;
   std::string session_id;
   int64_t user_tokens = 0;
+  std::vector<chat::Message> tool_results;  // stored ahead of the reply (stored chat)
+  std::vector<int64_t> tool_result_tokens;
+  bool in_thought = false;  // the prompt opened the thought channel (after a tool result)
 };
 
 struct TurnServiceImpl::Request {
@@ -215,6 +395,7 @@ struct TurnServiceImpl::Request {
   Prepared prep;
   std::string user_text;
   bool thinking = false;
+  bool uses_tools = false;  // tools declared or results sent: no session token reuse
   Clock::time_point arrived;
 };
 
@@ -243,7 +424,9 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
     TurnRequest& req, const std::shared_ptr<LoadedModel>& model, uint32_t budget) {
   Prepared p;
   const StoredChat& c = req.chat;
-  if (c.user_text.empty()) return invalid("user_text is empty");
+  if (c.user_text.empty() && c.tool_results.empty()) {
+    return invalid("user_text is empty (and no tool_results answer a call)");
+  }
   if (c.user_text.size() > config_.max_message_bytes) {
     return too_large("user_text", c.user_text.size(), config_.max_message_bytes);
   }
@@ -252,13 +435,17 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
   }
   GEMMAD_ASSIGN_OR_RETURN(p.app, app_of(req.caller));
   const chat::ChatFormat& chat = *model->chat;
-  const chat::Message turn{chat::Role::kUser, c.user_text};
+  std::vector<chat::Message> turn;
+  if (!c.user_text.empty()) turn.push_back({chat::Role::kUser, c.user_text});
   p.store_turn = true;
   p.user_tokens = static_cast<int64_t>(model->tok->encode(c.user_text).size());
   if (c.new_session || c.session_id.empty()) {
+    if (!c.tool_results.empty()) {
+      return invalid("tool_results: a new session has no call to answer");
+    }
     // Rendered before the session exists: a turn that cannot fit creates nothing.
-    GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan,
-                            render_within(chat, c.system_prompt, {}, turn, req.thinking, budget));
+    GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan, render_within(chat, c.system_prompt, {}, turn,
+                                                           req.thinking, budget, 0, req.tools));
     p.prompt = std::move(plan.ids);
     GEMMAD_ASSIGN_OR_RETURN(
         store::Session s,
@@ -272,7 +459,8 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
   GEMMAD_ASSIGN_OR_RETURN(store::Session s, store_.get_session(p.app, c.session_id));
   p.session_id = s.id;
   p.cache_key = s.id;
-  if (!req.thinking) {
+  const bool plain = req.tools.empty() && c.tool_results.empty();
+  if (!req.thinking && plain) {
     SessionTokenCache::Continued cont =
         session_tokens_.continue_turn(s.id, model->name, s.turns, chat, *model->tok, c.user_text);
     if (!cont.ids.empty() && cont.ids.size() <= budget) {
@@ -286,10 +474,58 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
   std::vector<chat::Message> conv;
   for (const auto& m : history) {
     if (m.role == store::Role::kSystem) continue;
-    conv.push_back({m.role == store::Role::kUser ? chat::Role::kUser : chat::Role::kModel, m.text});
+    chat::Message cm;
+    cm.content = m.text;
+    if (m.role == store::Role::kUser) {
+      cm.role = chat::Role::kUser;
+    } else if (m.role == store::Role::kTool) {
+      cm.role = chat::Role::kTool;
+      cm.tool_name = m.tool_name;
+    } else {
+      cm.role = chat::Role::kModel;
+      cm.tool_calls = calls_from_json(m.tool_calls_json);
+    }
+    conv.push_back(std::move(cm));
   }
-  GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan, render_within(chat, s.system_prompt, conv, turn,
-                                                         req.thinking, budget, p.turns_left_out));
+  if (!c.tool_results.empty()) {
+    // The results answer the calls of the session's last model message, by id or in order.
+    const std::vector<ToolCallOut> calls =
+        history.empty() || history.back().role != store::Role::kModel
+            ? std::vector<ToolCallOut>{}
+            : call_outs_from_json(history.back().tool_calls_json);
+    if (calls.empty()) {
+      return invalid("tool_results: the session's last model message made no tool calls");
+    }
+    std::vector<chat::Message> results;
+    for (size_t i = 0; i < c.tool_results.size(); ++i) {
+      const ToolResultIn& r = c.tool_results[i];
+      const std::string f = "tool_results[" + std::to_string(i) + "]";
+      if (r.content.size() > config_.max_message_bytes) {
+        return too_large(f + ".content", r.content.size(), config_.max_message_bytes);
+      }
+      std::string name = r.name;
+      if (name.empty() && !r.call_id.empty()) {
+        for (const ToolCallOut& k : calls) {
+          if (k.id == r.call_id) name = k.name;
+        }
+        if (name.empty()) return invalid(f + ".call_id '" + r.call_id + "' names no call");
+      }
+      if (name.empty() && i < calls.size()) name = calls[i].name;
+      chat::Message m{chat::Role::kTool, r.content};
+      m.tool_name = name;
+      results.push_back(std::move(m));
+      p.tool_result_tokens.push_back(static_cast<int64_t>(model->tok->encode(r.content).size()));
+    }
+    std::vector<chat::Message> check = conv;
+    check.insert(check.end(), results.begin(), results.end());
+    GEMMAD_TRY(chat::validate_messages(check));
+    turn.insert(turn.begin(), results.begin(), results.end());
+    p.tool_results = std::move(results);
+    p.in_thought = req.thinking && c.user_text.empty();
+  }
+  GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan,
+                          render_within(chat, s.system_prompt, conv, turn, req.thinking, budget,
+                                        p.turns_left_out, req.tools));
   p.prompt = std::move(plan.ids);
   p.turns_left_out = plan.turns_left_out;
   return p;
@@ -311,39 +547,69 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare(
       std::vector<chat::Message> conv;
       for (size_t i = 0; i < msgs.size(); ++i) {
         const ChatMessage& m = msgs[i];
+        const std::string f = "messages[" + std::to_string(i) + "]";
         if (m.text.size() > config_.max_message_bytes) {
-          return too_large("messages[" + std::to_string(i) + "].content", m.text.size(),
-                           config_.max_message_bytes);
+          return too_large(f + ".content", m.text.size(), config_.max_message_bytes);
         }
         if (m.role == ChatMessage::Role::kSystem) {
-          if (i != 0) {
-            return invalid("messages[" + std::to_string(i) +
-                           "]: a system message may only come first");
-          }
+          if (i != 0) return invalid(f + ": a system message may only come first");
           system = m.text;
+          continue;
+        }
+        if (m.role == ChatMessage::Role::kTool) {
+          chat::Message t{chat::Role::kTool, m.text};
+          t.tool_name = m.tool_name;
+          if (t.tool_name.empty()) {
+            // The name of the call this result answers (OpenAI sends only tool_call_id).
+            for (size_t j = i; j-- > 0;) {
+              for (const ToolCallOut& k : msgs[j].tool_calls) {
+                if (k.id == m.tool_call_id) t.tool_name = k.name;
+              }
+              if (!t.tool_name.empty()) break;
+            }
+            if (t.tool_name.empty()) {
+              return invalid(f + ".tool_call_id '" + m.tool_call_id +
+                             "' names no call of an earlier assistant message");
+            }
+          }
+          conv.push_back(std::move(t));
           continue;
         }
         const chat::Role role =
             m.role == ChatMessage::Role::kUser ? chat::Role::kUser : chat::Role::kModel;
-        if (!conv.empty() && conv.back().role == role) {
+        if (!conv.empty() && conv.back().role == role && conv.back().tool_calls.empty() &&
+            m.tool_calls.empty()) {
           conv.back().content += "\n\n" + m.text;  // one template turn per role change
         } else {
-          conv.push_back({role, m.text});
+          chat::Message cm{role, m.text};
+          for (const ToolCallOut& k : m.tool_calls)
+            cm.tool_calls.push_back({k.name, k.arguments_json});
+          conv.push_back(std::move(cm));
         }
       }
-      if (conv.empty() || conv.back().role != chat::Role::kUser) {
-        return invalid("messages: the last message must be the user's");
+      GEMMAD_TRY(chat::validate_messages(conv));
+      if (conv.empty() ||
+          (conv.back().role != chat::Role::kUser && conv.back().role != chat::Role::kTool)) {
+        return invalid("messages: the last message must be the user's or a tool result");
       }
-      const chat::Message turn = conv.back();
-      conv.pop_back();
-      GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan,
-                              render_within(chat, system, conv, turn, req.thinking, budget));
+      // The new turn: the last user message, or the tool results after the last call.
+      size_t first_new = conv.size() - 1;
+      while (conv[first_new].role == chat::Role::kTool && first_new > 0 &&
+             conv[first_new - 1].role == chat::Role::kTool) {
+        --first_new;
+      }
+      std::vector<chat::Message> turn(conv.begin() + static_cast<std::ptrdiff_t>(first_new),
+                                      conv.end());
+      conv.resize(first_new);
+      GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan, render_within(chat, system, conv, turn, req.thinking,
+                                                             budget, 0, req.tools));
       Prepared p;
       p.prompt = std::move(plan.ids);
       p.turns_left_out = plan.turns_left_out;
+      p.in_thought = req.thinking && turn.back().role == chat::Role::kTool;
       // Conversations that start alike share a cache key, so a client resending its
       // history reuses the KV of the common prefix.
-      const std::string first = conv.empty() ? turn.content : conv.front().content;
+      const std::string first = conv.empty() ? turn.front().content : conv.front().content;
       p.cache_key = "stateless:" + std::to_string(req.caller.uid) + ":" + req.caller.app_name +
                     ":" + std::to_string(std::hash<std::string>{}(system + '\x1f' + first));
       return p;
@@ -358,7 +624,8 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare(
         p.prompt = model->tok->encode(c.prompt, {.add_bos = true, .parse_special = false});
       } else {
         const chat::Message turn{chat::Role::kUser, c.prompt};
-        p.prompt = chat.render_ids(std::span(&turn, 1), {.thinking = req.thinking});
+        p.prompt =
+            chat.render_ids(std::span(&turn, 1), {.thinking = req.thinking, .tools = req.tools});
       }
       if (p.prompt.size() > budget) {
         return make_error(ErrorCode::kOutOfRange,
@@ -408,6 +675,7 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   if (!model.ok()) return refuse(model.error());
   auto limits = limits_of(request.params, (*model)->n_ctx);
   if (!limits.ok()) return refuse(limits.error());
+  if (Status f = validate_features(request, **model); !f.ok()) return refuse(f.error());
   if (!request.media.empty()) {
     std::string mmproj;
     for (const ModelConfig& m : config_.models)
@@ -424,7 +692,14 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
     }
   }
   auto prepared = prepare(request, *model);
-  if (!prepared.ok()) return refuse(prepared.error());
+  if (!prepared.ok()) {
+    return refuse(prepared.error());
+  }
+  auto policy = policy_for(request, **model, prepared->in_thought);
+  if (!policy.ok()) {
+    if (prepared->new_session) (void)store_.delete_session(prepared->app, prepared->session_id);
+    return refuse(policy.error());
+  }
 
   auto r = std::make_unique<Request>();
   r->handle = next_handle_++;
@@ -437,6 +712,7 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   r->prep = std::move(prepared).value();
   r->user_text = request.chat.user_text;
   r->thinking = request.thinking;
+  r->uses_tools = !request.tools.empty() || !r->prep.tool_results.empty();
   r->arrived = arrived;
 
   JobSpec job;
@@ -447,9 +723,11 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   job.prompt = r->prep.prompt;
   job.sampling = *sampling;
   job.limits = *limits;
+  job.policy = *policy;
   const TurnHandle handle = r->handle;
   job.sink = std::make_shared<ServiceSink>(
-      io_, stream, [this, handle](JobResult res) { on_job_done(handle, std::move(res)); });
+      io_, stream, r->prep.in_thought,
+      [this, handle](JobResult res) { on_job_done(handle, std::move(res)); });
   TurnStartInfo info;
   info.session_id = r->prep.session_id;
   info.model = r->model_name;
@@ -478,7 +756,36 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
   TurnOutcome out;
   out.stop = to_turn_stop(result.reason);
   out.message_status = message_status_of(out.stop);
-  out.text = result.text;
+  // The channels of the reply: the answer is what is stored and shown; thoughts are
+  // reported apart and never stored; calls must parse (docs/GEMMA4.md §5.4).
+  const chat::SplitReply split = chat::split_reply(result.text, r.prep.in_thought);
+  out.text = split.answer;
+  out.reasoning = split.reasoning;
+  for (size_t i = 0; i < split.calls.size(); ++i) {
+    const bool last = i + 1 == split.calls.size();
+    if (last && split.call_open) {
+      out.raw_tool_call = split.calls[i];  // cut by max_tokens / the context: not a call
+      if (out.stop != TurnStop::kMaxTokens && out.stop != TurnStop::kContextFull &&
+          out.stop != TurnStop::kCancelled && out.stop != TurnStop::kShutdown &&
+          out.stop != TurnStop::kError) {
+        out.stop = TurnStop::kToolCallInvalid;
+        out.tool_call_error = "the call has no closing <tool_call|>";
+      }
+      break;
+    }
+    auto call = chat::parse_tool_call(split.calls[i]);
+    if (!call.ok()) {
+      out.stop = TurnStop::kToolCallInvalid;
+      out.raw_tool_call = split.calls[i];
+      out.tool_call_error = call.error().message;
+      out.tool_calls.clear();
+      break;
+    }
+    out.tool_calls.push_back({new_call_id(), call->name, call->arguments_json});
+  }
+  if (!out.tool_calls.empty() && (out.stop == TurnStop::kStopToken || out.stop == TurnStop::kEos)) {
+    out.stop = TurnStop::kToolCalls;
+  }
   out.session_id = r.prep.session_id;
   out.model = r.model_name;
   out.usage.prompt_tokens = static_cast<uint32_t>(result.prompt_tokens);
@@ -499,10 +806,19 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
       std::string session_id, user_text, model_text;
       int64_t user_tokens = 0, model_tokens = 0;
       store::MessageStatus status;
+      std::vector<chat::Message> tool_results;
+      std::vector<int64_t> tool_result_tokens;
+      std::string calls;
     };
+    // The answer is stored, not the thoughts (the template strips them anyway); a reply
+    // that did not parse keeps its raw call text, so nothing the model said is lost.
+    std::string stored = out.text;
+    if (!out.raw_tool_call.empty()) stored += "<|tool_call>" + out.raw_tool_call;
     auto c = std::make_shared<Commit>(
-        Commit{r.prep.app, r.prep.session_id, r.user_text, result.text, r.prep.user_tokens,
-               static_cast<int64_t>(result.tokens.size()), to_store(out.message_status)});
+        Commit{r.prep.app, r.prep.session_id, r.user_text, stored, r.prep.user_tokens,
+               static_cast<int64_t>(result.tokens.size()), to_store(out.message_status),
+               r.prep.tool_results, r.prep.tool_result_tokens,
+               out.tool_calls.empty() ? std::string() : calls_json(out.tool_calls)});
     boost::asio::post(
         store_thread_, [this, handle, c, res = std::move(result), o = std::move(out)]() mutable {
           store::NewTurn turn;
@@ -511,6 +827,11 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
           turn.model_text = c->model_text;
           turn.model_tokens = c->model_tokens;
           turn.model_status = c->status;
+          for (size_t i = 0; i < c->tool_results.size(); ++i) {
+            turn.tool_results.push_back({c->tool_results[i].tool_name, "",
+                                         c->tool_results[i].content, c->tool_result_tokens[i]});
+          }
+          turn.model_tool_calls_json = c->calls;
           Result<store::Session> saved = store_.append_turn(c->app, c->session_id, turn);
           boost::asio::post(io_, [this, handle, res = std::move(res), o = std::move(o),
                                   saved = std::move(saved)]() mutable {
@@ -535,7 +856,8 @@ void TurnServiceImpl::finish(TurnHandle handle, JobResult result, TurnOutcome ou
       session_tokens_.forget(r->prep.session_id);
     } else if ((result.reason == StopReason::kEos || result.reason == StopReason::kStopToken ||
                 result.reason == StopReason::kMaxTokens) &&
-               !r->thinking) {
+               !r->thinking && !r->uses_tools && out.reasoning.empty() &&
+               out.raw_tool_call.empty() && out.text == result.text) {
       session_tokens_.remember(r->prep.session_id, r->model_name, (*saved)->turns,
                                r->prep.turns_left_out, result.prompt, result.tokens);
     } else {

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "chat/chat_format.h"
+#include "chat/stream_splitter.h"
 #include "common/result.h"
 #include "daemon/media_admission.h"
 
@@ -38,11 +40,44 @@ struct Caller {
   std::string front_end = "protobuf";  // "protobuf" | "http": labels metrics and log lines
 };
 
+// A call the model made (TurnOutcome) or made earlier (ChatMessage): `id` is "call_..." (the
+// front-ends' handle to match a result to its call), arguments a JSON object text.
+struct ToolCallOut {
+  std::string id;
+  std::string name;
+  std::string arguments_json;
+};
+
 // One message of a stateless chat, as an OpenAI client sends the whole list each time.
 struct ChatMessage {
-  enum class Role { kSystem, kUser, kAssistant };
+  enum class Role { kSystem, kUser, kAssistant, kTool };
   Role role = Role::kUser;
   std::string text;
+  std::vector<ToolCallOut> tool_calls;  // kAssistant: the calls it made
+  std::string tool_name;                // kTool: the function (or found from tool_call_id)
+  std::string tool_call_id;             // kTool: the call it answers
+};
+
+// A tool's result sent back in a stored chat (ChatRequest.tool_results).
+struct ToolResultIn {
+  std::string name;     // the function; "" = the name of the call `call_id` names
+  std::string call_id;  // the call it answers ("" = the calls in order)
+  std::string content;  // a JSON object, or any text
+};
+
+// Which tools the model may call (docs/ARCHITECTURE.md "Channels, tools and constrained output").
+struct ToolChoice {
+  enum class Mode { kAuto, kNone, kRequired, kFunction };
+  Mode mode = Mode::kAuto;
+  std::string function;  // kFunction: the one function it must call
+};
+
+// What the answer must be.
+struct ResponseFormat {
+  enum class Type { kText, kJsonObject, kJsonSchema };
+  Type type = Type::kText;
+  std::string schema_json;  // kJsonSchema
+  bool strict = true;       // kJsonSchema: the grammar always enforces the schema
 };
 
 // What the request is.
@@ -58,7 +93,9 @@ struct StoredChat {
   bool new_session = false;
   std::string system_prompt;  // of a new session; ignored when continuing
   std::string title;          // of a new session; empty = derived from user_text
-  std::string user_text;      // non-empty
+  std::string user_text;      // non-empty unless tool_results are given
+  // Results of the calls the session's last model message made; the reply continues it.
+  std::vector<ToolResultIn> tool_results;
 };
 
 // kStatelessChat fields. Rules: at most one system message, first; the last message is the
@@ -100,6 +137,11 @@ struct TurnRequest {
   StatelessChat stateless;  // kStatelessChat
   Completion completion;    // kCompletion
   bool thinking = false;    // Gemma 4 thinking mode (chat kinds)
+  // Thought tokens before `<channel|>` is forced (thinking on); unset = until max_tokens.
+  std::optional<uint32_t> thinking_budget;
+  std::vector<chat::ToolDeclaration> tools;  // chat kinds and wrapped completions
+  ToolChoice tool_choice;
+  ResponseFormat response_format;
   GenerationParams params;
   // Per-request keep_alive of the model (Ollama's meaning): idle this long after this
   // request, the model is unmapped. Unset = the model's configured keep_alive.
@@ -118,14 +160,16 @@ struct TurnStartInfo {
 
 // Why generation ended.
 enum class TurnStop {
-  kEos,          // the file's tokenizer.ggml.eos_token_id
-  kStopToken,    // an end-of-turn token of the chat template
-  kStopString,   // one of GenerationParams::stop
-  kMaxTokens,    // max_tokens generated
-  kContextFull,  // the context has no room for another token
-  kCancelled,    // cancel() or the client went away
-  kShutdown,     // drained at shutdown (not the client's doing)
-  kError,        // see TurnOutcome::status
+  kEos,              // the file's tokenizer.ggml.eos_token_id
+  kStopToken,        // an end-of-turn token of the chat template
+  kStopString,       // one of GenerationParams::stop
+  kMaxTokens,        // max_tokens generated
+  kContextFull,      // the context has no room for another token
+  kCancelled,        // cancel() or the client went away
+  kShutdown,         // drained at shutdown (not the client's doing)
+  kError,            // see TurnOutcome::status
+  kToolCalls,        // the reply made tool calls (TurnOutcome::tool_calls)
+  kToolCallInvalid,  // a call did not parse: TurnOutcome::raw_tool_call and tool_call_error
 };
 const char* turn_stop_name(TurnStop s);
 
@@ -153,7 +197,11 @@ struct TurnOutcome {
   Status status;
   TurnStop stop = TurnStop::kEos;
   TurnMessageStatus message_status = TurnMessageStatus::kComplete;
-  std::string text;  // the whole completion; stop token / stop string excluded
+  std::string text;       // the answer; thoughts, calls, stop token and stop string excluded
+  std::string reasoning;  // the thought channel's text (never stored)
+  std::vector<ToolCallOut> tool_calls;  // kToolCalls
+  std::string raw_tool_call;            // kToolCallInvalid (or an unclosed call at max_tokens)
+  std::string tool_call_error;          // kToolCallInvalid: why it did not parse
   std::string session_id;
   std::string model;
   TurnUsage usage;
@@ -172,6 +220,12 @@ class TurnStream {
   // front-end's bounded queue is full: the sequence pauses until writable() turns true
   // (call TurnService::wake() when it may have).
   virtual bool on_token(int32_t token_id, const std::string& text) = 0;
+  // Inference thread. The same, with the channel the text belongs to (the model's output is
+  // split by chat::StreamSplitter; markers never reach a front-end). The default passes the
+  // answer to on_token and drops thoughts and call text (front-ends that know no channels).
+  virtual bool on_channel_text(int32_t token_id, const std::string& text, chat::Channel channel) {
+    return channel == chat::Channel::kAnswer ? on_token(token_id, text) : true;
+  }
   // Inference thread.
   virtual bool writable() = 0;
   // io thread; exactly once per successful start(), after the turn is committed.

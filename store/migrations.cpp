@@ -64,13 +64,27 @@ DROP TABLE messages;
 ALTER TABLE messages_v2 RENAME TO messages;
 )sql";
 
-// Version 3 (issue 11): images and audio of user messages. media_blobs is content-addressed
+// Tool calls and results (docs/ARCHITECTURE.md "Channels, tools and constrained output"):
+// only added, nothing rewritten. A tool result is a messages row with role 'user' (the role
+// CHECK of v2 stays) and a message_tools row with tool_result = 1; a model message's calls
+// are a JSON array [{"id","name","arguments"}] in tool_calls.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE message_tools (
+  message_id   INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+  tool_result  INTEGER NOT NULL DEFAULT 0 CHECK (tool_result IN (0, 1)),
+  tool_name    TEXT    NOT NULL DEFAULT '',
+  tool_call_id TEXT    NOT NULL DEFAULT '',
+  tool_calls   TEXT    NOT NULL DEFAULT ''
+);
+)sql";
+
+// Version 4 (issue 11): images and audio of user messages. media_blobs is content-addressed
 // per app (UNIQUE (app_id, sha256): one copy of a file however often the app sends it; never
 // shared across apps, so one app's quota or timing says nothing of another's files).
 // message_media links a message to its blobs in order; deleting a message (ON DELETE CASCADE
 // from its session) removes the links, and the trigger then drops a blob no link uses, so no
 // orphan blob outlives its last session.
-constexpr std::string_view kSchemaV3 = R"sql(
+constexpr std::string_view kSchemaV4 = R"sql(
 CREATE TABLE media_blobs (
   id      INTEGER PRIMARY KEY,
   app_id  INTEGER NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
@@ -98,10 +112,11 @@ BEGIN
 END;
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, "apps, sessions, messages", kSchemaV1},
     {2, "truncated model messages", kSchemaV2},
-    {3, "media of messages", kSchemaV3},
+    {3, "tool calls and results", kSchemaV3},
+    {4, "media of messages", kSchemaV4},
 }};
 
 }  // namespace

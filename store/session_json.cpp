@@ -12,12 +12,21 @@ std::string session_export_to_json(const SessionExport& exported, int indent) {
 
   nlohmann::json messages = nlohmann::json::array();
   for (const Message& m : exported.messages) {
-    messages.push_back({{"seq", m.seq},
-                        {"role", role_name(m.role)},
-                        {"text", m.text},
-                        {"tokens", m.tokens},
-                        {"created", m.created_ms},
-                        {"status", message_status_name(m.status)}});
+    nlohmann::json item = {{"seq", m.seq},
+                           {"role", role_name(m.role)},
+                           {"text", m.text},
+                           {"tokens", m.tokens},
+                           {"created", m.created_ms},
+                           {"status", message_status_name(m.status)}};
+    if (!m.tool_calls_json.empty()) {
+      nlohmann::json calls = nlohmann::json::parse(m.tool_calls_json, nullptr, false);
+      item["tool_calls"] = calls.is_discarded() ? nlohmann::json(m.tool_calls_json) : calls;
+    }
+    if (m.role == Role::kTool) {
+      item["tool_name"] = m.tool_name;
+      item["tool_call_id"] = m.tool_call_id;
+    }
+    messages.push_back(std::move(item));
   }
   const nlohmann::json doc = {{"format", "gemmad.session"},
                               {"version", 1},

@@ -75,6 +75,7 @@ Result<Role> parse_role(const std::string& text) {
   if (text == "system") return Role::kSystem;
   if (text == "user") return Role::kUser;
   if (text == "model") return Role::kModel;
+  if (text == "tool") return Role::kTool;
   return make_error(ErrorCode::kIo, "messages.role '" + text + "' is not system|user|model");
 }
 
@@ -129,6 +130,8 @@ const char* role_name(Role role) {
       return "user";
     case Role::kModel:
       return "model";
+    case Role::kTool:
+      return "tool";
   }
   return "unknown";
 }
@@ -293,8 +296,12 @@ Result<Session> SessionStore::load_session(AppId app, std::string_view id) {
 
 Result<std::vector<Message>> SessionStore::load_messages(std::string_view session_id) {
   GEMMAD_ASSIGN_OR_RETURN(Statement query,
-                          db_->prepare("SELECT seq, role, text, tokens, created, status FROM "
-                                       "messages WHERE session_id = ?1 ORDER BY seq"));
+                          db_->prepare("SELECT m.seq, m.role, m.text, m.tokens, m.created, "
+                                       "m.status, COALESCE(t.tool_result, 0), "
+                                       "COALESCE(t.tool_name, ''), COALESCE(t.tool_call_id, ''), "
+                                       "COALESCE(t.tool_calls, '') FROM messages m "
+                                       "LEFT JOIN message_tools t ON t.message_id = m.id "
+                                       "WHERE m.session_id = ?1 ORDER BY m.seq"));
   GEMMAD_TRY(query.bind_all(session_id));
   std::vector<Message> out;
   while (true) {
@@ -307,6 +314,11 @@ Result<std::vector<Message>> SessionStore::load_messages(std::string_view sessio
     message.tokens = query.column_int64(3);
     message.created_ms = query.column_int64(4);
     GEMMAD_ASSIGN_OR_RETURN(message.status, parse_status(query.column_text(5)));
+    // A tool result is stored as a 'user' row (migration 3 keeps v2's role CHECK).
+    if (query.column_int64(6) == 1) message.role = Role::kTool;
+    message.tool_name = query.column_text(7);
+    message.tool_call_id = query.column_text(8);
+    message.tool_calls_json = query.column_text(9);
     out.push_back(std::move(message));
   }
   return out;
@@ -395,6 +407,12 @@ Result<Session> SessionStore::append_turn(AppId app, std::string_view session_id
     const size_t max_bytes = options_.limits.max_message_bytes;
     GEMMAD_TRY(check_size("user message", turn.user_text.size(), max_bytes, "max_message_bytes"));
     GEMMAD_TRY(check_size("model message", turn.model_text.size(), max_bytes, "max_message_bytes"));
+    for (const NewToolResult& r : turn.tool_results) {
+      GEMMAD_TRY(check_size("tool result", r.text.size(), max_bytes, "max_message_bytes"));
+      GEMMAD_TRY(check_tokens("tool result tokens", r.tokens));
+    }
+    GEMMAD_TRY(check_size("tool calls", turn.model_tool_calls_json.size(), max_bytes,
+                          "max_message_bytes"));
     GEMMAD_TRY(check_tokens("user_tokens", turn.user_tokens));
     GEMMAD_TRY(check_tokens("model_tokens", turn.model_tokens));
 
@@ -417,16 +435,40 @@ Result<Session> SessionStore::append_turn(AppId app, std::string_view session_id
                             db_->prepare("INSERT INTO messages (session_id, seq, role, text, "
                                          "tokens, created, status) "
                                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    GEMMAD_TRY(insert.bind_all(session_id, user_seq, role_name(Role::kUser), turn.user_text,
-                               turn.user_tokens, now,
-                               message_status_name(MessageStatus::kComplete)));
-    GEMMAD_TRY(insert.run());
-    GEMMAD_TRY(insert_media(app, db_->last_insert_rowid(), turn.user_media, now));
+    GEMMAD_ASSIGN_OR_RETURN(Statement tools,
+                            db_->prepare("INSERT INTO message_tools (message_id, tool_result, "
+                                         "tool_name, tool_call_id, tool_calls) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    int64_t seq = user_seq;
+    const auto add = [&](Role role, std::string_view text, int64_t tokens,
+                         MessageStatus status) -> Status {
+      GEMMAD_TRY(insert.reset());
+      // A tool result is a 'user' row plus its message_tools row (migration 3).
+      GEMMAD_TRY(insert.bind_all(session_id, seq++,
+                                 role_name(role == Role::kTool ? Role::kUser : role), text, tokens,
+                                 now, message_status_name(status)));
+      return insert.run();
+    };
+    const auto add_tools = [&](bool result, std::string_view name, std::string_view call_id,
+                               std::string_view calls) -> Status {
+      GEMMAD_TRY(tools.reset());
+      GEMMAD_TRY(
+          tools.bind_all(db_->last_insert_rowid(), int64_t{result ? 1 : 0}, name, call_id, calls));
+      return tools.run();
+    };
+    for (const NewToolResult& r : turn.tool_results) {
+      GEMMAD_TRY(add(Role::kTool, r.text, r.tokens, MessageStatus::kComplete));
+      GEMMAD_TRY(add_tools(true, r.name, r.call_id, ""));
+    }
+    if (!turn.user_text.empty() || turn.tool_results.empty()) {
+      GEMMAD_TRY(add(Role::kUser, turn.user_text, turn.user_tokens, MessageStatus::kComplete));
+      GEMMAD_TRY(insert_media(app, db_->last_insert_rowid(), turn.user_media, now));
+    }
     if (options_.between_turn_inserts) GEMMAD_TRY(options_.between_turn_inserts());
-    GEMMAD_TRY(insert.reset());
-    GEMMAD_TRY(insert.bind_all(session_id, user_seq + 1, role_name(Role::kModel), turn.model_text,
-                               turn.model_tokens, now, message_status_name(turn.model_status)));
-    GEMMAD_TRY(insert.run());
+    GEMMAD_TRY(add(Role::kModel, turn.model_text, turn.model_tokens, turn.model_status));
+    if (!turn.model_tool_calls_json.empty()) {
+      GEMMAD_TRY(add_tools(false, "", "", turn.model_tool_calls_json));
+    }
 
     // MAX keeps `updated` monotonic if the wall clock steps back.
     GEMMAD_ASSIGN_OR_RETURN(

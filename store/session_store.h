@@ -40,11 +40,11 @@ struct AppId {
   friend bool operator==(AppId, AppId) = default;
 };
 
-enum class Role { kSystem, kUser, kModel };
+enum class Role { kSystem, kUser, kModel, kTool };
 // kTruncated: the model's reply was cut by max_tokens or the context.
 enum class MessageStatus { kComplete, kInterrupted, kTruncated };
 
-// "system", "user", "model" / "complete", "interrupted", "truncated": the stored and
+// "system", "user", "model", "tool" / "complete", "interrupted", "truncated": the stored and
 // exported spellings.
 const char* role_name(Role role);
 const char* message_status_name(MessageStatus status);
@@ -67,6 +67,17 @@ struct Message {
   int64_t tokens = 0;
   int64_t created_ms = 0;
   MessageStatus status = MessageStatus::kComplete;
+  std::string tool_calls_json;  // kModel: JSON array [{"id","name","arguments"}] or ""
+  std::string tool_name;        // kTool: the function whose result this is
+  std::string tool_call_id;     // kTool: the call it answers ("" if the client gave none)
+};
+
+// A tool result stored ahead of the model's reply.
+struct NewToolResult {
+  std::string_view name;
+  std::string_view call_id;
+  std::string_view text;
+  int64_t tokens = 0;
 };
 
 enum class MediaKind { kImage, kAudio };
@@ -94,6 +105,8 @@ struct StoredMedia {
 
 // One chat turn as append_turn stores it: the user message (always complete) and the model's
 // reply, kInterrupted if generation was cancelled or cut short.
+// A turn that answers tool calls has tool results and may have no user text (then no user
+// message is stored).
 struct NewTurn {
   std::string_view user_text;
   int64_t user_tokens = 0;
@@ -101,6 +114,8 @@ struct NewTurn {
   int64_t model_tokens = 0;
   MessageStatus model_status = MessageStatus::kComplete;
   std::span<const NewMedia> user_media;  // stored with the user message, in order
+  std::vector<NewToolResult> tool_results;  // stored first, in order
+  std::string_view model_tool_calls_json;   // the reply's calls ("" = none)
 };
 
 // A session with the app it belongs to (admin listing).

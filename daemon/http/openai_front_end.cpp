@@ -33,6 +33,10 @@ std::string finish_reason(daemon::TurnStop stop) {
     case daemon::TurnStop::kMaxTokens:
     case daemon::TurnStop::kContextFull:
       return "length";
+    case daemon::TurnStop::kToolCalls:
+      return "tool_calls";
+    case daemon::TurnStop::kToolCallInvalid:
+      return "tool_call_invalid";  // not OpenAI's; the raw text is in the reply
   }
   return "stop";
 }

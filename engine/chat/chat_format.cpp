@@ -1,17 +1,93 @@
-// Gemma 4 E2B/E4B chat template, no-tools subset (docs/GEMMA4.md §5.4).
+// Gemma 4 E2B/E4B chat template with tools and thinking (docs/GEMMA4.md §5.4).
 #include "chat/chat_format.h"
+
+#include <cctype>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "chat/tool_syntax.h"
 
 namespace gemmad::chat {
 namespace {
 
-constexpr std::string_view kBos = "<bos>";
-constexpr std::string_view kTurnStart = "<|turn>";
-constexpr std::string_view kTurnEnd = "<turn|>";
-constexpr std::string_view kThink = "<|think|>";
 constexpr std::string_view kChannelStart = "<|channel>";
 constexpr std::string_view kChannelEnd = "<channel|>";
 
-enum class Special { kBos, kTurnStart, kTurnEnd, kThink };
+enum class Special {
+  kBos,
+  kTurnStart,
+  kTurnEnd,
+  kThink,
+  kTool,
+  kToolEnd,
+  kCall,
+  kCallEnd,
+  kResponse,
+  kResponseEnd,
+  kStringDelim,
+  kChannel,
+  kChannelEnd,
+  kCount
+};
+
+// The text of each control token, indexed by Special (docs/GEMMA4.md §5.3).
+constexpr std::string_view kSpecialText[] = {
+    "<bos>",      "<|turn>",      "<turn|>",      "<|think|>",        "<|tool>",
+    "<tool|>",    "<|tool_call>", "<tool_call|>", "<|tool_response>", "<tool_response|>",
+    kStringDelim, kChannelStart,  kChannelEnd};
+static_assert(std::size(kSpecialText) == static_cast<size_t>(Special::kCount));
+
+// Writes a JSON value in the tool syntax through a render sink.
+template <typename Sink>
+struct ValueAdapter : ValueSink {
+  Sink& sink;
+  explicit ValueAdapter(Sink& s) : sink(s) {}
+  void text(std::string_view t) override { sink.text(t); }
+  void string_delim() override { sink.special(Special::kStringDelim); }
+};
+
+// Parses a JSON text known to be valid (validate_*); anything else renders as a string.
+nlohmann::json json_or_string(const std::string& text) {
+  nlohmann::json v = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded()) return nlohmann::json(std::string(trim(text)));
+  return v;
+}
+
+template <typename Sink>
+void write_value(const nlohmann::json& v, Sink& sink, bool upper_types = false) {
+  ValueAdapter<Sink> a(sink);
+  write_gemma_value(v, a, upper_types);
+}
+
+// `<|tool>declaration:NAME{description:<|"|>...<|"|>,parameters:{...}}<tool|>`
+template <typename Sink>
+void render_declaration(const ToolDeclaration& t, Sink& sink) {
+  sink.special(Special::kTool);
+  sink.text("declaration:");
+  sink.text(t.name);
+  sink.text("{description:");
+  sink.special(Special::kStringDelim);
+  sink.text(t.description);
+  sink.special(Special::kStringDelim);
+  if (!t.parameters_json.empty()) {
+    sink.text(",parameters:");
+    write_value(json_or_string(t.parameters_json), sink, /*upper_types=*/true);
+  }
+  sink.text("}");
+  sink.special(Special::kToolEnd);
+}
+
+// A result: an object is written as is, anything else as {value:...}.
+template <typename Sink>
+void render_response(const Message& m, Sink& sink) {
+  sink.special(Special::kResponse);
+  sink.text("response:");
+  sink.text(m.tool_name);
+  nlohmann::json v = json_or_string(m.content);
+  if (!v.is_object()) v = nlohmann::json{{"value", std::move(v)}};
+  write_value(v, sink);
+  sink.special(Special::kResponseEnd);
+}
 
 // The template as a sequence of pieces, so the string and the id renderings cannot drift
 // apart: `special` emits a control token, `text` emits message or template text.
@@ -19,10 +95,10 @@ template <typename Sink>
 void render(std::span<const Message> messages, const ChatOptions& options, Sink& sink) {
   if (options.add_bos) sink.special(Special::kBos);
   size_t first = 0;
-  // docs/GEMMA4.md §5.4: the system block appears for a leading system message or when thinking is
-  // on.
+  // docs/GEMMA4.md §5.4: the system block appears for a leading system message, tools, or
+  // when thinking is on.
   const bool leading_system = !messages.empty() && messages[0].role == Role::kSystem;
-  if (leading_system || options.thinking) {
+  if (leading_system || options.thinking || !options.tools.empty()) {
     sink.special(Special::kTurnStart);
     sink.text("system\n");
     if (options.thinking) {
@@ -33,19 +109,59 @@ void render(std::span<const Message> messages, const ChatOptions& options, Sink&
       sink.text(trim(messages[0].content));
       first = 1;
     }
+    for (const ToolDeclaration& t : options.tools)
+      render_declaration(t, sink);
     sink.special(Special::kTurnEnd);
     sink.text("\n");
   }
+  bool open_model_turn = false;  // a model turn with calls stays open for their results
   for (size_t i = first; i < messages.size(); ++i) {
     const Message& m = messages[i];
+    if (m.role == Role::kTool) {
+      if (!open_model_turn) {
+        sink.special(Special::kTurnStart);
+        sink.text("model\n");
+        open_model_turn = true;
+      }
+      render_response(m, sink);
+      continue;
+    }
+    if (open_model_turn) {
+      sink.special(Special::kTurnEnd);
+      sink.text("\n");
+      open_model_turn = false;
+    }
     sink.special(Special::kTurnStart);
     sink.text(role_name(m.role));
     sink.text("\n");
     if (m.role == Role::kModel) {
       sink.text(strip_thoughts(m.content));
+      for (const ToolCall& c : m.tool_calls) {
+        sink.special(Special::kCall);
+        sink.text("call:");
+        sink.text(c.name);
+        write_value(json_or_string(c.arguments_json), sink);
+        sink.special(Special::kCallEnd);
+      }
+      if (!m.tool_calls.empty()) {
+        open_model_turn = true;
+        continue;
+      }
     } else {
       sink.text(trim(m.content));
     }
+    sink.special(Special::kTurnEnd);
+    sink.text("\n");
+  }
+  const bool after_tool = !messages.empty() && messages.back().role == Role::kTool;
+  if (options.add_generation_prompt && after_tool && options.thinking) {
+    // E2B/E4B: after a tool result with thinking on, the model turn goes on with an open
+    // thought channel instead of a new turn (docs/GEMMA4.md §5.4).
+    sink.special(Special::kChannel);
+    sink.text("thought\n");
+    return;
+  }
+  if (open_model_turn) {
     sink.special(Special::kTurnEnd);
     sink.text("\n");
   }
@@ -58,22 +174,7 @@ void render(std::span<const Message> messages, const ChatOptions& options, Sink&
 
 struct TextSink {
   std::string out;
-  void special(Special s) {
-    switch (s) {
-      case Special::kBos:
-        out.append(kBos);
-        return;
-      case Special::kTurnStart:
-        out.append(kTurnStart);
-        return;
-      case Special::kTurnEnd:
-        out.append(kTurnEnd);
-        return;
-      case Special::kThink:
-        out.append(kThink);
-        return;
-    }
-  }
+  void special(Special s) { out.append(kSpecialText[static_cast<size_t>(s)]); }
   void text(std::string_view t) { out.append(t); }
 };
 
@@ -81,7 +182,7 @@ struct TextSink {
 // tokenizer would split the rendered string at its special tokens.
 struct IdSink {
   const tokenizer::Tokenizer& tok;
-  TokenId bos, turn_start, turn_end, think;
+  const TokenId* ids;  // indexed by Special
   std::vector<TokenId> out;
   std::string pending;
 
@@ -92,23 +193,38 @@ struct IdSink {
   }
   void special(Special s) {
     flush();
-    switch (s) {
-      case Special::kBos:
-        out.push_back(bos);
-        return;
-      case Special::kTurnStart:
-        out.push_back(turn_start);
-        return;
-      case Special::kTurnEnd:
-        out.push_back(turn_end);
-        return;
-      case Special::kThink:
-        out.push_back(think);
-        return;
+    const TokenId id = ids[static_cast<size_t>(s)];
+    if (id >= 0) {
+      out.push_back(id);
+    } else {
+      // A vocabulary without the token (checked by has_tool_tokens() before tools are
+      // used): its text, so nothing is silently dropped.
+      pending.append(kSpecialText[static_cast<size_t>(s)]);
     }
   }
   void text(std::string_view t) { pending.append(t); }
 };
+
+bool valid_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Error bad(const std::string& field, const std::string& why) {
+  return make_error(ErrorCode::kInvalidArgument, field + " " + why);
+}
+
+Status check_object(const std::string& field, const std::string& text) {
+  const nlohmann::json v = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded()) return bad(field, "is not valid JSON");
+  if (!v.is_object()) return bad(field, "must be a JSON object, not " + std::string(v.type_name()));
+  return {};
+}
 
 }  // namespace
 
@@ -116,9 +232,10 @@ Result<Role> parse_role(std::string_view name) {
   if (name == "system" || name == "developer") return Role::kSystem;
   if (name == "user") return Role::kUser;
   if (name == "model" || name == "assistant") return Role::kModel;
-  return make_error(
-      ErrorCode::kInvalidArgument,
-      "role '" + std::string(name) + "' is not one of system, developer, user, model, assistant");
+  if (name == "tool") return Role::kTool;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "role '" + std::string(name) +
+                        "' is not one of system, developer, user, model, assistant, tool");
 }
 
 std::string_view role_name(Role role) {
@@ -129,6 +246,8 @@ std::string_view role_name(Role role) {
       return "user";
     case Role::kModel:
       return "model";
+    case Role::kTool:
+      return "tool";
   }
   return "user";
 }
@@ -175,20 +294,101 @@ Result<ChatFormat> ChatFormat::create(const tokenizer::Tokenizer& tokenizer) {
     }
     return {};
   };
-  GEMMAD_TRY(need(kTurnStart, &f.turn_start_));
-  GEMMAD_TRY(need(kTurnEnd, &f.turn_end_));
-  GEMMAD_TRY(need(kThink, &f.think_));
+  const auto text = [](Special s) { return kSpecialText[static_cast<size_t>(s)]; };
+  GEMMAD_TRY(need(text(Special::kTurnStart), &f.turn_start_));
+  GEMMAD_TRY(need(text(Special::kTurnEnd), &f.turn_end_));
+  GEMMAD_TRY(need(text(Special::kThink), &f.think_));
   f.bos_ = tokenizer.bos_id();
-  if (f.bos_ < 0) GEMMAD_TRY(need(kBos, &f.bos_));
+  if (f.bos_ < 0) GEMMAD_TRY(need(text(Special::kBos), &f.bos_));
+  ToolIds& t = f.tool_ids_;
+  const std::pair<Special, TokenId*> optional[] = {{Special::kTool, &t.tool},
+                                                   {Special::kToolEnd, &t.tool_end},
+                                                   {Special::kCall, &t.call},
+                                                   {Special::kCallEnd, &t.call_end},
+                                                   {Special::kResponse, &t.response},
+                                                   {Special::kResponseEnd, &t.response_end},
+                                                   {Special::kStringDelim, &t.string_delim},
+                                                   {Special::kChannel, &t.channel},
+                                                   {Special::kChannelEnd, &t.channel_end}};
+  for (const auto& [s, id] : optional)
+    *id = tokenizer.find_token(text(s));
   return f;
 }
 
 std::vector<TokenId> ChatFormat::render_ids(std::span<const Message> messages,
                                             const ChatOptions& options) const {
-  IdSink sink{*tokenizer_, bos_, turn_start_, turn_end_, think_, {}, {}};
+  const ToolIds& t = tool_ids_;
+  const TokenId ids[] = {bos_,           turn_start_, turn_end_,    think_,     t.tool,
+                         t.tool_end,     t.call,      t.call_end,   t.response, t.response_end,
+                         t.string_delim, t.channel,   t.channel_end};
+  static_assert(std::size(ids) == static_cast<size_t>(Special::kCount));
+  IdSink sink{*tokenizer_, ids, {}, {}};
   render(messages, options, sink);
   sink.flush();
   return std::move(sink.out);
+}
+
+}  // namespace gemmad::chat
+
+namespace gemmad::chat {
+
+bool ChatFormat::has_tool_tokens() const {
+  const ToolIds& t = tool_ids_;
+  for (TokenId id : {t.tool, t.tool_end, t.call, t.call_end, t.response, t.response_end,
+                     t.string_delim, t.channel, t.channel_end}) {
+    if (id < 0) return false;
+  }
+  return true;
+}
+
+Status validate_tools(std::span<const ToolDeclaration> tools) {
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const std::string f = "tools[" + std::to_string(i) + "]";
+    if (!valid_name(tools[i].name)) {
+      return bad(f + ".name", "'" + tools[i].name.substr(0, 80) +
+                                  "' must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (tools[j].name == tools[i].name) {
+        return bad(f + ".name", "'" + tools[i].name + "' is declared twice");
+      }
+    }
+    if (!tools[i].parameters_json.empty()) {
+      GEMMAD_TRY(check_object(f + ".parameters", tools[i].parameters_json));
+    }
+  }
+  return {};
+}
+
+Status validate_messages(std::span<const Message> messages) {
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const Message& m = messages[i];
+    const std::string f = "messages[" + std::to_string(i) + "]";
+    for (size_t c = 0; c < m.tool_calls.size(); ++c) {
+      const std::string cf = f + ".tool_calls[" + std::to_string(c) + "]";
+      if (m.role != Role::kModel) return bad(cf, "is only allowed in a model message");
+      if (!valid_name(m.tool_calls[c].name)) {
+        return bad(cf + ".name", "'" + m.tool_calls[c].name.substr(0, 80) +
+                                     "' must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
+      }
+      GEMMAD_TRY(check_object(cf + ".arguments", m.tool_calls[c].arguments_json));
+    }
+    if (m.role != Role::kTool) continue;
+    if (!valid_name(m.tool_name)) {
+      return bad(f + ".name", "'" + m.tool_name.substr(0, 80) +
+                                  "' (the tool's name) must be 1 to 64 characters of A-Z a-z "
+                                  "0-9 _ . -");
+    }
+    const bool after_call =
+        i > 0 && (messages[i - 1].role == Role::kTool ||
+                  (messages[i - 1].role == Role::kModel && !messages[i - 1].tool_calls.empty()));
+    if (!after_call) {
+      return bad(f,
+                 "(role tool) must follow a model message with tool_calls or another tool "
+                 "message");
+    }
+  }
+  return {};
 }
 
 }  // namespace gemmad::chat

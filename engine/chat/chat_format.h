@@ -1,7 +1,9 @@
-// The Gemma 4 chat format for E2B/E4B, no-tools subset (docs/GEMMA4.md §5.4): turns
-// `<|turn>ROLE\n` + trimmed content + `<turn|>\n`, an optional system block that starts with
-// `<|think|>\n` when thinking is on, previous model turns with their thought channels removed,
-// and the generation prompt `<|turn>model\n`.
+// The Gemma 4 chat format for E2B/E4B (docs/GEMMA4.md §5.4): turns `<|turn>ROLE\n` + trimmed
+// content + `<turn|>\n`, an optional system block that starts with `<|think|>\n` when
+// thinking is on and carries the tool declarations, previous model turns with their thought
+// channels removed and their tool calls, tool results inside the model turn that called, and
+// the generation prompt `<|turn>model\n` (or `<|channel>thought\n` after a tool result with
+// thinking on).
 //
 // render_text() gives the exact string of the spec (for tests and display). ChatFormat::
 // render_ids() gives the token ids the model sees: control tokens come only from the
@@ -21,22 +23,45 @@ namespace gemmad::chat {
 
 using tokenizer::TokenId;
 
-enum class Role { kSystem, kUser, kModel };
+enum class Role { kSystem, kUser, kModel, kTool };
 
-// "system" / "developer" -> system, "user", "model" / "assistant" -> model (docs/GEMMA4.md §5.4).
+// "system" / "developer" -> system, "user", "model" / "assistant" -> model, "tool"
+// (docs/GEMMA4.md §5.4).
 Result<Role> parse_role(std::string_view name);
-std::string_view role_name(Role role);  // as written after <|turn>: system, user, model
+std::string_view role_name(Role role);  // as written after <|turn>: system, user, model, tool
+
+// A call the model made: the function's name and its arguments as a JSON object text.
+struct ToolCall {
+  std::string name;
+  std::string arguments_json;
+};
+
+// A function the model may call: parameters is a JSON Schema text ("" = none).
+struct ToolDeclaration {
+  std::string name;
+  std::string description;
+  std::string parameters_json;
+};
 
 struct Message {
   Role role = Role::kUser;
-  std::string content;
+  std::string content;               // kTool: the result (a JSON object, or any text)
+  std::vector<ToolCall> tool_calls;  // kModel: calls after the content
+  std::string tool_name;             // kTool: the function whose result this is
 };
 
 struct ChatOptions {
-  bool thinking = false;              // <|think|> at the top of the system block
-  bool add_generation_prompt = true;  // end with <|turn>model\n
-  bool add_bos = true;                // start with <bos> (docs/TOKENIZER.md: every prompt)
+  bool thinking = false;                   // <|think|> at the top of the system block
+  bool add_generation_prompt = true;       // end with <|turn>model\n
+  bool add_bos = true;                     // start with <bos> (docs/TOKENIZER.md: every prompt)
+  std::span<const ToolDeclaration> tools;  // declared in the system block
 };
+
+// Checks what rendering relies on: names are [A-Za-z0-9_.-]{1,64}, parameters a JSON object,
+// calls' arguments JSON objects, a tool message has a name and follows a model message with
+// calls or another tool message. Errors name the field ("tools[1].name", "messages[3]...").
+Status validate_tools(std::span<const ToolDeclaration> tools);
+Status validate_messages(std::span<const Message> messages);
 
 // Removes every thought channel `<|channel>…<channel|>` (an unclosed one up to the end) and
 // trims the rest, as previous model turns are re-rendered (docs/GEMMA4.md §5.4).
@@ -59,6 +84,13 @@ class ChatFormat {
 
   TokenId turn_start_id() const { return turn_start_; }
   TokenId turn_end_id() const { return turn_end_; }
+  // Ids of the tool and channel tokens (docs/GEMMA4.md §5.3); -1 if the vocabulary lacks one.
+  struct ToolIds {
+    TokenId tool = -1, tool_end = -1, call = -1, call_end = -1, response = -1, response_end = -1,
+            string_delim = -1, channel = -1, channel_end = -1;
+  };
+  const ToolIds& tool_ids() const { return tool_ids_; }
+  bool has_tool_tokens() const;
 
  private:
   explicit ChatFormat(const tokenizer::Tokenizer& tokenizer) : tokenizer_(&tokenizer) {}
@@ -68,6 +100,7 @@ class ChatFormat {
   TokenId turn_start_ = -1;  // <|turn>
   TokenId turn_end_ = -1;    // <turn|>
   TokenId think_ = -1;       // <|think|>
+  ToolIds tool_ids_;
 };
 
 }  // namespace gemmad::chat

@@ -1,4 +1,4 @@
-// Stored media (migration 3): content-addressed per app, linked to the user message, counted
+// Stored media (migration 4): content-addressed per app, linked to the user message, counted
 // in the app's quota, listed in order, read back for re-encoding, and removed with the last
 // session that uses them (no orphan blob left).
 #include <gtest/gtest.h>

@@ -62,9 +62,10 @@ TEST(Roles, ParseTheTemplateNamesAndAliases) {
   EXPECT_EQ(*parse_role("assistant"), Role::kModel);
   EXPECT_EQ(*parse_role("developer"), Role::kSystem);
   EXPECT_EQ(*parse_role("user"), Role::kUser);
-  auto bad = parse_role("tool");
+  EXPECT_EQ(*parse_role("tool"), Role::kTool);
+  auto bad = parse_role("function");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("'tool'"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("'function'"), std::string::npos);
   EXPECT_EQ(role_name(Role::kModel), "model");
 }
 
