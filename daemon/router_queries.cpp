@@ -89,6 +89,7 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
     }
     case Body::kDeleteSession:
       GEMMAD_TRY(store_.delete_session(client.app, msg.delete_session().session_id()));
+      if (kv_store_) kv_store_->remove(msg.delete_session().session_id());
       reply.mutable_ack();
       break;
     default:
