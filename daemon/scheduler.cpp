@@ -461,7 +461,14 @@ void Scheduler::run() {
         }
         return !queue_.empty() && n_active < opts_.max_active;
       };
-      cv_.wait_for(lock, std::chrono::milliseconds(50), runnable);
+      // No polling (docs/PERFORMANCE.md "Idle"): submit, cancel, wake (a paused stream's
+      // reader took data), release and stop notify; the only timed wake is a paused
+      // sequence's server.max_pause_ms deadline.
+      if (const auto deadline = next_pause_deadline()) {
+        cv_.wait_until(lock, *deadline, runnable);
+      } else {
+        cv_.wait(lock, runnable);
+      }
       woken_ = false;
       for (auto& l : lanes_) {
         for (auto& a : l->active) {
@@ -550,6 +557,20 @@ void Scheduler::run() {
     stats_.active = static_cast<uint32_t>(n_active);
     stats_.lanes = static_cast<uint32_t>(lanes_.size());
   }
+}
+
+// When the earliest paused sequence reaches server.max_pause_ms, if any is paused.
+std::optional<std::chrono::steady_clock::time_point> Scheduler::next_pause_deadline() const {
+  std::optional<Clock::time_point> next;
+  if (opts_.max_pause.count() <= 0) return next;
+  for (const auto& l : lanes_) {
+    for (const auto& a : l->active) {
+      if (a->done || !a->paused) continue;
+      const auto at = a->paused_since + opts_.max_pause;
+      if (!next || at < *next) next = at;
+    }
+  }
+  return next;
 }
 
 // Saved KV (kv_resume.h): a slot's KV goes to a file when it leaves memory.

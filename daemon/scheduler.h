@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -173,6 +174,7 @@ class Scheduler {
   void save_slot(Lane& lane, uint32_t slot);
   int32_t restore_slot(Lane& lane, uint32_t slot, const JobSpec& job);
   void save_all(Lane& lane);
+  std::optional<std::chrono::steady_clock::time_point> next_pause_deadline() const;
 
   kernels::ThreadPool& pool_;
   SchedulerOptions opts_;

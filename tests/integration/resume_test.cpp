@@ -3,7 +3,10 @@
 // greedy continuation is token for token the one a daemon without the restart produces.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "daemon_process.h"
 
@@ -89,6 +92,37 @@ TEST(SavedKv, SessionRmDeletesTheFile) {
   }
   ASSERT_EQ(d.stop(), 0) << d.log();
   EXPECT_EQ(count(), 0u);
+}
+
+// Context switches (voluntary and not) of every thread of `pid` so far.
+uint64_t context_switches(pid_t pid) {
+  uint64_t total = 0;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in(t.path() / "status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.starts_with("voluntary_ctxt_switches:") ||
+          line.starts_with("nonvoluntary_ctxt_switches:")) {
+        total += std::stoull(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  return total;
+}
+
+// docs/PERFORMANCE.md "Idle": an idle daemon sleeps until an event; nothing polls. Before
+// this, the inference thread woke 20 times a second.
+TEST(Idle, AnIdleDaemonDoesNotWakeUp) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start());
+  chat(d, "warm every thread up", "");
+  // The turn's Done is sent before the daemon's last bookkeeping; let that settle.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t before = context_switches(d.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const uint64_t after = context_switches(d.pid());
+  EXPECT_LE(after - before, 4u) << "context switches of gemmad's threads over 2 s of idleness";
 }
 
 }  // namespace
