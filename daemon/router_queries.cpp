@@ -175,6 +175,11 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
     decode_steps += steps;
   b->set_total_decode_steps(decode_steps);
   b->set_total_tokens(st.tokens_generated);
+  const double cpu = process_cpu_seconds();
+  b->set_cpu_seconds(cpu);
+  b->set_cpu_seconds_per_token(
+      st.tokens_generated > 0 ? cpu / static_cast<double>(st.tokens_generated) : 0.0);
+  b->set_kv_restored(st.kv_restored);
   conn->send(reply);
   return {};
 }

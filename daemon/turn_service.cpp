@@ -664,6 +664,7 @@ ServiceStatus TurnServiceImpl::status() const {
   s.queued = st.queued;
   s.steps = st.steps;
   s.tokens_generated = st.tokens_generated;
+  s.kv_restored = st.kv_restored;
   s.prompt_tokens = st.prompt_tokens;
   s.kv_bytes = st.kv_bytes;
   s.decode_batch_sizes = st.decode_batch_sizes;
