@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "clients/cpp/client.h"
@@ -32,6 +33,15 @@ v1::GenerateRequest request(int tokens, int i) {
   r.mutable_sampling()->set_max_tokens(static_cast<uint32_t>(tokens));
   r.mutable_sampling()->set_ignore_eos(true);
   return r;
+}
+
+// The daemon's CPU-seconds and generated tokens so far (Status), for CPU-s per token.
+std::pair<double, uint64_t> cpu_and_tokens(const std::string& socket) {
+  auto c = Client::connect(socket);
+  if (!c.ok() || !c->hello("bench-status").ok()) return {0, 0};
+  auto s = c->status();
+  if (!s.ok()) return {0, 0};
+  return {s->batch().cpu_seconds(), s->batch().total_tokens()};
 }
 
 // Runs n concurrent streams; returns aggregate generated tokens per second of wall time.
@@ -102,13 +112,22 @@ int main(int argc, char** argv) {
   for (std::string part; std::getline(ss, part, ',');)
     counts.push_back(std::atoi(part.c_str()));
   std::vector<std::vector<double>> results(counts.size());
+  std::vector<double> cpu_per_token(counts.size(), 0);
   run_streams(socket, 1, 8);  // warm the page cache
   for (int r = 0; r < rounds; ++r) {
     for (size_t k = 0; k < counts.size(); ++k) {
+      const auto before = cpu_and_tokens(socket);
       results[k].push_back(run_streams(socket, counts[k], tokens));
+      const auto after = cpu_and_tokens(socket);
+      if (after.second > before.second) {
+        cpu_per_token[k] =
+            (after.first - before.first) / static_cast<double>(after.second - before.second);
+      }
     }
   }
-  std::printf("streams  aggregate decode tok/s (per round)   best   ratio vs 1 stream\n");
+  std::printf(
+      "streams  aggregate decode tok/s (per round)   best   ratio vs 1 stream   "
+      "CPU-s/token (last round, whole daemon, prefill included)\n");
   double base = 0;
   for (size_t k = 0; k < counts.size(); ++k) {
     double best = 0;
@@ -118,7 +137,7 @@ int main(int argc, char** argv) {
       best = std::max(best, v);
     }
     if (k == 0) base = best;
-    std::printf("  %8.2f   %.2fx\n", best, base > 0 ? best / base : 0.0);
+    std::printf("  %8.2f   %.2fx   %.3f\n", best, base > 0 ? best / base : 0.0, cpu_per_token[k]);
   }
   std::printf("cancel latency: %.1f ms\n", cancel_latency_ms(socket));
   return 0;

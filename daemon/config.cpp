@@ -79,6 +79,8 @@ const std::vector<KeySpec>& keys() {
       {"store.max_message_bytes", UIntKey{&Config::max_message_bytes, 16, 16u << 20}},
       {"store.max_prompt_tokens", UIntKey{&Config::max_prompt_tokens, 0, 131072}},
       {"store.session_cache", UIntKey{&Config::session_cache, 0, 1024}},
+      {"store.saved_kv_mb", UIntKey{&Config::saved_kv_mb, 0, 1u << 24}},
+      {"store.saved_kv_mb_per_app", UIntKey{&Config::saved_kv_mb_per_app, 1, 1u << 24}},
       {"scheduler.prefill_chunk", UIntKey{&Config::prefill_chunk, 1, 8192}},
       {"privacy.admin_group", StrKey{&Config::admin_group, {}}},
       {"privacy.log_content", BoolKey{&Config::log_content}},

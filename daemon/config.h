@@ -68,6 +68,10 @@ struct Config {
   uint32_t max_message_bytes = 256u << 10;
   uint32_t max_prompt_tokens = 0;  // 0: the context minus the reply's reserve
   uint32_t session_cache = 4;      // sessions whose KV stays in memory between turns
+  // Saved KV files (<state_dir>/kv, docs/KV_CACHE.md "Saved KV"): MiB overall and per app;
+  // saved_kv_mb = 0 turns saving off.
+  uint32_t saved_kv_mb = 4096;
+  uint32_t saved_kv_mb_per_app = 1024;
 
   // [scheduler]
   uint32_t prefill_chunk = 64;  // prompt tokens per step, interleaved with decode

@@ -20,6 +20,7 @@
 #include "chat/chat_format.h"
 #include "daemon/config.h"
 #include "daemon/http/openai_front_end.h"
+#include "daemon/kv_store.h"
 #include "daemon/landlock_policy.h"
 #include "daemon/lifecycle.h"
 #include "daemon/model_registry.h"
@@ -161,8 +162,25 @@ int run(const daemon::Config& cfg) {
   if (!activated_fd) {
     std::filesystem::create_directories(std::filesystem::path(cfg.socket_path).parent_path(), ec);
   }
+  // Landlock lets gemmad write files in the state directory, not make directories there.
+  if (cfg.saved_kv_mb > 0) ::mkdir((cfg.state_dir + "/kv").c_str(), 0700);
   auto landlock_r = install_landlock(cfg, !activated_fd);
   if (!landlock_r.ok()) return fail(landlock_r.error(), 1);
+
+  // Saved KV (docs/KV_CACHE.md "Saved KV"); opened after Landlock so its writer thread is
+  // bound too. A directory that is not ours turns saving off, not the daemon.
+  std::unique_ptr<daemon::KvStore> kv_store;
+  if (cfg.saved_kv_mb > 0) {
+    auto kv_r =
+        daemon::KvStore::open({.dir = cfg.state_dir + "/kv",
+                               .max_bytes = uint64_t{cfg.saved_kv_mb} << 20,
+                               .max_bytes_per_app = uint64_t{cfg.saved_kv_mb_per_app} << 20});
+    if (kv_r.ok()) {
+      kv_store = std::move(kv_r).value();
+    } else {
+      spdlog::warn("saved KV off: {}", kv_r.error().message);
+    }
+  }
 
   kernels::ThreadPool pool(cfg.threads);
   daemon::SchedulerOptions so;
@@ -173,6 +191,7 @@ int run(const daemon::Config& cfg) {
   so.max_active_per_group = cfg.max_sequences_per_uid;
   so.max_queued_per_group = cfg.max_queued_per_uid;
   so.max_pause = std::chrono::milliseconds(cfg.max_pause_ms);
+  so.kv_store = kv_store.get();
   if (auto kv_types = runtime::parse_kv_types(cfg.kv_type); kv_types.ok()) {
     so.kv_type = *kv_types;  // validated with the config; the check keeps this total
   }
@@ -206,6 +225,7 @@ int run(const daemon::Config& cfg) {
   std::unique_ptr<ipc::Server> server = std::move(server_r).value();
   router.set_server(server.get());
   router.set_landlock(*landlock_r);
+  router.set_kv_store(kv_store.get());
   server->start();
   // The OpenAI-compatible HTTP socket (daemon/http/); null when http.enabled = false.
   auto http_r =
@@ -268,6 +288,7 @@ int run(const daemon::Config& cfg) {
   signals.clear();
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
+  if (kv_store) kv_store->flush();
   spdlog::info("stopped");
   return 0;
 }

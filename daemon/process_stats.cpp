@@ -1,6 +1,8 @@
 // /proc readers for the Status reply.
 #include "daemon/process_stats.h"
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -57,6 +59,13 @@ uint64_t resident_bytes_of(const void* data, uint64_t size) {
     }
   }
   return kib * 1024;
+}
+
+double process_cpu_seconds() {
+  rusage ru{};
+  if (::getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
 }  // namespace gemmad::daemon

@@ -8,6 +8,8 @@ namespace gemmad::daemon {
 
 // VmRSS from /proc/self/status, in bytes (0 if unreadable).
 uint64_t resident_set_bytes();
+// User + system CPU time of the whole process (every thread), seconds (getrusage).
+double process_cpu_seconds();
 // VmHWM (peak RSS), in bytes.
 uint64_t peak_resident_set_bytes();
 // Bytes of the mappings that overlap [data, data + size) that are in this process's resident

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "daemon/config.h"
+#include "daemon/kv_store.h"
 #include "daemon/model_registry.h"
 #include "daemon/turn_service.h"
 #include "ipc/server.h"
@@ -40,6 +41,8 @@ class Router {
   }
   // The Landlock state Status reports (landlock_policy.h).
   void set_landlock(std::string state) { landlock_ = std::move(state); }
+  // Saved KV files go with their session (`session rm`); null = saving off.
+  void set_kv_store(KvStore* kv) { kv_store_ = kv; }
 
  private:
   struct Client {
@@ -74,6 +77,7 @@ class Router {
   ipc::Server* server_ = nullptr;
   std::function<void(const std::string&)> shutdown_;
   std::string landlock_ = "off";
+  KvStore* kv_store_ = nullptr;
   std::map<uint64_t, Client> clients_;  // by connection id
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

@@ -104,6 +104,7 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
     }
     case Body::kDeleteSession:
       GEMMAD_TRY(store_.delete_session(client.app, msg.delete_session().session_id()));
+      if (kv_store_) kv_store_->remove(msg.delete_session().session_id());
       reply.mutable_ack();
       break;
     default:
@@ -189,6 +190,11 @@ Status Router::on_status(const ConnPtr& conn, const v1::ClientMessage& msg) {
     decode_steps += steps;
   b->set_total_decode_steps(decode_steps);
   b->set_total_tokens(st.tokens_generated);
+  const double cpu = process_cpu_seconds();
+  b->set_cpu_seconds(cpu);
+  b->set_cpu_seconds_per_token(
+      st.tokens_generated > 0 ? cpu / static_cast<double>(st.tokens_generated) : 0.0);
+  b->set_kv_restored(st.kv_restored);
   conn->send(reply);
   return {};
 }

@@ -3,11 +3,35 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <span>
 
 namespace gemmad::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Keeps the longest prefix of `have` (what `seq` holds) that `prompt` continues, leaving at
+// least one prompt token to feed (its logits give the first sample); clears `seq` when the
+// cache cannot roll back that far. Returns the positions kept.
+int32_t reuse_prefix(runtime::SequenceKv& seq, std::span<const int32_t> have,
+                     std::span<const int32_t> prompt) {
+  size_t common = 0;
+  while (common < have.size() && common < prompt.size() && have[common] == prompt[common]) {
+    ++common;
+  }
+  if (common == prompt.size()) --common;
+  if (seq.can_truncate(static_cast<int32_t>(common)) &&
+      seq.truncate(static_cast<int32_t>(common)).ok()) {
+    return static_cast<int32_t>(common);
+  }
+  seq.clear();
+  return 0;
+}
+
+bool clean_stop(StopReason r) {
+  return r == StopReason::kEos || r == StopReason::kStopToken || r == StopReason::kMaxTokens;
+}
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -59,6 +83,7 @@ struct Scheduler::Lane {
 
 Scheduler::Scheduler(kernels::ThreadPool& pool, SchedulerOptions options)
     : pool_(pool), opts_(options) {
+  if (opts_.kv_store) resume_ = std::make_unique<KvResume>(*opts_.kv_store);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -167,21 +192,8 @@ uint32_t Scheduler::pick_slot(Lane& lane, const JobSpec& job, int32_t& n_reuse) 
     }
   }
   if (best >= 0) {
-    const auto& have = slots[best].tokens;
-    size_t common = 0;
-    while (common < have.size() && common < job.prompt.size() &&
-           have[common] == job.prompt[common]) {
-      ++common;
-    }
-    // At least one prompt token must be fed to get logits for the first sample.
-    if (common == job.prompt.size()) --common;
-    runtime::SequenceKv& seq = lane.kv.seq(static_cast<uint32_t>(best));
-    if (seq.can_truncate(static_cast<int32_t>(common)) &&
-        seq.truncate(static_cast<int32_t>(common)).ok()) {
-      n_reuse = static_cast<int32_t>(common);
-    } else {
-      seq.clear();
-    }
+    n_reuse =
+        reuse_prefix(lane.kv.seq(static_cast<uint32_t>(best)), slots[best].tokens, job.prompt);
   } else {
     uint64_t oldest = UINT64_MAX;
     for (size_t i = 0; i < slots.size(); ++i) {
@@ -192,7 +204,9 @@ uint32_t Scheduler::pick_slot(Lane& lane, const JobSpec& job, int32_t& n_reuse) 
         best = static_cast<int>(i);
       }
     }
+    save_slot(lane, static_cast<uint32_t>(best));
     lane.kv.seq(static_cast<uint32_t>(best)).clear();
+    n_reuse = restore_slot(lane, static_cast<uint32_t>(best), job);
   }
   Slot& s = slots[best];
   s.busy = true;
@@ -261,6 +275,14 @@ void Scheduler::finish(Lane& lane, Active& a, StopReason reason, Error error) {
   Slot& slot = lane.slots[a.slot];
   slot.busy = false;
   slot.last_used = ++clock_;
+  {
+    // What the saved KV file notes besides the rows (kv_resume.h).
+    std::optional<std::vector<int32_t>> tail =
+        unfed_tail(slot.tokens, a.result.prompt, a.result.tokens);
+    slot.fair_key = a.spec.fair_key;
+    slot.tail = tail ? std::move(*tail) : std::vector<int32_t>{};
+    slot.tag = tail && clean_stop(reason) ? a.spec.cache_tag : std::string();
+  }
   if (reason == StopReason::kError || slot.cache_key.empty()) {
     slot.cache_key.clear();
     slot.tokens.clear();
@@ -425,6 +447,8 @@ void Scheduler::free_released_lanes() {
     stats_.lanes = static_cast<uint32_t>(lanes_.size());
     lane_cursor_ = 0;
   }
+  for (auto& l : freed)
+    save_all(*l);
 }
 
 void Scheduler::run() {
@@ -447,7 +471,14 @@ void Scheduler::run() {
         }
         return !queue_.empty() && n_active < opts_.max_active;
       };
-      cv_.wait_for(lock, std::chrono::milliseconds(50), runnable);
+      // No polling (docs/PERFORMANCE.md "Idle"): submit, cancel, wake (a paused stream's
+      // reader took data), release and stop notify; the only timed wake is a paused
+      // sequence's server.max_pause_ms deadline.
+      if (const auto deadline = next_pause_deadline()) {
+        cv_.wait_until(lock, *deadline, runnable);
+      } else {
+        cv_.wait(lock, runnable);
+      }
       woken_ = false;
       for (auto& l : lanes_) {
         for (auto& a : l->active) {
@@ -520,7 +551,11 @@ void Scheduler::run() {
     }
     for (auto& l : lanes_)
       std::erase_if(l->active, [](const auto& a) { return a->done; });
-    if (stop_now) return;
+    if (stop_now) {
+      for (auto& l : lanes_)
+        save_all(*l);
+      return;
+    }
     step_next_lane();
     size_t n_active = 0;
     for (auto& l : lanes_) {
@@ -532,6 +567,45 @@ void Scheduler::run() {
     stats_.active = static_cast<uint32_t>(n_active);
     stats_.lanes = static_cast<uint32_t>(lanes_.size());
   }
+}
+
+// When the earliest paused sequence reaches server.max_pause_ms, if any is paused.
+std::optional<std::chrono::steady_clock::time_point> Scheduler::next_pause_deadline() const {
+  std::optional<Clock::time_point> next;
+  if (opts_.max_pause.count() <= 0) return next;
+  for (const auto& l : lanes_) {
+    for (const auto& a : l->active) {
+      if (a->done || !a->paused) continue;
+      const auto at = a->paused_since + opts_.max_pause;
+      if (!next || at < *next) next = at;
+    }
+  }
+  return next;
+}
+
+// Saved KV (kv_resume.h): a slot's KV goes to a file when it leaves memory.
+void Scheduler::save_slot(Lane& lane, uint32_t slot) {
+  const Slot& s = lane.slots[slot];
+  if (!resume_ || s.busy || s.cache_key.empty()) return;
+  resume_->save(*lane.model, lane.kv.seq(slot),
+                SlotNote{s.cache_key, s.fair_key, s.tag, s.tokens, s.tail});
+}
+
+int32_t Scheduler::restore_slot(Lane& lane, uint32_t slot, const JobSpec& job) {
+  if (!resume_) return 0;
+  runtime::SequenceKv& seq = lane.kv.seq(slot);
+  const std::vector<int32_t> have = resume_->restore(*lane.model, seq, job.cache_key, job.prompt);
+  if (have.empty()) return 0;
+  {
+    std::lock_guard lock(mu_);
+    stats_.kv_restored = resume_->restored();
+  }
+  return reuse_prefix(seq, have, job.prompt);
+}
+
+void Scheduler::save_all(Lane& lane) {
+  for (uint32_t i = 0; i < lane.slots.size(); ++i)
+    save_slot(lane, i);
 }
 
 }  // namespace gemmad::daemon

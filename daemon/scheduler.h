@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -36,6 +37,7 @@
 
 #include "common/result.h"
 #include "daemon/fair_queue.h"
+#include "daemon/kv_resume.h"
 #include "daemon/model_registry.h"
 #include "generate/generation.h"
 #include "generate/token_policy.h"
@@ -84,6 +86,9 @@ struct JobSpec {
   std::shared_ptr<const LoadedModel> model;
   std::string fair_key;   // admission is fair across these (the app identity)
   std::string cache_key;  // KV reuse key (session id); empty = none
+  // Saved with the session's KV when it leaves memory, if the job ends cleanly (kv_resume.h);
+  // the turn service's note of the model and turn count.
+  std::string cache_tag;
   std::vector<int32_t> prompt;
   sampler::SamplingParams sampling;
   generate::Limits limits;  // max_tokens, ignore_eos, stop strings
@@ -107,6 +112,8 @@ struct SchedulerOptions {
   // interrupted by the caller, its slot freed, its sink told why (JobResult.error with
   // reason kCancelled). 0 = never.
   std::chrono::milliseconds max_pause{0};
+  // Where sessions' KV goes when it leaves memory (evicted, lane freed, stop()); null = off.
+  KvStore* kv_store = nullptr;
 };
 
 struct SchedulerStats {
@@ -117,6 +124,7 @@ struct SchedulerStats {
   uint32_t active = 0;
   uint32_t queued = 0;
   uint64_t kv_bytes = 0;
+  uint64_t kv_restored = 0;                         // sessions continued from a saved KV file
   uint32_t lanes = 0;                               // models with a lane (forward + KV)
   std::map<uint32_t, uint64_t> decode_batch_sizes;  // sequences per decode step -> steps
 };
@@ -141,6 +149,7 @@ class Scheduler {
   // the model go); a later job for the model builds a new lane.
   void release(const LoadedModel* model);
   SchedulerStats stats() const;
+  KvStore* kv_store() const { return opts_.kv_store; }
   // Stops admitting; queued jobs finish as cancelled; running ones get `grace_ms` to finish,
   // then are cancelled. Blocks until the inference thread has exited.
   void stop(int grace_ms);
@@ -153,6 +162,8 @@ class Scheduler {
     std::vector<int32_t> tokens;  // what the slot's KV holds, position by position
     bool busy = false;
     uint64_t last_used = 0;
+    std::string fair_key, tag;  // saved with the KV (kv_resume.h)
+    std::vector<int32_t> tail;  // generated, never fed
   };
 
   void run();
@@ -163,6 +174,10 @@ class Scheduler {
   bool step(Lane& lane);
   bool step_next_lane();
   void free_released_lanes();
+  void save_slot(Lane& lane, uint32_t slot);
+  int32_t restore_slot(Lane& lane, uint32_t slot, const JobSpec& job);
+  void save_all(Lane& lane);
+  std::optional<std::chrono::steady_clock::time_point> next_pause_deadline() const;
 
   kernels::ThreadPool& pool_;
   SchedulerOptions opts_;
@@ -171,6 +186,7 @@ class Scheduler {
   uint64_t clock_ = 0;
   runtime::Batch batch_;
   engine::ForwardOutput out_;
+  std::unique_ptr<KvResume> resume_;  // inference thread only; null without a kv_store
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -13,6 +13,7 @@
 #include "chat/tool_call_parser.h"
 #include "chat/turn_policy.h"
 #include "constrain/constrain.h"
+#include "daemon/session_resume.h"
 #include "daemon/turn_prompt.h"
 #include "daemon/turn_service_impl.h"
 
@@ -382,6 +383,7 @@ struct TurnServiceImpl::Prepared {
   std::vector<chat::Message> tool_results;  // stored ahead of the reply (stored chat)
   std::vector<int64_t> tool_result_tokens;
   bool in_thought = false;  // the prompt opened the thought channel (after a tool result)
+  int64_t turns = 0;  // the stored session's turns before this one
 };
 
 struct TurnServiceImpl::Request {
@@ -452,6 +454,7 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
         store_.create_session(p.app, c.title.empty() ? derive_title(c.user_text) : c.title,
                               c.system_prompt, options_json(req.thinking, model->name)));
     p.session_id = s.id;
+    p.turns = s.turns;
     p.new_session = true;
     p.cache_key = s.id;
     return p;
@@ -459,10 +462,16 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
   GEMMAD_ASSIGN_OR_RETURN(store::Session s, store_.get_session(p.app, c.session_id));
   p.session_id = s.id;
   p.cache_key = s.id;
+  p.turns = s.turns;
   const bool plain = req.tools.empty() && c.tool_results.empty();
   if (!req.thinking && plain) {
     SessionTokenCache::Continued cont =
         session_tokens_.continue_turn(s.id, model->name, s.turns, chat, *model->tok, c.user_text);
+    if (cont.ids.empty()) {  // after a restart: the ids saved with the session's KV
+      seed_from_saved_kv(session_tokens_, scheduler_.kv_store(), s.id, *model, s.turns);
+      cont =
+          session_tokens_.continue_turn(s.id, model->name, s.turns, chat, *model->tok, c.user_text);
+    }
     if (!cont.ids.empty() && cont.ids.size() <= budget) {
       p.prompt = std::move(cont.ids);
       p.turns_left_out = cont.turns_left_out;
@@ -720,6 +729,9 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   job.model = r->model;
   job.fair_key = std::to_string(request.caller.uid) + ":" + request.caller.app_name;
   job.cache_key = r->prep.cache_key;
+  if (r->prep.store_turn && !r->thinking) {
+    job.cache_tag = session_kv_tag(r->model_name, r->prep.turns + 1, r->prep.turns_left_out);
+  }
   job.prompt = r->prep.prompt;
   job.sampling = *sampling;
   job.limits = *limits;
@@ -989,6 +1001,7 @@ ServiceStatus TurnServiceImpl::status() const {
   s.queued = st.queued;
   s.steps = st.steps;
   s.tokens_generated = st.tokens_generated;
+  s.kv_restored = st.kv_restored;
   s.prompt_tokens = st.prompt_tokens;
   s.kv_bytes = st.kv_bytes;
   s.decode_batch_sizes = st.decode_batch_sizes;

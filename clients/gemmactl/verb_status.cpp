@@ -47,7 +47,10 @@ int run_status(const Globals& g, bool json) {
                 {"batch",
                  {{"histogram", hist},
                   {"total_decode_steps", s->batch().total_decode_steps()},
-                  {"total_tokens", s->batch().total_tokens()}}}});
+                  {"total_tokens", s->batch().total_tokens()},
+                  {"cpu_seconds", s->batch().cpu_seconds()},
+                  {"cpu_seconds_per_token", s->batch().cpu_seconds_per_token()},
+                  {"kv_restored", s->batch().kv_restored()}}}});
     return kExitOk;
   }
   std::cout << "gemmad " << s->daemon_version() << " (pid " << s->pid() << ", up "
@@ -74,7 +77,9 @@ int run_status(const Globals& g, bool json) {
   for (const auto& h : s->batch().histogram()) {
     std::cout << " " << h.batch_size() << "x" << h.steps();
   }
-  std::cout << "\n";
+  std::cout << "\ncpu:     " << s->batch().cpu_seconds() << " s, "
+            << s->batch().cpu_seconds_per_token() << " s per generated token; "
+            << s->batch().kv_restored() << " session(s) resumed from saved KV\n";
   return kExitOk;
 }
 

@@ -102,18 +102,8 @@ uint64_t SequenceKv::bytes_used() const {
   return total;
 }
 
-Status SequenceKv::append(int32_t n_rows, std::span<const KvRows> rows) {
-  if (rows.size() != layers_.size()) {
-    return make_error(ErrorCode::kInternal, "KV append: " + std::to_string(rows.size()) +
-                                                " layers given; cache has " +
-                                                std::to_string(layers_.size()));
-  }
-  if (n_rows < 0 || static_cast<int64_t>(n_pos_) + n_rows > static_cast<int64_t>(n_ctx_)) {
-    return make_error(ErrorCode::kOutOfRange,
-                      "context full: " + std::to_string(n_pos_) + " + " + std::to_string(n_rows) +
-                          " positions exceed the KV cache limit of " + std::to_string(n_ctx_));
-  }
-  const int32_t end = n_pos_ + n_rows;
+// Allocates the chunks positions [0, end) need (a sliding ring is one block).
+Status SequenceKv::reserve(int32_t end) {
   try {
     for (Layer& l : layers_) {
       const size_t want =
@@ -128,6 +118,22 @@ Status SequenceKv::append(int32_t n_rows, std::span<const KvRows> rows) {
     return make_error(ErrorCode::kResourceExhausted,
                       "KV cache: out of memory growing to " + std::to_string(end) + " positions");
   }
+  return {};
+}
+
+Status SequenceKv::append(int32_t n_rows, std::span<const KvRows> rows) {
+  if (rows.size() != layers_.size()) {
+    return make_error(ErrorCode::kInternal, "KV append: " + std::to_string(rows.size()) +
+                                                " layers given; cache has " +
+                                                std::to_string(layers_.size()));
+  }
+  if (n_rows < 0 || static_cast<int64_t>(n_pos_) + n_rows > static_cast<int64_t>(n_ctx_)) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "context full: " + std::to_string(n_pos_) + " + " + std::to_string(n_rows) +
+                          " positions exceed the KV cache limit of " + std::to_string(n_ctx_));
+  }
+  const int32_t end = n_pos_ + n_rows;
+  GEMMAD_TRY(reserve(end));
   for (size_t li = 0; li < layers_.size(); ++li) {
     Layer& l = layers_[li];
     const uint64_t rb = row_bytes(l);
@@ -157,6 +163,51 @@ Status SequenceKv::append(int32_t n_rows, std::span<const KvRows> rows) {
   for (const Layer& l : layers_) {
     if (l.spec.sliding) swa_valid_from_ = std::max(swa_valid_from_, n_pos_ - l.capacity);
   }
+  return {};
+}
+
+Status SequenceKv::restore(int32_t n_pos, int32_t sliding_from, std::span<const KvRows> rows) {
+  if (rows.size() != layers_.size() || n_pos <= 0 || static_cast<uint32_t>(n_pos) > n_ctx_ ||
+      sliding_from < 0 || sliding_from > n_pos) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "KV restore of " + std::to_string(n_pos) + " positions (sliding from " +
+                          std::to_string(sliding_from) + ") does not fit a cache of " +
+                          std::to_string(n_ctx_) + " positions and " +
+                          std::to_string(layers_.size()) + " layers");
+  }
+  for (const Layer& l : layers_) {
+    if (l.spec.sliding && n_pos - sliding_from > l.capacity) {
+      return make_error(ErrorCode::kOutOfRange,
+                        "KV restore: " + std::to_string(n_pos - sliding_from) +
+                            " sliding positions exceed the ring of " + std::to_string(l.capacity));
+    }
+  }
+  clear();
+  // append() of the full range would need the sliding rows below sliding_from; write the rows
+  // position by position instead, as append() places them.
+  if (Status st = reserve(n_pos); !st.ok()) {
+    clear();
+    return st;
+  }
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    Layer& l = layers_[li];
+    const uint64_t rb = row_bytes(l);
+    const auto* k = static_cast<const uint8_t*>(rows[li].k);
+    const auto* v = static_cast<const uint8_t*>(rows[li].v);
+    const int32_t first = l.spec.sliding ? sliding_from : 0;
+    for (int32_t pos = first; pos < n_pos; ++pos) {
+      const uint64_t r = static_cast<uint64_t>(pos - first);
+      const int32_t run = l.spec.sliding ? l.capacity : kChunkPositions;
+      const size_t chunk = l.spec.sliding ? 0 : static_cast<size_t>(pos / kChunkPositions);
+      const uint64_t slot = static_cast<uint64_t>(pos % run);
+      std::memcpy(l.k_chunks[chunk].get() + slot * rb, k + r * rb, rb);
+      std::memcpy(l.v_chunks[chunk].get() + slot * rb, v + r * rb, rb);
+    }
+  }
+  n_pos_ = n_pos;
+  const bool any_sliding =
+      std::any_of(layers_.begin(), layers_.end(), [](const Layer& l) { return l.spec.sliding; });
+  swa_valid_from_ = any_sliding ? sliding_from : 0;
   return {};
 }
 

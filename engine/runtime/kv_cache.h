@@ -68,6 +68,7 @@ class SequenceKv {
 
   int32_t n_pos() const { return n_pos_; }  // positions [0, n_pos) have been appended
   uint32_t n_ctx() const { return n_ctx_; }
+  uint32_t window() const { return window_; }
   KvTypes type() const { return type_; }
   size_t n_layers() const { return layers_.size(); }
   const KvLayerSpec& layer(size_t i) const { return layers_[i].spec; }
@@ -88,6 +89,11 @@ class SequenceKv {
   // layer i). Fails with kOutOfRange past n_ctx, kResourceExhausted if allocation fails.
   Status append(int32_t n_rows, std::span<const KvRows> rows);
 
+  // Replaces the contents with saved rows (kv_snapshot.h): n_pos positions, of which the
+  // sliding layers get only [sliding_from, n_pos) (at most their ring capacity) and the full
+  // layers [0, n_pos); rows[i] holds layer i's rows of that range, K and V contiguous.
+  Status restore(int32_t n_pos, int32_t sliding_from, std::span<const KvRows> rows);
+
   // Appends to `out` the runs of positions [lo, hi) of `layer`, in position order. Requires
   // oldest_retained(layer) <= lo <= hi <= n_pos (a programmer error otherwise).
   void segments(size_t layer, int32_t lo, int32_t hi, std::vector<ops::KvSegment>& out) const;
@@ -100,6 +106,7 @@ class SequenceKv {
     // Sliding: one block of `capacity` rows. Full: chunks of kChunkPositions rows.
     std::vector<std::unique_ptr<uint8_t[]>> k_chunks, v_chunks;
   };
+  Status reserve(int32_t end);
   uint64_t row_bytes(const Layer& l) const {
     return static_cast<uint64_t>(ops::kv_row_bytes(l.format.elem, l.spec.kv_dim));
   }
