@@ -281,7 +281,9 @@ void Scheduler::finish(Lane& lane, Active& a, StopReason reason, Error error) {
         unfed_tail(slot.tokens, a.result.prompt, a.result.tokens);
     slot.fair_key = a.spec.fair_key;
     slot.tail = tail ? std::move(*tail) : std::vector<int32_t>{};
-    slot.tag = tail && clean_stop(reason) ? a.spec.cache_tag : std::string();
+    const bool continues =
+        tail && clean_stop(reason) && (!a.spec.continuable || a.spec.continuable(a.result.text));
+    slot.tag = continues ? a.spec.cache_tag : std::string();
   }
   if (reason == StopReason::kError || slot.cache_key.empty()) {
     slot.cache_key.clear();
@@ -372,7 +374,7 @@ bool Scheduler::step(Lane& lane) {
     if (!a || a->done) continue;
     const std::span<float> logits(out_.logits.data() + i * static_cast<size_t>(out_.n_vocab),
                                   static_cast<size_t>(out_.n_vocab));
-    a->seq.constrain_logits(logits);                 // a no-op without a grammar
+    a->seq.constrain_logits(logits);                   // a no-op without a grammar
     if (a->spec.policy) a->spec.policy->mask(logits);  // the reply's channel rules
     const int32_t tok = a->sampler.sample(logits);
     if (!a->decoding) {

@@ -89,6 +89,9 @@ struct JobSpec {
   // Saved with the session's KV when it leaves memory, if the job ends cleanly (kv_resume.h);
   // the turn service's note of the model and turn count.
   std::string cache_tag;
+  // Whether a cleanly ended reply may be continued token for token (cache_tag kept): the
+  // turn service's rule (its text is stored as it was generated). Null = always.
+  std::function<bool(const std::string& text)> continuable;
   std::vector<int32_t> prompt;
   sampler::SamplingParams sampling;
   generate::Limits limits;  // max_tokens, ignore_eos, stop strings

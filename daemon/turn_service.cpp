@@ -383,7 +383,7 @@ struct TurnServiceImpl::Prepared {
   std::vector<chat::Message> tool_results;  // stored ahead of the reply (stored chat)
   std::vector<int64_t> tool_result_tokens;
   bool in_thought = false;  // the prompt opened the thought channel (after a tool result)
-  int64_t turns = 0;  // the stored session's turns before this one
+  int64_t turns = 0;        // the stored session's turns before this one
 };
 
 struct TurnServiceImpl::Request {
@@ -729,8 +729,14 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   job.model = r->model;
   job.fair_key = std::to_string(request.caller.uid) + ":" + request.caller.app_name;
   job.cache_key = r->prep.cache_key;
-  if (r->prep.store_turn && !r->thinking) {
+  if (r->prep.store_turn && !r->thinking && !r->uses_tools) {
+    // The same rule as finish()'s session_tokens_.remember: only a reply stored exactly as it
+    // was generated is continued from its ids, in memory or from the saved KV after a restart.
     job.cache_tag = session_kv_tag(r->model_name, r->prep.turns + 1, r->prep.turns_left_out);
+    job.continuable = [in_thought = r->prep.in_thought](const std::string& text) {
+      const chat::SplitReply split = chat::split_reply(text, in_thought);
+      return split.reasoning.empty() && split.calls.empty() && split.answer == text;
+    };
   }
   job.prompt = r->prep.prompt;
   job.sampling = *sampling;

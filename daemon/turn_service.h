@@ -259,7 +259,7 @@ struct ServiceStatus {
   uint64_t tokens_generated = 0;
   uint64_t prompt_tokens = 0;
   uint64_t kv_bytes = 0;
-  uint64_t kv_restored = 0;  // sessions continued from a saved KV file
+  uint64_t kv_restored = 0;                         // sessions continued from a saved KV file
   std::map<uint32_t, uint64_t> decode_batch_sizes;  // sequences per decode step -> steps
   int64_t sessions_stored = 0;
   double uptime_s = 0;

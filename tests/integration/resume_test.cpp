@@ -17,6 +17,7 @@ struct Turn {
   std::vector<uint32_t> ids;
   uint32_t cached = 0, prompt = 0;
   std::string session;
+  bool answer_only = true;  // every token in the answer channel: stored as generated
 };
 
 Turn chat(const DaemonProcess& d, const std::string& text, const std::string& session) {
@@ -28,7 +29,10 @@ Turn chat(const DaemonProcess& d, const std::string& text, const std::string& se
   r.mutable_sampling()->set_max_tokens(12);
   auto c = d.connect("resume");
   Turn t;
-  auto done = c.chat(r, [&](const v1::Token& tok) { t.ids.push_back(tok.token_id()); });
+  auto done = c.chat(r, [&](const v1::Token& tok) {
+    t.ids.push_back(tok.token_id());
+    t.answer_only &= tok.channel() == v1::CHANNEL_ANSWER;
+  });
   EXPECT_TRUE(done.ok()) << done.error().message;
   if (!done.ok()) return t;
   t.cached = done->usage().cached_tokens();
@@ -66,9 +70,14 @@ TEST(SavedKv, ARestartedDaemonContinuesFromTheFileTokenForToken) {
     EXPECT_EQ(restarted[i].prompt, plain[i].prompt) << "turn " << i;
     EXPECT_EQ(restarted[i].cached, plain[i].cached) << "turn " << i;
   }
-  // Every turn after the first reused all but its new text.
+  // Every turn after the first reused all but its new text, where the reply before it was
+  // stored as generated (a random model may open a thought or call channel, whose text is
+  // not stored: the next prompt is rendered from the store instead, in both daemons alike).
+  ASSERT_TRUE(restarted[0].answer_only);
   EXPECT_GT(restarted[1].cached, restarted[0].prompt);
-  EXPECT_GT(restarted[2].cached, restarted[1].prompt);
+  if (restarted[1].answer_only) {
+    EXPECT_GT(restarted[2].cached, restarted[1].prompt);
+  }
 }
 
 TEST(SavedKv, SessionRmDeletesTheFile) {
