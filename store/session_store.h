@@ -113,7 +113,7 @@ struct NewTurn {
   std::string_view model_text;
   int64_t model_tokens = 0;
   MessageStatus model_status = MessageStatus::kComplete;
-  std::span<const NewMedia> user_media;  // stored with the user message, in order
+  std::span<const NewMedia> user_media;     // stored with the user message, in order
   std::vector<NewToolResult> tool_results;  // stored first, in order
   std::string_view model_tool_calls_json;   // the reply's calls ("" = none)
 };
