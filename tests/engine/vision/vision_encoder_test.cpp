@@ -117,7 +117,9 @@ TEST_F(VisionEncoderTest, BindMapsNoWeightPageAndEncodeDoes) {
   const uint64_t before = mapped_rss();
   auto enc = VisionEncoder::bind(*file_, text_);
   ASSERT_TRUE(enc.ok()) << enc.error().message;
-  EXPECT_EQ(mapped_rss(), before);  // bind reads no tensor data
+  // bind reads no tensor data: at most the two pages the ASan/Debug build was seen to add
+  // around the header (fault-around); the tower itself is far larger (checked below).
+  EXPECT_LE(mapped_rss(), before + 8192);
   EXPECT_GT((*enc)->weight_bytes(), 100000u);
   uint64_t range_bytes = 0;
   for (const mmproj::ByteRange& r : (*enc)->byte_ranges())
@@ -126,7 +128,7 @@ TEST_F(VisionEncoderTest, BindMapsNoWeightPageAndEncodeDoes) {
   kernels::ThreadPool pool(2);
   auto e = (*enc)->encode(test_image(120, 90), kMinTokenBudget, pool);
   ASSERT_TRUE(e.ok()) << e.error().message;
-  EXPECT_GT(mapped_rss(), before);
+  EXPECT_GT(mapped_rss(), before + 8192);
   EXPECT_EQ(e->dim, text_.n_embd);
   EXPECT_EQ(e->n_tokens, target_size(120, 90, kMinTokenBudget)->n_tokens());
   EXPECT_EQ(e->data.size(), size_t{e->n_tokens} * e->dim);
