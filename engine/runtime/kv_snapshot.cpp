@@ -115,12 +115,36 @@ Status kv_snapshot_restore(SequenceKv& seq, std::span<const uint8_t> bytes) {
                                                        " storing layers where this cache has " +
                                                        std::to_string(seq.n_layers()));
   }
+  if (sh.zero != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "saved KV: reserved head field is " + std::to_string(sh.zero) + ", not 0");
+  }
   if (sh.n_pos <= 0 || static_cast<uint32_t>(sh.n_pos) > seq.n_ctx() || sh.sliding_from < 0 ||
       sh.sliding_from > sh.n_pos) {
     return make_error(ErrorCode::kInvalidArgument,
                       "saved KV: n_pos " + std::to_string(sh.n_pos) + " / sliding_from " +
                           std::to_string(sh.sliding_from) + " outside [1, " +
                           std::to_string(seq.n_ctx()) + "]");
+  }
+  // The sliding layers must hold what the next position attends to, and a restored cache must
+  // save again as the same bytes: sliding_from is what snapshot_sliding_from() writes, the
+  // window below n_pos, or one above it after a one-position roll back (kv_cache.cpp).
+  const bool any_sliding = [&] {
+    for (size_t i = 0; i < seq.n_layers(); ++i)
+      if (seq.layer(i).sliding) return true;
+    return false;
+  }();
+  const int32_t window_from = std::max<int32_t>(0, sh.n_pos - static_cast<int32_t>(seq.window()));
+  const int32_t latest_from =
+      any_sliding ? std::max<int32_t>(0, sh.n_pos - static_cast<int32_t>(seq.window()) + 1)
+                  : window_from;
+  if (sh.sliding_from < window_from || sh.sliding_from > latest_from) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "saved KV: sliding_from " + std::to_string(sh.sliding_from) + " for n_pos " +
+                          std::to_string(sh.n_pos) + " where a window of " +
+                          std::to_string(seq.window()) + " keeps positions from " +
+                          std::to_string(window_from) +
+                          (latest_from != window_from ? " or " + std::to_string(latest_from) : ""));
   }
   const uint64_t heads_end = sizeof(SnapHead) + uint64_t{sh.n_layers} * sizeof(LayerHead);
   if (bytes.size() < heads_end) {
@@ -134,6 +158,7 @@ Status kv_snapshot_restore(SequenceKv& seq, std::span<const uint8_t> bytes) {
     LayerHead h;
     std::memcpy(&h, bytes.data() + sizeof(SnapHead) + i * sizeof(LayerHead), sizeof(h));
     const LayerHead want = head_of(seq, i, 0);
+    if (h.zero != 0) return mismatch(i, "reserved field", h.zero, 0);
     if (h.sliding != want.sliding) return mismatch(i, "sliding", h.sliding, want.sliding);
     if (h.elem != want.elem) return mismatch(i, "KV element type", h.elem, want.elem);
     if (h.kv_dim != want.kv_dim) return mismatch(i, "kv_dim", h.kv_dim, want.kv_dim);

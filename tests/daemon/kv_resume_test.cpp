@@ -141,6 +141,73 @@ TEST_F(KvResumeTest, RestoresEveryRowItNeedsAndOnlyTheWindowOfSlidingLayers) {
   EXPECT_EQ(resume.restored(), 1u);
 }
 
+// A snapshot of `seq` whose sliding layers start `shift` positions later (rows dropped) or,
+// for a negative shift, earlier (rows of the layer's first position repeated): the layout of
+// kv_snapshot.cpp, rebuilt by hand so every count and length stays consistent.
+std::vector<uint8_t> snapshot_with_sliding_shift(const runtime::SequenceKv& seq, int32_t shift) {
+  std::vector<uint8_t> snap;
+  runtime::kv_snapshot_append(seq, snap);
+  int32_t from = 0;
+  std::memcpy(&from, snap.data() + 8, 4);
+  const int32_t moved = from + shift;
+  std::vector<uint8_t> out(snap.begin(), snap.begin() + 16 + 24 * seq.n_layers());
+  std::memcpy(out.data() + 8, &moved, 4);
+  size_t at = out.size();
+  for (size_t i = 0; i < seq.n_layers(); ++i) {
+    const auto rb = static_cast<size_t>(ops::kv_row_bytes(seq.format(i).elem, seq.layer(i).kv_dim));
+    int32_t count = 0;
+    std::memcpy(&count, snap.data() + 16 + 24 * i + 20, 4);
+    const size_t n = rb * static_cast<size_t>(count);
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* rows = snap.data() + at + half * n;
+      if (!seq.layer(i).sliding) {
+        out.insert(out.end(), rows, rows + n);
+      } else if (shift >= 0) {
+        out.insert(out.end(), rows + rb * static_cast<size_t>(shift), rows + n);
+      } else {
+        for (int32_t r = 0; r < -shift; ++r)
+          out.insert(out.end(), rows, rows + rb);
+        out.insert(out.end(), rows, rows + n);
+      }
+    }
+    at += 2 * n;
+    if (seq.layer(i).sliding) {
+      const int32_t first = moved, kept = seq.n_pos() - moved;
+      std::memcpy(out.data() + 16 + 24 * i + 16, &first, 4);
+      std::memcpy(out.data() + 16 + 24 * i + 20, &kept, 4);
+    }
+  }
+  return out;
+}
+
+// Found by fuzz_kv_file: a snapshot whose sliding layers start above the window restored a
+// cache missing positions the next token attends to; one starting below it restored rows that
+// saved again as other bytes. Both are refused, naming the range; the canonical one restores.
+TEST_F(KvResumeTest, SlidingLayersMustStartWhereTheWindowDoes) {
+  const int32_t n = 100;
+  auto src = pool(*models_[0]);
+  fill(src.seq(0), n, 1);
+  auto dst = pool(*models_[0]);
+  runtime::SequenceKv& seq = dst.seq(1);
+  ASSERT_TRUE(runtime::kv_snapshot_restore(seq, snapshot_with_sliding_shift(src.seq(0), 0)).ok());
+  EXPECT_EQ(seq.n_pos(), n);
+  for (int32_t shift : {2, 5, -1, -3}) {
+    const Status st =
+        runtime::kv_snapshot_restore(seq, snapshot_with_sliding_shift(src.seq(0), shift));
+    ASSERT_FALSE(st.ok()) << "shift " << shift;
+    EXPECT_NE(st.error().message.find("sliding_from"), std::string::npos) << st.error().message;
+    EXPECT_EQ(seq.n_pos(), 0) << "shift " << shift;
+  }
+  // Reserved fields must be zero, or the restored cache would not save as the same bytes.
+  for (size_t at : {size_t{12}, size_t{16 + 2}}) {
+    std::vector<uint8_t> snap = snapshot_with_sliding_shift(src.seq(0), 0);
+    snap[at] = 0x7f;
+    const Status st = runtime::kv_snapshot_restore(seq, snap);
+    ASSERT_FALSE(st.ok()) << "byte " << at;
+    EXPECT_NE(st.error().message.find("reserved"), std::string::npos) << st.error().message;
+  }
+}
+
 TEST_F(KvResumeTest, AnotherModelFileIsARePrefill) {
   save_a(40);
   auto p = pool(*models_[1]);
