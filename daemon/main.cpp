@@ -111,8 +111,26 @@ Result<std::string> install_landlock(const daemon::Config& cfg, bool own_socket)
   return state.description;
 }
 
+// Milliseconds spent in each start-up step, logged with "ready in" (docs/PERFORMANCE.md
+// "Start to READY"): where start time goes, on every start, without a profiler.
+class StartPhases {
+ public:
+  void mark(const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    text_ += fmt::format("{}{} {:.0f}", text_.empty() ? "" : ", ", name,
+                         std::chrono::duration<double, std::milli>(now - last_).count());
+    last_ = now;
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::string text_;
+};
+
 int run(const daemon::Config& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
+  StartPhases phases;
   // The no-network policy comes first, before any thread starts or any library loads a file:
   // from here on the kernel refuses this process every socket but AF_UNIX.
   if (cfg.network_filter) {
@@ -129,10 +147,12 @@ int run(const daemon::Config& cfg) {
   }
   // The kernel set ($GEMMAD_KERNELS or the best the CPU has), chosen once before any matmul.
   if (auto ks = kernels::init_kernels(); !ks.ok()) return fail(ks.error(), 2);
+  phases.mark("filter+kernels");
   // Every configured model is mapped once at start-up (a bad file exits 4 now rather than
   // failing a request later); keep_alive unmaps idle ones afterwards.
   daemon::ModelRegistry registry(cfg);
   if (Status st = registry.load_all(); !st.ok()) return fail(st.error(), 4);
+  phases.mark("models");
   for (const auto& s : registry.states()) {
     if (auto m = s.alive.lock()) {
       for (const auto& note : m->model->shape_notes())
@@ -155,6 +175,7 @@ int run(const daemon::Config& cfg) {
   auto store_r = store::SessionStore::open(cfg.database_path, sopts);
   if (!store_r.ok()) return fail(store_r.error(), 1);
   std::unique_ptr<store::SessionStore> store = std::move(store_r).value();
+  phases.mark("store");
 
   // Landlock binds only the calling thread and the threads it starts later, so it goes here:
   // after the model is mapped and the store is open, before the first thread.
@@ -166,6 +187,7 @@ int run(const daemon::Config& cfg) {
   if (cfg.saved_kv_mb > 0) ::mkdir((cfg.state_dir + "/kv").c_str(), 0700);
   auto landlock_r = install_landlock(cfg, !activated_fd);
   if (!landlock_r.ok()) return fail(landlock_r.error(), 1);
+  phases.mark("landlock");
 
   // Saved KV (docs/KV_CACHE.md "Saved KV"); opened after Landlock so its writer thread is
   // bound too. A directory that is not ours turns saving off, not the daemon.
@@ -182,6 +204,7 @@ int run(const daemon::Config& cfg) {
     }
   }
 
+  phases.mark("saved KV");
   kernels::ThreadPool pool(cfg.threads);
   daemon::SchedulerOptions so;
   so.max_active = cfg.max_sequences;
@@ -239,6 +262,7 @@ int run(const daemon::Config& cfg) {
   } else {
     spdlog::warn("identity: {}", ids.summary);
   }
+  phases.mark("sockets");
   const double ready_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::string served;
@@ -248,7 +272,11 @@ int run(const daemon::Config& cfg) {
   }
   spdlog::info("ready in {:.0f} ms: models {}, socket {}, kernels {}, threads {}", ready_ms, served,
                cfg.socket_path, kernels::kernel_set_name(), pool.size());
+  spdlog::info("start phases (ms): {}", phases.text());
   daemon::notify_ready("serving " + cfg.model_path);
+  // Off the READY path and off the io and inference threads: the constrained-decoding token
+  // index (~1 s for 262,144 tokens), on a thread under this thread's Landlock domain.
+  registry.build_token_indexes_in_background();
 
   boost::asio::steady_timer watchdog(io);
   if (auto every = daemon::watchdog_interval()) schedule_watchdog(watchdog, *every);

@@ -34,15 +34,46 @@ Result<std::shared_ptr<LoadedModel>> LoadedModel::load(const std::string& name,
   return m;
 }
 
-std::shared_ptr<const constrain::TokenIndex> LoadedModel::token_index() const {
-  std::lock_guard lock(token_index_mu_);
-  if (!token_index_) {
-    auto idx = constrain::build_token_index(*tok);
-    // A token too long for the index (65,535 bytes) leaves the model unconstrainable: the
-    // sequence then ends with an error naming it (generate::Sequence).
-    if (idx.ok()) token_index_ = std::move(idx).value();
+LoadedModel::~LoadedModel() {
+  if (token_index_builder_.joinable()) token_index_builder_.join();
+}
+
+void LoadedModel::build_token_index_locked(std::unique_lock<std::mutex>& lock) const {
+  if (token_index_built_) return;
+  if (token_index_building_) {
+    token_index_cv_.wait(lock, [&] { return token_index_built_; });
+    return;
   }
+  token_index_building_ = true;
+  lock.unlock();
+  auto idx = constrain::build_token_index(*tok);
+  lock.lock();
+  // A token too long for the index (65,535 bytes) leaves the model unconstrainable: the
+  // request is then refused with an error naming it (turn_service policy_for).
+  if (idx.ok()) token_index_ = std::move(idx).value();
+  ++token_index_builds_;
+  token_index_built_ = true;
+  token_index_cv_.notify_all();
+}
+
+std::shared_ptr<const constrain::TokenIndex> LoadedModel::token_index() const {
+  std::unique_lock lock(token_index_mu_);
+  build_token_index_locked(lock);
   return token_index_;
+}
+
+void LoadedModel::build_token_index_in_background() {
+  std::lock_guard lock(token_index_mu_);
+  if (token_index_built_ || token_index_building_ || token_index_builder_.joinable()) return;
+  token_index_builder_ = std::thread([this] {
+    std::unique_lock l(token_index_mu_);
+    build_token_index_locked(l);
+  });
+}
+
+uint32_t LoadedModel::token_index_builds() const {
+  std::lock_guard lock(token_index_mu_);
+  return token_index_builds_;
 }
 
 uint64_t LoadedModel::resident_bytes() const {
@@ -78,6 +109,13 @@ Status ModelRegistry::load_all() {
   return {};
 }
 
+void ModelRegistry::build_token_indexes_in_background() {
+  background_token_index_ = true;
+  for (ModelState& s : states_) {
+    if (auto m = s.alive.lock()) m->build_token_index_in_background();
+  }
+}
+
 ModelState* ModelRegistry::find(const std::string& name) {
   if (name.empty()) return &states_.front();
   for (ModelState& s : states_) {
@@ -93,6 +131,7 @@ Result<std::shared_ptr<LoadedModel>> ModelRegistry::map(ModelState& s) {
   }
   GEMMAD_ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m,
                           LoadedModel::load(s.config.name, s.config.path, context_length_));
+  if (background_token_index_) m->build_token_index_in_background();
   s.held = m;
   s.alive = m;
   s.n_ctx = m->n_ctx;

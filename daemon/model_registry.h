@@ -8,11 +8,13 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "chat/chat_format.h"
@@ -41,14 +43,33 @@ struct LoadedModel {
   // Bytes of the weight mapping resident in this process now.
   uint64_t resident_bytes() const;
   std::string general_name() const;
-  // The vocabulary's token trie for constrained decoding (docs/CONSTRAINED.md), built on the
-  // first call (~0.3 s for 262,144 tokens; callers on the io thread may call it before
-  // submitting a constrained job so the inference thread does not wait), then shared.
+  // The vocabulary's token trie for constrained decoding (docs/CONSTRAINED.md), built once
+  // and shared (~1 s for 262,144 tokens). build_token_index_in_background() builds it on a
+  // thread of its own (the daemon calls it after READY, so a constrained request finds it
+  // ready and neither the io nor the inference thread spends that second); a call before
+  // that build has finished waits for it, and a call when none was started builds it here.
+  // Null when the vocabulary cannot be indexed (a token longer than 65,535 bytes).
   std::shared_ptr<const constrain::TokenIndex> token_index() const;
+  void build_token_index_in_background();
+  // How many times the index was built (at most once; for tests).
+  uint32_t token_index_builds() const;
+
+  LoadedModel() = default;
+  LoadedModel(const LoadedModel&) = delete;
+  LoadedModel& operator=(const LoadedModel&) = delete;
+  ~LoadedModel();
 
  private:
+  // Builds unless built or being built (then waits); the caller holds `lock`.
+  void build_token_index_locked(std::unique_lock<std::mutex>& lock) const;
+
   mutable std::mutex token_index_mu_;
+  mutable std::condition_variable token_index_cv_;
+  mutable bool token_index_building_ = false;
+  mutable bool token_index_built_ = false;
+  mutable uint32_t token_index_builds_ = 0;
   mutable std::shared_ptr<const constrain::TokenIndex> token_index_;
+  std::thread token_index_builder_;
 };
 
 struct ModelState {
@@ -71,6 +92,10 @@ class ModelRegistry {
 
   // Maps every configured model (start-up: a bad file is an error, gemmad exits 4).
   Status load_all();
+  // From now on every mapped model builds its token index in the background (those mapped
+  // already start now, those mapped again after keep_alive when they are mapped). The daemon
+  // calls it after READY, on the io thread, so the builder threads are under its Landlock.
+  void build_token_indexes_in_background();
   // The model a request names ("" = the first), mapped again if keep_alive unmapped it.
   // kNotFound names the configured models.
   Result<std::shared_ptr<LoadedModel>> acquire(const std::string& name);
@@ -94,6 +119,7 @@ class ModelRegistry {
   std::vector<ModelState> states_;
   uint32_t context_length_;
   std::string models_dir_;
+  bool background_token_index_ = false;
 };
 
 }  // namespace gemmad::daemon
