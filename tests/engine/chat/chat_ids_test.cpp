@@ -73,7 +73,7 @@ TEST_F(ChatIds, MediaPartsSplitTheTextWhereThePlaceholderWould) {
   user.media = {{MediaAnchor::Kind::kImage, 16}, {MediaAnchor::Kind::kAudio, 100}};
   const std::vector<Message> m = {{Role::kUser, "hi"}, {Role::kModel, "hello"}, user};
   const std::string text = render_text(m);
-  EXPECT_NE(text.find("<|turn>user\nLook at this:\n\n<|image|>\n\n and listen<|audio|><turn|>"),
+  EXPECT_NE(text.find("<|turn>user\nLook at this: \n\n<|image|>\n\nand listen<|audio|><turn|>"),
             std::string::npos)
       << text;
   std::vector<TokenId> want = tok_->encode(text, {.parse_special = true});
