@@ -92,12 +92,22 @@ TEST(MediaRequests, GemmactlSendsImageAndAudioFiles) {
 struct MediaModel {
   std::string text, mmproj;
 };
+std::string& media_dir() {
+  static std::string dir;
+  return dir;
+}
 const MediaModel& media_model() {
   static const MediaModel m = [] {
     namespace fs = std::filesystem;
     const std::string dir =
         fs::temp_directory_path() / ("gemmad-it-media-" + std::to_string(getpid()));
     fs::create_directories(dir);
+    // ~75 MB per test process (the real vocabulary): removed when the test binary exits.
+    media_dir() = dir;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(media_dir(), ec);
+    });
     const char* env = std::getenv("GEMMAD_TOKENIZER_JSON");
     const std::string json = env != nullptr && *env != '\0'
                                  ? std::string(env)
