@@ -13,7 +13,11 @@ Error invalid(const std::string& what) {
 
 constexpr uint32_t kMinBudget = 70, kMaxBudget = 1120;  // vision token budgets
 
-Status admit_one(const MediaInput& m, const std::string& at, const media::MediaLimits& limits) {
+// The decoded part without its soft-token count (a clip too short for one token is a
+// problem of the model's input, reported after the model's own checks).
+Result<MediaPart> decode_only(const MediaInput& m, const std::string& at,
+                              const media::MediaLimits& limits) {
+  MediaPart part;
   if (m.kind == MediaInput::Kind::kImage) {
     if (m.token_budget != 0 && (m.token_budget < kMinBudget || m.token_budget > kMaxBudget)) {
       return invalid(at + ".image_token_budget " + std::to_string(m.token_budget) +
@@ -26,22 +30,43 @@ Status admit_one(const MediaInput& m, const std::string& at, const media::MediaL
     if (!m.mime.empty() && m.mime != want) {
       return invalid(at + ".mime_type '" + m.mime.substr(0, 40) + "' but the bytes are " + want);
     }
-    return {};
+    part.modality = Modality::kVision;
+    part.image = vision::Image{image->width, image->height, std::move(image->rgb)};
+    part.token_budget = m.token_budget;
+  } else {
+    if (!m.mime.empty() && m.mime != "audio/wav" && m.mime != "audio/x-wav") {
+      return invalid(at + ".mime_type '" + m.mime.substr(0, 40) + "': audio must be audio/wav");
+    }
+    auto pcm = media::decode_audio_16k(m.data, limits);
+    if (!pcm.ok()) return std::move(pcm).error().with_context(at);
+    part.modality = Modality::kAudio;
+    part.pcm = std::move(pcm).value();
   }
-  if (!m.mime.empty() && m.mime != "audio/wav" && m.mime != "audio/x-wav") {
-    return invalid(at + ".mime_type '" + m.mime.substr(0, 40) + "': audio must be audio/wav");
-  }
-  auto pcm = media::decode_audio_16k(m.data, limits);
-  if (!pcm.ok()) return std::move(pcm).error().with_context(at);
+  return part;
+}
+
+Status count_tokens(MediaPart& part, const std::string& at) {
+  auto n = soft_tokens(part);
+  if (!n.ok()) return std::move(n).error().with_context(at);
+  part.n_tokens = *n;
   return {};
 }
 
 }  // namespace
 
-Status admit_media(std::span<const MediaInput> media, size_t text_bytes,
-                   const media::MediaLimits& limits, const std::string& model,
-                   const std::string& mmproj) {
-  if (media.empty()) return {};
+Result<MediaPart> decode_part(const MediaInput& m, const std::string& at,
+                              const media::MediaLimits& limits) {
+  GEMMAD_ASSIGN_OR_RETURN(MediaPart part, decode_only(m, at, limits));
+  GEMMAD_TRY(count_tokens(part, at));
+  return part;
+}
+
+Result<std::vector<MediaPart>> admit_media(std::span<const MediaInput> media, size_t text_bytes,
+                                           const media::MediaLimits& limits,
+                                           const std::string& model,
+                                           const MediaEncoders* encoders) {
+  std::vector<MediaPart> parts;
+  if (media.empty()) return parts;
   if (media.size() > limits.max_media_per_request) {
     return make_error(ErrorCode::kOutOfRange, std::to_string(media.size()) +
                                                   " media parts; the limit is " +
@@ -58,18 +83,24 @@ Status admit_media(std::span<const MediaInput> media, size_t text_bytes,
                      std::to_string(last_offset) + ")");
     }
     last_offset = m.text_offset;
-    GEMMAD_TRY(admit_one(m, at, limits));
+    GEMMAD_ASSIGN_OR_RETURN(MediaPart part, decode_only(m, at, limits));
+    parts.push_back(std::move(part));
   }
-  if (mmproj.empty()) {
+  if (encoders == nullptr) {
     return invalid("model '" + model +
                    "' has no mmproj (vision/audio encoders): set mmproj in its [[models]] "
                    "table, model.mmproj, or --mmproj FILE after its --model");
   }
-  // The encoders (engine/vision, engine/audio) are not yet wired into the scheduler on this
-  // branch: refuse rather than answer as if the media were not there.
-  return make_error(ErrorCode::kUnsupported,
-                    "model '" + model + "': running the image/audio encoders of '" + mmproj +
-                        "' is not in this daemon build yet; the media were decoded and are valid");
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!encoders->has(parts[i].modality)) {
+      return make_error(ErrorCode::kUnsupported, "media[" + std::to_string(i) + "]: model '" +
+                                                     model + "': mmproj '" + encoders->path() +
+                                                     "' has no " +
+                                                     modality_name(parts[i].modality) + " encoder");
+    }
+    GEMMAD_TRY(count_tokens(parts[i], "media[" + std::to_string(i) + "]"));
+  }
+  return parts;
 }
 
 }  // namespace gemmad::daemon

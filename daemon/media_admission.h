@@ -10,6 +10,8 @@
 
 #include "common/result.h"
 #include "daemon/media/media_limits.h"
+#include "daemon/media_encoders.h"
+#include "daemon/media_prompt.h"
 
 namespace gemmad::daemon {
 
@@ -23,11 +25,17 @@ struct MediaInput {
   uint32_t token_budget = 0;  // images: 70..1120, 0 = default (280)
 };
 
+// Decodes one part under `limits` (checking its budget and MIME type) into what the encoder
+// takes, with its soft-token count; errors are prefixed with `at` ("media[1]").
+Result<MediaPart> decode_part(const MediaInput& m, const std::string& at,
+                              const media::MediaLimits& limits);
+
 // Checks count, offsets (within `text_bytes`, non-decreasing), budgets, MIME against the
-// bytes, and decodes each part under `limits`. `model` and `mmproj` name the model and its
-// encoders file ("" = text only, refused naming the config key).
-Status admit_media(std::span<const MediaInput> media, size_t text_bytes,
-                   const media::MediaLimits& limits, const std::string& model,
-                   const std::string& mmproj);
+// bytes, and decodes each part under `limits`; then that `model` has `encoders` (null = no
+// mmproj, refused naming the config key) with the tower each part needs. Returns the decoded
+// parts with their soft-token counts, in order.
+Result<std::vector<MediaPart>> admit_media(std::span<const MediaInput> media, size_t text_bytes,
+                                           const media::MediaLimits& limits,
+                                           const std::string& model, const MediaEncoders* encoders);
 
 }  // namespace gemmad::daemon

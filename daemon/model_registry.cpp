@@ -18,7 +18,8 @@ int64_t unix_ms_now() {
 
 Result<std::shared_ptr<LoadedModel>> LoadedModel::load(const std::string& name,
                                                        const std::string& path,
-                                                       uint32_t context_length) {
+                                                       uint32_t context_length,
+                                                       const std::string& mmproj) {
   auto m = std::make_shared<LoadedModel>();
   m->name = name;
   m->path = path;
@@ -31,6 +32,13 @@ Result<std::shared_ptr<LoadedModel>> LoadedModel::load(const std::string& name,
   m->chat.emplace(std::move(chat).value());
   m->stops = generate::stop_set_for(*m->tok);
   m->n_ctx = std::min(context_length, m->model->config().n_ctx_train);
+  if (!mmproj.empty()) {
+    auto ids = MediaTokenIds::of(*m->tok);
+    if (!ids.ok())
+      return std::move(ids).error().with_context(path + " (with mmproj " + mmproj + ")");
+    m->media_ids = *ids;
+    GEMMAD_ASSIGN_OR_RETURN(m->encoders, MediaEncoders::open(mmproj, m->model->config()));
+  }
   return m;
 }
 
@@ -94,7 +102,9 @@ std::string LoadedModel::general_name() const {
 }
 
 ModelRegistry::ModelRegistry(const Config& config)
-    : context_length_(config.context_length), models_dir_(config.models_dir) {
+    : context_length_(config.context_length),
+      models_dir_(config.models_dir),
+      encoder_idle_(std::chrono::seconds(config.media_encoder_idle_s)) {
   for (const ModelConfig& m : config.models) {
     ModelState s;
     s.config = m;
@@ -129,8 +139,9 @@ Result<std::shared_ptr<LoadedModel>> ModelRegistry::map(ModelState& s) {
     s.held = alive;  // still mapped (a lane or a job held it): never map a file twice
     return alive;
   }
-  GEMMAD_ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m,
-                          LoadedModel::load(s.config.name, s.config.path, context_length_));
+  GEMMAD_ASSIGN_OR_RETURN(
+      std::shared_ptr<LoadedModel> m,
+      LoadedModel::load(s.config.name, s.config.path, context_length_, s.config.mmproj));
   if (background_token_index_) m->build_token_index_in_background();
   s.held = m;
   s.alive = m;
@@ -174,6 +185,7 @@ std::vector<const LoadedModel*> ModelRegistry::expire(
   std::vector<const LoadedModel*> dropped;
   next.reset();
   for (ModelState& s : states_) {
+    if (s.held && s.held->encoders) s.held->encoders->release_idle(now, encoder_idle_, next);
     if (!s.held || s.active > 0 || s.keep_alive_ms < 0) continue;
     const auto deadline = s.idle_since + std::chrono::milliseconds(s.keep_alive_ms);
     if (deadline <= now) {

@@ -21,6 +21,8 @@
 #include "common/result.h"
 #include "constrain/constrain.h"
 #include "daemon/config.h"
+#include "daemon/media_encoders.h"
+#include "daemon/media_prompt.h"
 #include "generate/generation.h"
 #include "runtime/model.h"
 #include "tokenizer/tokenizer.h"
@@ -36,10 +38,15 @@ struct LoadedModel {
   std::optional<chat::ChatFormat> chat;
   generate::StopSet stops;
   uint32_t n_ctx = 0;  // effective: min(model.context_length, the file's n_ctx_train)
+  // Its vision/audio encoders (media_encoders.h): the mmproj file validated at load, the
+  // towers bound on first use; null without an mmproj. media_ids is set with it.
+  std::shared_ptr<MediaEncoders> encoders;
+  MediaTokenIds media_ids;
 
-  // Errors are kBadModelFile naming the path.
+  // Errors are kBadModelFile naming the path. `mmproj` "" = text only.
   static Result<std::shared_ptr<LoadedModel>> load(const std::string& name, const std::string& path,
-                                                   uint32_t context_length);
+                                                   uint32_t context_length,
+                                                   const std::string& mmproj = "");
   // Bytes of the weight mapping resident in this process now.
   uint64_t resident_bytes() const;
   std::string general_name() const;
@@ -103,7 +110,8 @@ class ModelRegistry {
   void begin(const std::string& name);
   void end(const std::string& name, std::optional<std::chrono::milliseconds> keep_alive);
   // Drops the hold of every idle model whose keep_alive has passed; returns them (the
-  // scheduler then frees their lanes). `next` gets the earliest pending deadline, if any.
+  // scheduler then frees their lanes). Releases the pages of every encoder unused for
+  // media.encoder_idle_s. `next` gets the earliest pending deadline, if any.
   std::vector<const LoadedModel*> expire(
       std::chrono::steady_clock::time_point now,
       std::optional<std::chrono::steady_clock::time_point>& next);
@@ -120,6 +128,7 @@ class ModelRegistry {
   uint32_t context_length_;
   std::string models_dir_;
   bool background_token_index_ = false;
+  std::chrono::milliseconds encoder_idle_;
 };
 
 }  // namespace gemmad::daemon

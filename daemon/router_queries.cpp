@@ -100,6 +100,21 @@ Status Router::on_sessions(const ConnPtr& conn, Client& client, const v1::Client
                            ? v1::MESSAGE_STATUS_TRUNCATED
                            : v1::MESSAGE_STATUS_CANCELLED);
       }
+      // Its stored images and audio (content-addressed; `session rm` removes them).
+      GEMMAD_ASSIGN_OR_RETURN(std::vector<store::StoredMedia> media,
+                              store_.session_media(client.app, ex.session.id));
+      for (const store::StoredMedia& sm : media) {
+        v1::SessionMedia* wm = detail->add_media();
+        wm->set_sha256(sm.sha256);
+        wm->set_kind(sm.kind == store::MediaKind::kImage ? v1::MEDIA_KIND_IMAGE
+                                                         : v1::MEDIA_KIND_AUDIO);
+        wm->set_mime_type(sm.mime);
+        wm->set_bytes(static_cast<uint64_t>(sm.bytes));
+        wm->set_text_offset(sm.text_offset);
+        for (size_t i = 0; i < ex.messages.size(); ++i) {
+          if (ex.messages[i].seq == sm.message_seq) wm->set_message_index(static_cast<uint32_t>(i));
+        }
+      }
       break;
     }
     case Body::kDeleteSession:
@@ -132,6 +147,16 @@ void fill_model(const ModelEntry& e, v1::ModelInfo& m) {
   m.set_configured(e.configured);
   m.set_is_default(e.is_default);
   m.set_active(e.active);
+  m.set_mmproj_path(e.mmproj_path);
+  for (const ModalityStatus& x : e.modalities) {
+    v1::ModalityInfo* mi = m.add_modalities();
+    mi->set_modality(modality_name(x.modality));
+    mi->set_bound(x.bound);
+    mi->set_mapped_bytes(x.weight_bytes);
+    mi->set_resident_bytes(x.resident_bytes);
+    mi->set_last_used_ms(x.last_use_unix_ms);
+    mi->set_encodes(x.encodes);
+  }
 }
 
 }  // namespace

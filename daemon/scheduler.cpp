@@ -310,17 +310,36 @@ bool Scheduler::step(Lane& lane) {
   }
   // Prefill rows: up to prefill_chunk prompt tokens, round-robin over prefilling sequences.
   uint32_t budget = opts_.prefill_chunk;
+  bool encoded_this_step = false;
   const size_t n = lane.active.size();
   for (size_t k = 0; k < n && budget > 0; ++k) {
     Active& a = *lane.active[(lane.prefill_cursor + k) % n];
     if (a.done || a.decoding) continue;
     runtime::SequenceKv& seq = lane.kv.seq(a.slot);
     const size_t left = a.spec.prompt.size() - a.n_fed;
-    const size_t take = std::min<size_t>(left, budget);
+    size_t take = std::min<size_t>(left, budget);
+    if (MediaPrompt* media = a.spec.media.get()) {
+      // At most one encode per step: the next part's rows wait for a later step.
+      if (media->ready_rows() < a.n_fed + take && !encoded_this_step) {
+        encoded_this_step = true;
+        if (Status es = media->encode_next(pool_); !es.ok()) {
+          finish(lane, a, StopReason::kError, es.error());
+          continue;
+        }
+      }
+      take = std::min(take, media->ready_rows() - a.n_fed);
+    }
     for (size_t i = 0; i < take; ++i) {
-      const bool last = a.n_fed + i + 1 == a.spec.prompt.size();
-      batch_.add(a.spec.prompt[a.n_fed + i], seq.n_pos() + static_cast<int32_t>(i),
-                 static_cast<int32_t>(a.slot), last);
+      const size_t row = a.n_fed + i;
+      const bool last = row + 1 == a.spec.prompt.size();
+      const int32_t pos = seq.n_pos() + static_cast<int32_t>(i);
+      const float* embedding = a.spec.media ? a.spec.media->embedding(row) : nullptr;
+      if (embedding) {
+        batch_.add_embedding(a.spec.prompt[row], embedding, pos, static_cast<int32_t>(a.slot),
+                             last);
+      } else {
+        batch_.add(a.spec.prompt[row], pos, static_cast<int32_t>(a.slot), last);
+      }
     }
     budget -= static_cast<uint32_t>(take);
   }

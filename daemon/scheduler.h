@@ -38,6 +38,7 @@
 #include "common/result.h"
 #include "daemon/fair_queue.h"
 #include "daemon/kv_resume.h"
+#include "daemon/media_prompt.h"
 #include "daemon/model_registry.h"
 #include "generate/generation.h"
 #include "generate/token_policy.h"
@@ -93,6 +94,11 @@ struct JobSpec {
   // turn service's rule (its text is stored as it was generated). Null = always.
   std::function<bool(const std::string& text)> continuable;
   std::vector<int32_t> prompt;
+  // Images and audio in the prompt (media_prompt.h; prompt == media->ids()); null = text.
+  // Each part is encoded on the inference thread when its rows are next to prefill, one
+  // part per step, so other sequences' decode rows run between encodes. Used by the
+  // inference thread only once submitted.
+  std::shared_ptr<MediaPrompt> media;
   sampler::SamplingParams sampling;
   generate::Limits limits;  // max_tokens, ignore_eos, stop strings
   // Which token may come next (thought budget, tool choice, grammars); null = any.

@@ -17,6 +17,15 @@ Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string
                                  std::span<const chat::Message> new_turn, bool thinking,
                                  uint32_t budget, uint32_t min_left_out,
                                  std::span<const chat::ToolDeclaration> tools) {
+  // Rows media add to messages' text (their soft tokens, begin and end tokens).
+  auto media_rows = [](std::span<const chat::Message> ms) {
+    size_t n = 0;
+    for (const chat::Message& m : ms) {
+      for (const chat::MediaAnchor& a : m.media)
+        n += a.rows;
+    }
+    return n;
+  };
   // Turns: each starts at a user message and runs to the next one.
   std::vector<size_t> starts;
   for (size_t i = 0; i < history.size(); ++i) {
@@ -27,15 +36,17 @@ Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string
   std::vector<size_t> turn_tokens;
   for (size_t t = 0; t < starts.size(); ++t) {
     const size_t end = t + 1 < starts.size() ? starts[t + 1] : history.size();
+    const auto msgs = history.subspan(starts[t], end - starts[t]);
     turn_tokens.push_back(
-        chat.render_ids(history.subspan(starts[t], end - starts[t]),
-                        {.thinking = false, .add_generation_prompt = false, .add_bos = false})
-            .size());
+        chat.render_ids(msgs, {.thinking = false, .add_generation_prompt = false, .add_bos = false})
+            .size() +
+        media_rows(msgs));
   }
   std::vector<chat::Message> fixed;
   if (!system_prompt.empty()) fixed.push_back({chat::Role::kSystem, system_prompt});
   fixed.insert(fixed.end(), new_turn.begin(), new_turn.end());
-  const size_t base = chat.render_ids(fixed, {.thinking = thinking, .tools = tools}).size();
+  const size_t base =
+      chat.render_ids(fixed, {.thinking = thinking, .tools = tools}).size() + media_rows(new_turn);
   if (base > budget) {
     return make_error(ErrorCode::kOutOfRange,
                       "context_full: the new message needs " + std::to_string(base) +
@@ -66,7 +77,12 @@ Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string
   conv.insert(conv.end(), history.begin() + static_cast<std::ptrdiff_t>(from), history.end());
   conv.insert(conv.end(), new_turn.begin(), new_turn.end());
   PromptPlan plan;
-  plan.ids = chat.render_ids(conv, {.thinking = thinking, .tools = tools});
+  chat::ChatFormat::MediaIds rendered =
+      chat.render_media_ids(conv, {.thinking = thinking, .tools = tools});
+  plan.ids = std::move(rendered.ids);
+  plan.media_at = std::move(rendered.media_at);
+  for (size_t i = 0; i < from; ++i)
+    plan.media_left_out += history[i].media.size();
   plan.turns_left_out = static_cast<uint32_t>(left_out);
   return plan;
 }

@@ -17,6 +17,11 @@ namespace gemmad::daemon {
 struct PromptPlan {
   std::vector<int32_t> ids;
   uint32_t turns_left_out = 0;
+  // Where the kept messages' media parts go (ChatFormat::render_media_ids), one per part, in
+  // message order; the parts of left-out turns come first and are not rendered: the first
+  // media_left_out anchors of `history`.
+  std::vector<size_t> media_at;
+  size_t media_left_out = 0;
 };
 
 // `history`: earlier user/model messages, oldest first (no system message). Leaves out at
@@ -25,7 +30,8 @@ struct PromptPlan {
 // quarters of the budget, so the next turns fit without shifting again. kOutOfRange "context_full"
 // when the system prompt and the new turn alone exceed `budget` tokens.
 // `new_turn`: the user's message, or the tool results that answer the last model message's
-// calls (kept together). `tools` are declared in the system block.
+// calls (kept together). `tools` are declared in the system block. Media anchors of any
+// message count their `rows` into the message's size.
 Result<PromptPlan> render_within(const chat::ChatFormat& chat, const std::string& system_prompt,
                                  std::span<const chat::Message> history,
                                  std::span<const chat::Message> new_turn, bool thinking,

@@ -13,6 +13,7 @@
 #include "chat/tool_call_parser.h"
 #include "chat/turn_policy.h"
 #include "constrain/constrain.h"
+#include "daemon/media/image_decoder.h"
 #include "daemon/session_resume.h"
 #include "daemon/turn_prompt.h"
 #include "daemon/turn_service_impl.h"
@@ -371,6 +372,24 @@ const char* turn_stop_name(TurnStop s) {
 }
 
 // What a request became before it is scheduled.
+// A request's media part as the store keeps it: the MIME type from the bytes when the client
+// gave none (admission checked that a given one agrees).
+static store::NewMedia to_new_media(const MediaInput& m) {
+  store::NewMedia n;
+  n.data = m.data;
+  n.text_offset = m.text_offset;
+  n.token_budget = m.token_budget;
+  if (m.kind == MediaInput::Kind::kAudio) {
+    n.kind = store::MediaKind::kAudio;
+    n.mime = "audio/wav";
+  } else {
+    n.kind = store::MediaKind::kImage;
+    auto format = media::sniff_image(m.data);
+    n.mime = format.ok() && *format == media::ImageFormat::kJpeg ? "image/jpeg" : "image/png";
+  }
+  return n;
+}
+
 struct TurnServiceImpl::Prepared {
   std::vector<int32_t> prompt;
   std::string cache_key;
@@ -384,6 +403,14 @@ struct TurnServiceImpl::Prepared {
   std::vector<int64_t> tool_result_tokens;
   bool in_thought = false;  // the prompt opened the thought channel (after a tool result)
   int64_t turns = 0;        // the stored session's turns before this one
+  // Where the new user message's media go in `prompt` (before MediaPrompt::place).
+  std::vector<size_t> media_at;
+  // A prompt holding soft tokens: its ids alone do not say what its KV holds (every image's
+  // placeholders are the same id), so its KV is neither reused nor remembered by ids.
+  bool has_media = false;
+  // The stored media of the kept history's user messages, in order (re-encoded: a restart or
+  // a later turn prefills them again); the new turn's come after them in the prompt.
+  std::vector<MediaPart> history_media;
 };
 
 struct TurnServiceImpl::Request {
@@ -396,6 +423,7 @@ struct TurnServiceImpl::Request {
   std::optional<std::chrono::milliseconds> keep_alive;
   Prepared prep;
   std::string user_text;
+  std::vector<MediaInput> user_media;  // stored with the user message (stored chat)
   bool thinking = false;
   bool uses_tools = false;  // tools declared or results sent: no session token reuse
   Clock::time_point arrived;
@@ -423,7 +451,8 @@ Result<store::AppId> TurnServiceImpl::app_of(const Caller& caller) {
 }
 
 Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
-    TurnRequest& req, const std::shared_ptr<LoadedModel>& model, uint32_t budget) {
+    TurnRequest& req, const std::shared_ptr<LoadedModel>& model, uint32_t budget,
+    const MediaTurn& media) {
   Prepared p;
   const StoredChat& c = req.chat;
   if (c.user_text.empty() && c.tool_results.empty()) {
@@ -439,6 +468,10 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
   const chat::ChatFormat& chat = *model->chat;
   std::vector<chat::Message> turn;
   if (!c.user_text.empty()) turn.push_back({chat::Role::kUser, c.user_text});
+  if (!media.anchors.empty()) {
+    if (turn.empty()) return invalid("media: they belong to user_text, which is empty");
+    turn.back().media = media.anchors;
+  }
   p.store_turn = true;
   p.user_tokens = static_cast<int64_t>(model->tok->encode(c.user_text).size());
   if (c.new_session || c.session_id.empty()) {
@@ -449,6 +482,7 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
     GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan, render_within(chat, c.system_prompt, {}, turn,
                                                            req.thinking, budget, 0, req.tools));
     p.prompt = std::move(plan.ids);
+    p.media_at = std::move(plan.media_at);
     GEMMAD_ASSIGN_OR_RETURN(
         store::Session s,
         store_.create_session(p.app, c.title.empty() ? derive_title(c.user_text) : c.title,
@@ -463,7 +497,15 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
   p.session_id = s.id;
   p.cache_key = s.id;
   p.turns = s.turns;
-  const bool plain = req.tools.empty() && c.tool_results.empty();
+  // A session's stored media are placed again from the store, never from cached ids.
+  GEMMAD_ASSIGN_OR_RETURN(std::vector<store::StoredMedia> stored_media,
+                          store_.session_media(p.app, s.id));
+  if (!stored_media.empty() && !model->encoders) {
+    return invalid("session " + s.id + " holds images or audio, and model '" + model->name +
+                   "' has no mmproj to encode them");
+  }
+  const bool plain =
+      req.tools.empty() && c.tool_results.empty() && media.anchors.empty() && stored_media.empty();
   if (!req.thinking && plain) {
     SessionTokenCache::Continued cont =
         session_tokens_.continue_turn(s.id, model->name, s.turns, chat, *model->tok, c.user_text);
@@ -481,12 +523,32 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
   }
   GEMMAD_ASSIGN_OR_RETURN(std::vector<store::Message> history, store_.messages(p.app, s.id));
   std::vector<chat::Message> conv;
+  std::vector<MediaPart> history_media;
   for (const auto& m : history) {
     if (m.role == store::Role::kSystem) continue;
     chat::Message cm;
     cm.content = m.text;
     if (m.role == store::Role::kUser) {
       cm.role = chat::Role::kUser;
+      for (const store::StoredMedia& sm : stored_media) {
+        if (sm.message_seq != m.seq) continue;
+        GEMMAD_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, store_.media_data(p.app, sm.sha256));
+        const MediaInput in{.kind = sm.kind == store::MediaKind::kImage ? MediaInput::Kind::kImage
+                                                                        : MediaInput::Kind::kAudio,
+                            .mime = sm.mime,
+                            .data = std::move(bytes),
+                            .text_offset = sm.text_offset,
+                            .token_budget = sm.token_budget};
+        GEMMAD_ASSIGN_OR_RETURN(
+            MediaPart part,
+            decode_part(in, "session media " + sm.sha256.substr(0, 12), media_limits(config_)));
+        cm.media.push_back({.kind = in.kind == MediaInput::Kind::kImage
+                                        ? chat::MediaAnchor::Kind::kImage
+                                        : chat::MediaAnchor::Kind::kAudio,
+                            .offset = sm.text_offset,
+                            .rows = part.n_tokens + 2});
+        history_media.push_back(std::move(part));
+      }
     } else if (m.role == store::Role::kTool) {
       cm.role = chat::Role::kTool;
       cm.tool_name = m.tool_name;
@@ -536,19 +598,23 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare_stored(
                           render_within(chat, s.system_prompt, conv, turn, req.thinking, budget,
                                         p.turns_left_out, req.tools));
   p.prompt = std::move(plan.ids);
+  p.media_at = std::move(plan.media_at);
+  p.history_media.assign(std::make_move_iterator(history_media.begin() +
+                                                 static_cast<std::ptrdiff_t>(plan.media_left_out)),
+                         std::make_move_iterator(history_media.end()));
   p.turns_left_out = plan.turns_left_out;
   return p;
 }
 
 Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare(
-    TurnRequest& req, const std::shared_ptr<LoadedModel>& model) {
+    TurnRequest& req, const std::shared_ptr<LoadedModel>& model, const MediaTurn& media) {
   const uint32_t max_tokens =
       req.params.max_tokens ? *req.params.max_tokens : generate::kDefaultMaxTokens;
   const uint32_t budget = prompt_budget(model->n_ctx, max_tokens, config_.max_prompt_tokens);
   const chat::ChatFormat& chat = *model->chat;
   switch (req.kind) {
     case TurnKind::kStoredChat:
-      return prepare_stored(req, model, budget);
+      return prepare_stored(req, model, budget, media);
     case TurnKind::kStatelessChat: {
       auto& msgs = req.stateless.messages;
       if (msgs.empty()) return invalid("messages is empty");
@@ -610,10 +676,23 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare(
       std::vector<chat::Message> turn(conv.begin() + static_cast<std::ptrdiff_t>(first_new),
                                       conv.end());
       conv.resize(first_new);
+      if (!media.anchors.empty()) {
+        if (turn.back().role != chat::Role::kUser || msgs.back().role != ChatMessage::Role::kUser) {
+          return invalid("media: they belong to the last message, which must be the user's");
+        }
+        // Offsets count in the last message's text; merged user messages come before it.
+        const auto base =
+            static_cast<uint32_t>(turn.back().content.size() - msgs.back().text.size());
+        for (chat::MediaAnchor a : media.anchors) {
+          a.offset += base;
+          turn.back().media.push_back(a);
+        }
+      }
       GEMMAD_ASSIGN_OR_RETURN(PromptPlan plan, render_within(chat, system, conv, turn, req.thinking,
                                                              budget, 0, req.tools));
       Prepared p;
       p.prompt = std::move(plan.ids);
+      p.media_at = std::move(plan.media_at);
       p.turns_left_out = plan.turns_left_out;
       p.in_thought = req.thinking && turn.back().role == chat::Role::kTool;
       // Conversations that start alike share a cache key, so a client resending its
@@ -630,15 +709,22 @@ Result<TurnServiceImpl::Prepared> TurnServiceImpl::prepare(
       }
       Prepared p;
       if (c.raw) {
+        if (!media.anchors.empty()) {
+          return invalid("media: a raw completion has no template to place them in");
+        }
         p.prompt = model->tok->encode(c.prompt, {.add_bos = true, .parse_special = false});
       } else {
-        const chat::Message turn{chat::Role::kUser, c.prompt};
-        p.prompt =
-            chat.render_ids(std::span(&turn, 1), {.thinking = req.thinking, .tools = req.tools});
+        chat::Message turn{chat::Role::kUser, c.prompt};
+        turn.media = media.anchors;
+        chat::ChatFormat::MediaIds r = chat.render_media_ids(
+            std::span(&turn, 1), {.thinking = req.thinking, .tools = req.tools});
+        p.prompt = std::move(r.ids);
+        p.media_at = std::move(r.media_at);
       }
-      if (p.prompt.size() > budget) {
+      if (p.prompt.size() + media.rows > budget) {
         return make_error(ErrorCode::kOutOfRange,
-                          "context_full: the prompt is " + std::to_string(p.prompt.size()) +
+                          "context_full: the prompt is " +
+                              std::to_string(p.prompt.size() + media.rows) +
                               " tokens; the budget is " + std::to_string(budget) +
                               " (model.context_length minus the reply's max_tokens)");
       }
@@ -685,24 +771,49 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   auto limits = limits_of(request.params, (*model)->n_ctx);
   if (!limits.ok()) return refuse(limits.error());
   if (Status f = validate_features(request, **model); !f.ok()) return refuse(f.error());
+  std::vector<MediaPart> media_parts;
+  MediaTurn media_turn;
   if (!request.media.empty()) {
-    std::string mmproj;
-    for (const ModelConfig& m : config_.models)
-      if (m.name == (*model)->name) mmproj = m.mmproj;
     size_t text_bytes = request.completion.prompt.size();
     if (request.kind == TurnKind::kStoredChat) text_bytes = request.chat.user_text.size();
     if (request.kind == TurnKind::kStatelessChat && !request.stateless.messages.empty()) {
       text_bytes = request.stateless.messages.back().text.size();
     }
-    if (Status st =
-            admit_media(request.media, text_bytes, media_limits(config_), (*model)->name, mmproj);
-        !st.ok()) {
-      return refuse(st.error());
+    auto admitted = admit_media(request.media, text_bytes, media_limits(config_), (*model)->name,
+                                (*model)->encoders.get());
+    if (!admitted.ok()) return refuse(admitted.error());
+    media_parts = std::move(admitted).value();
+    for (size_t i = 0; i < media_parts.size(); ++i) {
+      media_turn.anchors.push_back(
+          {.kind = media_parts[i].modality == Modality::kVision ? chat::MediaAnchor::Kind::kImage
+                                                                : chat::MediaAnchor::Kind::kAudio,
+           .offset = request.media[i].text_offset,
+           .rows = media_parts[i].n_tokens + 2});      // with its begin and end tokens
+      media_turn.rows += media_parts[i].n_tokens + 2;  // with its begin and end tokens
     }
   }
-  auto prepared = prepare(request, *model);
+  auto prepared = prepare(request, *model, media_turn);
   if (!prepared.ok()) {
     return refuse(prepared.error());
+  }
+  std::shared_ptr<MediaPrompt> media_prompt;
+  if (!prepared->history_media.empty()) {
+    media_parts.insert(media_parts.begin(),
+                       std::make_move_iterator(prepared->history_media.begin()),
+                       std::make_move_iterator(prepared->history_media.end()));
+    prepared->history_media.clear();
+  }
+  if (!media_parts.empty()) {
+    auto placed = MediaPrompt::place(prepared->prompt, prepared->media_at, std::move(media_parts),
+                                     (*model)->media_ids, (*model)->encoders);
+    if (!placed.ok()) {
+      if (prepared->new_session) (void)store_.delete_session(prepared->app, prepared->session_id);
+      return refuse(placed.error());
+    }
+    media_prompt = std::move(placed).value();
+    prepared->prompt = media_prompt->ids();
+    prepared->has_media = true;
+    prepared->cache_key.clear();
   }
   auto policy = policy_for(request, **model, prepared->in_thought);
   if (!policy.ok()) {
@@ -720,6 +831,7 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   r->keep_alive = request.keep_alive;
   r->prep = std::move(prepared).value();
   r->user_text = request.chat.user_text;
+  if (r->prep.store_turn) r->user_media = std::move(request.media);
   r->thinking = request.thinking;
   r->uses_tools = !request.tools.empty() || !r->prep.tool_results.empty();
   r->arrived = arrived;
@@ -729,7 +841,7 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
   job.model = r->model;
   job.fair_key = std::to_string(request.caller.uid) + ":" + request.caller.app_name;
   job.cache_key = r->prep.cache_key;
-  if (r->prep.store_turn && !r->thinking && !r->uses_tools) {
+  if (r->prep.store_turn && !r->thinking && !r->uses_tools && !r->prep.has_media) {
     // The same rule as finish()'s session_tokens_.remember: only a reply stored exactly as it
     // was generated is continued from its ids, in memory or from the saved KV after a restart.
     job.cache_tag = session_kv_tag(r->model_name, r->prep.turns + 1, r->prep.turns_left_out);
@@ -739,6 +851,7 @@ Result<TurnHandle> TurnServiceImpl::start(TurnRequest request, std::shared_ptr<T
     };
   }
   job.prompt = r->prep.prompt;
+  job.media = std::move(media_prompt);
   job.sampling = *sampling;
   job.limits = *limits;
   job.policy = *policy;
@@ -827,6 +940,7 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
       std::vector<chat::Message> tool_results;
       std::vector<int64_t> tool_result_tokens;
       std::string calls;
+      std::vector<MediaInput> media;
     };
     // The answer is stored, not the thoughts (the template strips them anyway); a reply
     // that did not parse keeps its raw call text, so nothing the model said is lost.
@@ -836,7 +950,8 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
         Commit{r.prep.app, r.prep.session_id, r.user_text, stored, r.prep.user_tokens,
                static_cast<int64_t>(result.tokens.size()), to_store(out.message_status),
                r.prep.tool_results, r.prep.tool_result_tokens,
-               out.tool_calls.empty() ? std::string() : calls_json(out.tool_calls)});
+               out.tool_calls.empty() ? std::string() : calls_json(out.tool_calls),
+               std::move(r.user_media)});
     boost::asio::post(
         store_thread_, [this, handle, c, res = std::move(result), o = std::move(out)]() mutable {
           store::NewTurn turn;
@@ -850,6 +965,11 @@ void TurnServiceImpl::on_job_done(TurnHandle handle, JobResult result) {
                                          c->tool_results[i].content, c->tool_result_tokens[i]});
           }
           turn.model_tool_calls_json = c->calls;
+          // Content-addressed per app, counted in its quota (store migration 4).
+          std::vector<store::NewMedia> media;
+          for (const MediaInput& m : c->media)
+            media.push_back(to_new_media(m));
+          turn.user_media = media;
           Result<store::Session> saved = store_.append_turn(c->app, c->session_id, turn);
           boost::asio::post(io_, [this, handle, res = std::move(res), o = std::move(o),
                                   saved = std::move(saved)]() mutable {
@@ -874,7 +994,7 @@ void TurnServiceImpl::finish(TurnHandle handle, JobResult result, TurnOutcome ou
       session_tokens_.forget(r->prep.session_id);
     } else if ((result.reason == StopReason::kEos || result.reason == StopReason::kStopToken ||
                 result.reason == StopReason::kMaxTokens) &&
-               !r->thinking && !r->uses_tools && out.reasoning.empty() &&
+               !r->thinking && !r->uses_tools && !r->prep.has_media && out.reasoning.empty() &&
                out.raw_tool_call.empty() && out.text == result.text) {
       session_tokens_.remember(r->prep.session_id, r->model_name, (*saved)->turns,
                                r->prep.turns_left_out, result.prompt, result.tokens);
@@ -964,9 +1084,11 @@ std::vector<ModelEntry> TurnServiceImpl::models(bool with_files) const {
     e.name = s.config.name;
     e.path = s.config.path;
     e.is_default = out.empty();
+    e.mmproj_path = s.config.mmproj;
     if (auto m = s.alive.lock()) {
       e.loaded = true;
       e.resident_bytes = m->resident_bytes();
+      if (m->encoders) e.modalities = m->encoders->status();
     }
     e.file_bytes = s.file_bytes;
     e.last_used_ms = s.last_used_unix_ms;

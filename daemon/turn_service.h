@@ -28,6 +28,7 @@
 #include "chat/stream_splitter.h"
 #include "common/result.h"
 #include "daemon/media_admission.h"
+#include "daemon/media_encoders.h"
 
 namespace gemmad::daemon {
 
@@ -248,7 +249,9 @@ struct ModelEntry {
   uint32_t n_ctx = 0;           // effective: min(context_length, n_ctx_train); 0 if unknown
   std::string variant;          // "e2b", "e4b", "custom"; "" if not loaded yet
   uint32_t vocab_size = 0;
-  uint32_t active = 0;  // requests of this model running or queued
+  uint32_t active = 0;                     // requests of this model running or queued
+  std::string mmproj_path;                 // its encoders file; "" = text only
+  std::vector<ModalityStatus> modalities;  // per tower of the mmproj, when mapped
 };
 
 struct ServiceStatus {

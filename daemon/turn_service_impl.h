@@ -45,9 +45,16 @@ class TurnServiceImpl : public TurnService {
  private:
   struct Request;
   struct Prepared;
-  Result<Prepared> prepare(TurnRequest& req, const std::shared_ptr<LoadedModel>& model);
+  // The new user message's media as the prompt needs them: where (anchors) and how many rows
+  // they add (soft tokens plus begin/end tokens).
+  struct MediaTurn {
+    std::vector<chat::MediaAnchor> anchors;
+    uint32_t rows = 0;
+  };
+  Result<Prepared> prepare(TurnRequest& req, const std::shared_ptr<LoadedModel>& model,
+                           const MediaTurn& media);
   Result<Prepared> prepare_stored(TurnRequest& req, const std::shared_ptr<LoadedModel>& model,
-                                  uint32_t budget);
+                                  uint32_t budget, const MediaTurn& media);
   void on_job_done(TurnHandle handle, struct JobResult result);
   void finish(TurnHandle handle, JobResult result, TurnOutcome out,
               std::optional<Result<store::Session>> saved);

@@ -76,6 +76,15 @@ int report_client_error(const Globals& g, const Error& e) {
 }
 
 nlohmann::json model_json(const v1::ModelInfo& m) {
+  nlohmann::json modalities = nlohmann::json::array();
+  for (const v1::ModalityInfo& x : m.modalities()) {
+    modalities.push_back({{"modality", x.modality()},
+                          {"mapped", x.bound()},
+                          {"weight_bytes", x.mapped_bytes()},
+                          {"resident_bytes", x.resident_bytes()},
+                          {"last_used_ms", x.last_used_ms()},
+                          {"encodes", x.encodes()}});
+  }
   return {{"name", m.model()},
           {"general_name", m.name()},
           {"path", m.path()},
@@ -89,7 +98,9 @@ nlohmann::json model_json(const v1::ModelInfo& m) {
           {"resident_bytes", m.resident_bytes()},
           {"last_used_ms", m.last_used_ms()},
           {"keep_alive_ms", m.keep_alive_ms()},
-          {"active", m.active()}};
+          {"active", m.active()},
+          {"mmproj_path", m.mmproj_path()},
+          {"modalities", std::move(modalities)}};
 }
 
 std::string mib(uint64_t bytes) {

@@ -91,14 +91,33 @@ int run_show(const Globals& g, const SessionArgs& a) {
                       {"created", m.created_ms()},
                       {"complete", m.status() == v1::MESSAGE_STATUS_COMPLETE}});
     }
-    print_json({{"id", d->info().id()}, {"title", d->info().title()}, {"messages", msgs}});
+    nlohmann::json media = nlohmann::json::array();
+    for (const auto& x : d->media()) {
+      media.push_back({{"sha256", x.sha256()},
+                       {"kind", x.kind() == v1::MEDIA_KIND_AUDIO ? "audio" : "image"},
+                       {"mime_type", x.mime_type()},
+                       {"bytes", x.bytes()},
+                       {"message_index", x.message_index()},
+                       {"text_offset", x.text_offset()}});
+    }
+    print_json({{"id", d->info().id()},
+                {"title", d->info().title()},
+                {"messages", msgs},
+                {"media", media}});
     return kExitOk;
   }
   std::cout << "session " << d->info().id() << "  " << d->info().title() << "\n";
-  for (const auto& m : d->messages()) {
+  for (int i = 0; i < d->messages_size(); ++i) {
+    const auto& m = d->messages(i);
     std::cout << "\n[" << role_name(m.role()) << "] " << format_time(m.created_ms())
               << (m.status() == v1::MESSAGE_STATUS_COMPLETE ? "" : " (interrupted)") << "\n"
               << m.text() << "\n";
+    for (const auto& x : d->media()) {
+      if (x.message_index() != static_cast<uint32_t>(i)) continue;
+      std::cout << "  [" << (x.kind() == v1::MEDIA_KIND_AUDIO ? "audio" : "image") << " "
+                << x.mime_type() << ", " << x.bytes() << " bytes, sha256 "
+                << x.sha256().substr(0, 16) << ", at byte " << x.text_offset() << "]\n";
+    }
   }
   return kExitOk;
 }

@@ -66,6 +66,15 @@ int run_status(const Globals& g, bool json) {
     std::cout << "  " << m.model() << ": " << (m.loaded() ? "loaded" : "unloaded") << ", resident "
               << mib(m.resident_bytes()) << ", context " << m.n_ctx() << ", " << m.active()
               << " request(s)" << (m.is_default() ? " (default)" : "") << "\n";
+    for (const auto& x : m.modalities()) {
+      // Per encoder of its mmproj: bound on first use, released after media.encoder_idle_s.
+      std::cout << "    " << x.modality() << ": " << (x.bound() ? "mapped" : "not mapped")
+                << ", resident " << mib(x.resident_bytes()) << " of " << mib(x.mapped_bytes())
+                << ", " << x.encodes() << " encode(s), last use "
+                << (x.last_used_ms() == 0 ? std::string("never")
+                                          : std::to_string(x.last_used_ms()) + " (unix ms)")
+                << "\n";
+    }
   }
   std::cout << "memory:  rss " << mib(s->memory().rss_bytes()) << ", mapped "
             << mib(s->memory().mapped_bytes()) << ", resident weights "

@@ -1,6 +1,7 @@
 // Gemma 4 E2B/E4B chat template with tools and thinking (docs/GEMMA4.md §5.4).
 #include "chat/chat_format.h"
 
+#include <algorithm>
 #include <cctype>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,27 @@ void render_response(const Message& m, Sink& sink) {
   sink.special(Special::kResponseEnd);
 }
 
+// A user message with media parts: the trimmed content cut at each part's offset (clamped to
+// the trimmed text), an image as `\n\n<media>\n\n` and audio as `<media>` (docs/ENCODERS.md
+// §2.6).
+template <typename Sink>
+void render_with_media(const Message& m, Sink& sink) {
+  const std::string_view all(m.content);
+  const std::string_view kept = trim(all);
+  const size_t begin = static_cast<size_t>(kept.data() - all.data());
+  const size_t end = begin + kept.size();
+  size_t at = begin;
+  for (const MediaAnchor& a : m.media) {
+    const size_t cut = std::clamp<size_t>(a.offset, at, end);
+    sink.text(all.substr(at, cut - at));
+    at = cut;
+    if (a.kind == MediaAnchor::Kind::kImage) sink.text("\n\n");
+    sink.media(a.kind);
+    if (a.kind == MediaAnchor::Kind::kImage) sink.text("\n\n");
+  }
+  sink.text(all.substr(at, end - at));
+}
+
 // The template as a sequence of pieces, so the string and the id renderings cannot drift
 // apart: `special` emits a control token, `text` emits message or template text.
 template <typename Sink>
@@ -147,8 +169,10 @@ void render(std::span<const Message> messages, const ChatOptions& options, Sink&
         open_model_turn = true;
         continue;
       }
-    } else {
+    } else if (m.media.empty()) {
       sink.text(trim(m.content));
+    } else {
+      render_with_media(m, sink);
     }
     sink.special(Special::kTurnEnd);
     sink.text("\n");
@@ -176,6 +200,10 @@ struct TextSink {
   std::string out;
   void special(Special s) { out.append(kSpecialText[static_cast<size_t>(s)]); }
   void text(std::string_view t) { out.append(t); }
+  // The template's own placeholder text for a media part.
+  void media(MediaAnchor::Kind k) {
+    out.append(k == MediaAnchor::Kind::kImage ? "<|image|>" : "<|audio|>");
+  }
 };
 
 // Text between two control tokens is gathered and tokenized as one fragment, exactly as the
@@ -203,6 +231,11 @@ struct IdSink {
     }
   }
   void text(std::string_view t) { pending.append(t); }
+  void media(MediaAnchor::Kind) {
+    flush();
+    media_at.push_back(out.size());
+  }
+  std::vector<size_t> media_at;
 };
 
 bool valid_name(std::string_view n) {
@@ -322,10 +355,22 @@ std::vector<TokenId> ChatFormat::render_ids(std::span<const Message> messages,
                          t.tool_end,     t.call,      t.call_end,   t.response, t.response_end,
                          t.string_delim, t.channel,   t.channel_end};
   static_assert(std::size(ids) == static_cast<size_t>(Special::kCount));
-  IdSink sink{*tokenizer_, ids, {}, {}};
+  IdSink sink{*tokenizer_, ids, {}, {}, {}};
   render(messages, options, sink);
   sink.flush();
   return std::move(sink.out);
+}
+
+ChatFormat::MediaIds ChatFormat::render_media_ids(std::span<const Message> messages,
+                                                  const ChatOptions& options) const {
+  const ToolIds& t = tool_ids_;
+  const TokenId ids[] = {bos_,           turn_start_, turn_end_,    think_,     t.tool,
+                         t.tool_end,     t.call,      t.call_end,   t.response, t.response_end,
+                         t.string_delim, t.channel,   t.channel_end};
+  IdSink sink{*tokenizer_, ids, {}, {}, {}};
+  render(messages, options, sink);
+  sink.flush();
+  return MediaIds{std::move(sink.out), std::move(sink.media_at)};
 }
 
 }  // namespace gemmad::chat

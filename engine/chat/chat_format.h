@@ -11,6 +11,7 @@
 // typed by a user can never become a control token.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,9 +44,20 @@ struct ToolDeclaration {
   std::string parameters_json;
 };
 
+// An image or audio part of a user message, at a byte offset of its content (docs/ENCODERS.md
+// §2.6, §3): rendered as the template writes a media part (`\n\n<|image|>\n\n`, `<|audio|>`);
+// render_media_ids() reports where its soft tokens go instead of the placeholder.
+struct MediaAnchor {
+  enum class Kind { kImage, kAudio };
+  Kind kind = Kind::kImage;
+  uint32_t offset = 0;  // into content, before trimming; past the end = at the end
+  uint32_t rows = 0;    // prompt rows it becomes (soft tokens + begin/end), for budgeting
+};
+
 struct Message {
   Role role = Role::kUser;
   std::string content;               // kTool: the result (a JSON object, or any text)
+  std::vector<MediaAnchor> media;    // kUser: in offset order
   std::vector<ToolCall> tool_calls;  // kModel: calls after the content
   std::string tool_name;             // kTool: the function whose result this is
 };
@@ -81,6 +93,15 @@ class ChatFormat {
 
   std::vector<TokenId> render_ids(std::span<const Message> messages,
                                   const ChatOptions& options = {}) const;
+  // The same ids with each user message's media left out, and where each went: media_at[k]
+  // is the index in ids before which the k-th media part (in message order) is placed. The
+  // text on either side of a part is tokenized apart, as a control token would split it.
+  struct MediaIds {
+    std::vector<TokenId> ids;
+    std::vector<size_t> media_at;
+  };
+  MediaIds render_media_ids(std::span<const Message> messages,
+                            const ChatOptions& options = {}) const;
 
   TokenId turn_start_id() const { return turn_start_; }
   TokenId turn_end_id() const { return turn_end_; }

@@ -25,9 +25,9 @@ MediaInput image(uint32_t offset = 0, uint32_t budget = 0, std::string mime = ""
           .token_budget = budget};
 }
 
-std::string error_of(const std::vector<MediaInput>& media, const media::MediaLimits& limits = {},
-                     const std::string& mmproj = "m.gguf") {
-  Status st = admit_media(media, 10, limits, "e2b", mmproj);
+// Without encoders (no mmproj): every check on the parts runs first, then the model's.
+std::string error_of(const std::vector<MediaInput>& media, const media::MediaLimits& limits = {}) {
+  auto st = admit_media(media, 10, limits, "e2b", nullptr);
   return st.ok() ? "ok" : st.error().message;
 }
 
@@ -56,8 +56,8 @@ TEST(MediaAdmission, DecodesEachFileUnderTheLimits) {
 
 TEST(MediaAdmission, ValidMediaForAModelWithoutMmprojNameTheKey) {
   MediaInput wav{.kind = MediaInput::Kind::kAudio, .data = seed("wav/stereo16_44k.wav")};
-  EXPECT_NE(error_of({image(), wav}, {}, "").find("model 'e2b' has no mmproj"), std::string::npos);
-  EXPECT_TRUE(admit_media({}, 0, {}, "e2b", "").ok());  // text requests are untouched
+  EXPECT_NE(error_of({image(), wav}, {}).find("model 'e2b' has no mmproj"), std::string::npos);
+  EXPECT_TRUE(admit_media({}, 0, {}, "e2b", nullptr).ok());  // text requests are untouched
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // completion, an aborted stream whose cancel the daemon reports in /metrics, and an unknown
 // model that the client raises as a 404 error.
 //
-//   node http_openai_test.mjs NPM_DIR HTTP_SOCKET      (NPM_DIR: scripts/fetch-npm-test-deps.sh)
+//   node http_openai_test.mjs NPM_DIR HTTP_SOCKET [--media]  (NPM_DIR: scripts/fetch-npm-test-deps.sh)
+// --media: the daemon's "tiny" model has an mmproj; image_url and input_audio parts are sent too.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -93,6 +94,55 @@ await assert.rejects(
   client.chat.completions.create({ model: "no-such-model", messages }),
   (e) => e instanceof NotFoundError && e.status === 404 && typeof e.message === "string",
 );
+
+// Images and audio (issue 11), when the daemon's model has its encoders (--media): an
+// image_url data: URL and an input_audio part reach the encoders through the official client.
+if (process.argv[4] === "--media") {
+  const { readFileSync } = await import("node:fs");
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const png = readFileSync(path.join(here, "..", "fuzz", "seeds", "png", "rgb8.png"));
+  // One second of a 440 Hz tone: a mono 16-bit 16 kHz WAV.
+  const n = 16000;
+  const wav = Buffer.alloc(44 + 2 * n);
+  wav.write("RIFF", 0);
+  wav.writeUInt32LE(36 + 2 * n, 4);
+  wav.write("WAVEfmt ", 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(16000, 24);
+  wav.writeUInt32LE(32000, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write("data", 36);
+  wav.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; ++i) {
+    wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16000)), 44 + 2 * i);
+  }
+  const ask = (content) => client.chat.completions.create({
+    model: "tiny", messages: [{ role: "user", content }], max_tokens: 8, temperature: 0,
+  });
+  const text = await ask([{ type: "text", text: "Describe it." }]);
+  const withImage = [
+    { type: "text", text: "Describe it." },
+    { type: "image_url", image_url: { url: `data:image/png;base64,${png.toString("base64")}` } },
+  ];
+  const a = await ask(withImage);
+  const b = await ask(withImage);
+  assert.equal(a.choices[0].message.content, b.choices[0].message.content, "greedy image turns differ");
+  assert.ok(a.usage.prompt_tokens > text.usage.prompt_tokens + 200,
+            `the image's soft tokens are not in the prompt (${a.usage.prompt_tokens})`);
+  const listen = await ask([{ type: "text", text: "Listen." }]);
+  const heard = await ask([
+    { type: "text", text: "Listen." },
+    { type: "input_audio", input_audio: { data: wav.toString("base64"), format: "wav" } },
+  ]);
+  assert.equal(heard.usage.prompt_tokens, listen.usage.prompt_tokens + 25 + 2, "1 s = 25 soft tokens");
+  await assert.rejects(
+    ask([{ type: "image_url", image_url: { url: "https://example.com/cat.png" } }]),
+    (e) => e.status === 400,
+  );
+}
 
 await agent.close();
 console.log("http_openai_test: ok");

@@ -274,6 +274,44 @@ class HttpSeveralModels(unittest.TestCase):
                 self.assertEqual(d.stop(), 0)
 
 
+class HttpMedia(unittest.TestCase):
+    def test_image_and_audio_parts_through_the_openai_npm_client(self):
+        """A daemon whose model has an mmproj (tiny, with the real vocabulary so the media
+        tokens exist): http_openai_test.mjs --media sends image_url and input_audio parts."""
+        tokenizer = os.environ.get("GEMMAD_TOKENIZER_JSON") or os.path.join(
+            HERE, "..", "..", "models", "tokenizer.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            vocab, model, mmproj = (os.path.join(tmp, f) for f in
+                                    ("vocab.gguf", "tiny-vocab.gguf", "tiny-mmproj.gguf"))
+            subprocess.run([ARGS.gemmactl, "model", "import-vocab", tokenizer, "-o", vocab],
+                           check=True, capture_output=True)
+            subprocess.run([ARGS.gemmactl, "model", "synth", "--preset", "tiny", "--quant",
+                            "q4_0", "--vocab", vocab, "--seed", "7", "-o", model, "--mmproj",
+                            mmproj], check=True, capture_output=True)
+            d = clients_test.Daemon(tmp)
+            d.http_socket = os.path.join(tmp, "http.sock")
+            config = os.path.join(tmp, "media.toml")
+            with open(config, "w") as f:  # --model would replace [[models]]: not passed
+                f.write('[http]\nsocket = "%s"\n[[models]]\nname = "tiny"\npath = "%s"\n'
+                        'mmproj = "%s"\n' % (d.http_socket, model, mmproj))
+            log = open(os.path.join(tmp, "gemmad.log"), "wb")
+            d.proc = subprocess.Popen([ARGS.gemmad, "--config", config, "--socket", d.socket,
+                                       "--state-dir", tmp], stdout=log, stderr=log)
+            log.close()
+            try:
+                deadline = time.monotonic() + 60
+                while d.ctl("status").returncode != 0:
+                    self.assertIsNone(d.proc.poll(), "gemmad exited")
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.05)
+                r = subprocess.run(["node", os.path.join(HERE, "http_openai_test.mjs"),
+                                    ARGS.npm_dir, d.http_socket, "--media"],
+                                   capture_output=True, text=True, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            finally:
+                self.assertEqual(d.stop(), 0)
+
+
 class HttpSocketActivation(unittest.TestCase):
     def test_a_passed_http_socket_is_adopted(self):
         """Two ListenStream= sockets, as gemmad.socket may list: the first request on the

@@ -64,5 +64,37 @@ TEST_F(ChatIds, NeverTurnUserTextIntoControlTokens) {
   EXPECT_EQ(*tok_->decode(ids), render_text(m));
 }
 
+// Media parts: the ids are those of the spec string with each media placeholder taken out,
+// and media_at points where each was (the text on either side tokenized apart).
+TEST_F(ChatIds, MediaPartsSplitTheTextWhereThePlaceholderWould) {
+  auto format = ChatFormat::create(*tok_);
+  ASSERT_TRUE(format.ok());
+  Message user{Role::kUser, "  Look at this: and listen  "};
+  user.media = {{MediaAnchor::Kind::kImage, 16}, {MediaAnchor::Kind::kAudio, 100}};
+  const std::vector<Message> m = {{Role::kUser, "hi"}, {Role::kModel, "hello"}, user};
+  const std::string text = render_text(m);
+  EXPECT_NE(text.find("<|turn>user\nLook at this: \n\n<|image|>\n\nand listen<|audio|><turn|>"),
+            std::string::npos)
+      << text;
+  std::vector<TokenId> want = tok_->encode(text, {.parse_special = true});
+  std::vector<size_t> want_at;
+  for (size_t i = 0; i < want.size();) {
+    if (want[i] == 258880 || want[i] == 258881) {
+      want_at.push_back(i);
+      want.erase(want.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  const ChatFormat::MediaIds got = format->render_media_ids(m);
+  EXPECT_EQ(got.ids, want);
+  EXPECT_EQ(got.media_at, want_at);
+  ASSERT_EQ(got.media_at.size(), 2u);
+  // Without media the rendering is render_ids' exactly.
+  const std::vector<Message> plain = {{Role::kUser, "hi"}};
+  EXPECT_EQ(format->render_media_ids(plain).ids, format->render_ids(plain));
+  EXPECT_TRUE(format->render_media_ids(plain).media_at.empty());
+}
+
 }  // namespace
 }  // namespace gemmad::chat
