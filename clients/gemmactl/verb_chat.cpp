@@ -58,8 +58,10 @@ nlohmann::json done_json(const v1::Done& d, const std::string& text) {
 }
 
 // After the streamed answer: each call as "tool_call ID NAME ARGUMENTS" on stdout (printed,
-// never run), or why the model's call did not parse on stderr (exit 5).
-int report_calls(const Globals& g, const v1::Done& d) {
+// never run), or why the model's call did not parse on stderr (exit 5). Only with --tools:
+// without declarations a call-shaped reply is the model's text, reported in --json only.
+int report_calls(const Globals& g, const v1::Done& d, bool tools_declared) {
+  if (!tools_declared) return kExitOk;
   if (d.stop_reason() == v1::STOP_REASON_TOOL_CALL_INVALID) {
     if (!g.json) {
       std::cerr << "gemmactl: the model's tool call did not parse: " << d.tool_call_error() << "\n"
@@ -142,7 +144,7 @@ int one_turn(client::Client& c, const Globals& g, ChatArgs& args, const std::str
   } else {
     std::cout << "\n";
   }
-  const int calls_code = report_calls(g, *done);
+  const int calls_code = report_calls(g, *done, req.tools_size() > 0);
   if (calls_code != kExitOk) return calls_code;
   return stream_exit_code(g, done->stop_reason());
 }
