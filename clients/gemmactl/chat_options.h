@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "chat_tools.h"
 #include "common/result.h"
 #include "ipc/proto/gemmad.pb.h"
 
@@ -36,6 +37,7 @@ struct ChatArgs {
   std::string text;
   // --image FILE / --audio FILE (repeatable): sent with the first turn, before its text.
   std::vector<std::string> images, audios;
+  ToolArgs tools;  // --tools, --tool-choice, --schema, --json-object, --stop, ... (chat_tools.h)
 };
 
 // --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed, -n/--max-tokens, --ignore-eos,

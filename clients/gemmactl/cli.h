@@ -15,10 +15,11 @@ namespace gemmad::ctl {
 // Exit codes are part of the command-line contract (docs/ARCHITECTURE.md "gemmactl").
 enum ExitCode : int {
   kExitOk = 0,
-  kExitError = 1,     // reported by the daemon or engine
-  kExitUsage = 2,     // bad command line
-  kExitNoDaemon = 3,  // cannot reach the daemon
-  kExitBadModel = 4,  // bad model file
+  kExitError = 1,            // reported by the daemon or engine
+  kExitUsage = 2,            // bad command line
+  kExitNoDaemon = 3,         // cannot reach the daemon
+  kExitBadModel = 4,         // bad model file
+  kExitToolCallInvalid = 5,  // chat: the model's tool call did not parse (tool_call_invalid)
   kExitInterrupted = 130,
 };
 

@@ -158,6 +158,10 @@ const char* stop_reason_name(v1::StopReason r) {
       return "stop_string";
     case v1::STOP_REASON_SHUTDOWN:
       return "shutdown";
+    case v1::STOP_REASON_TOOL_CALLS:
+      return "tool_calls";
+    case v1::STOP_REASON_TOOL_CALL_INVALID:
+      return "tool_call_invalid";
     default:  // UNSPECIFIED, and values of a newer daemon
       return "unspecified";
   }

@@ -17,6 +17,7 @@ Errors from the daemon raise GemmadError (code = the wire ErrorCode name, e.g.
 """
 
 import importlib
+import json
 import os
 import select
 import socket
@@ -118,12 +119,15 @@ class Stream:
         self.client = client
         self.request_id = request_id
         self.done = None
+        self.text = ""  # the answer channel's text, as it streamed
 
     def __iter__(self):
         while self.done is None:
             message = self.client._read_for(self.request_id)
             body = message.WhichOneof("body")
             if body == "token":
+                if message.token.channel == self.client.pb.CHANNEL_ANSWER:
+                    self.text += message.token.text
                 yield message.token
             elif body == "done":
                 self.done = message.done
@@ -136,6 +140,32 @@ class Stream:
     def cancel(self):
         """Asks the daemon to stop; keep iterating to receive Done(STOP_REASON_CANCELLED)."""
         self.client.cancel(self.request_id)
+
+    def result(self):
+        """Reads the rest of the stream; returns self (for c.chat(...).result().tool_calls)."""
+        for _ in self:
+            pass
+        return self
+
+    @property
+    def reasoning(self):
+        """The thought channel's text (thinking on); never part of .text."""
+        return self.done.reasoning if self.done is not None else ""
+
+    @property
+    def tool_calls(self):
+        """The reply's calls as [{"id", "name", "arguments"}], arguments the parsed object."""
+        if self.done is None:
+            return []
+        return [{"id": c.id, "name": c.name, "arguments": json.loads(c.arguments_json)}
+                for c in self.done.tool_calls]
+
+    @property
+    def stop_reason(self):
+        """"tool_calls", "tool_call_invalid", "stop_token", ... (StopReason without its prefix)."""
+        if self.done is None:
+            return None
+        return self.client.pb.StopReason.Name(self.done.stop_reason)[len("STOP_REASON_"):].lower()
 
 
 def _error_of(message):
@@ -273,11 +303,14 @@ class Client:
             part.kind = self.pb.MEDIA_KIND_AUDIO
             part.data = bytes(clip)
 
-    def chat(self, user_text, session_id="", new_session=False, system_prompt="",
-             thinking=False, title="", images=None, audio=None, **sampling):
+    def chat(self, user_text="", session_id="", new_session=False, system_prompt="",
+             thinking=False, title="", images=None, audio=None, tools=None, tool_choice=None,
+             response_format=None, thinking_budget=None, stop=None, tool_results=None,
+             **sampling):
         """One stored chat turn. Sampling keywords: temperature, top_k, top_p, min_p,
         repeat_penalty, seed, max_tokens, ignore_eos. images / audio: lists of file bytes
-        (see _add_media). Returns a Stream."""
+        (see _add_media). Tools, JSON output, thinking: see _set_tool_fields. Returns a
+        Stream (its .text, .reasoning, .tool_calls once read)."""
         message = self.pb.ClientMessage()
         chat = message.chat
         self._add_media(chat, images, audio)
@@ -288,7 +321,52 @@ class Client:
         chat.thinking = thinking
         chat.title = title
         _set_sampling(chat.sampling, sampling)
+        self._set_tool_fields(chat, tools, tool_choice, response_format, thinking_budget, stop)
+        for r in tool_results or ():
+            _add_tool_result(chat.tool_results.add(), r)
         return Stream(self, self.send(message))
+
+    def _set_tool_fields(self, request, tools, tool_choice, response_format, thinking_budget,
+                         stop):
+        """tools: declarations as OpenAI sends them ({"type": "function", "function": {...}})
+        or plain {"name", "description", "parameters"}. tool_choice: "auto", "none",
+        "required", a tool name, or {"type": "function", "function": {"name": ...}}.
+        response_format: "text", "json_object", {"type": "json_object"} or {"type":
+        "json_schema", "json_schema": {"schema": {...}}}. stop: a string or up to 4."""
+        pb = self.pb
+        for t in tools or ():
+            fn = t.get("function", t)
+            decl = request.tools.add()
+            decl.name = fn["name"]
+            decl.description = fn.get("description", "")
+            if fn.get("parameters") is not None:
+                decl.parameters_json = json.dumps(fn["parameters"])
+        if isinstance(tool_choice, dict):
+            tool_choice = tool_choice["function"]["name"]
+        modes = {None: pb.TOOL_CHOICE_AUTO, "auto": pb.TOOL_CHOICE_AUTO,
+                 "none": pb.TOOL_CHOICE_NONE, "required": pb.TOOL_CHOICE_REQUIRED}
+        if tool_choice in modes:
+            request.tool_choice.mode = modes[tool_choice]
+        else:
+            request.tool_choice.mode = pb.TOOL_CHOICE_FUNCTION
+            request.tool_choice.function = tool_choice
+        if isinstance(response_format, str):
+            response_format = {"type": response_format}
+        kind = (response_format or {"type": "text"}).get("type")
+        if kind == "json_object":
+            request.response_format.type = pb.RESPONSE_FORMAT_JSON_OBJECT
+        elif kind == "json_schema":
+            request.response_format.type = pb.RESPONSE_FORMAT_JSON_SCHEMA
+            request.response_format.schema_json = json.dumps(
+                response_format["json_schema"]["schema"])
+        elif kind != "text":
+            raise ValueError("response_format type %r is not text, json_object or json_schema"
+                             % (kind,))
+        if thinking_budget is not None:
+            request.thinking_budget = thinking_budget
+        if isinstance(stop, str):
+            stop = [stop]
+        request.sampling.stop.extend(stop or ())
 
     def generate(self, prompt, raw=False, images=None, audio=None, **sampling):
         """A raw completion (not stored). Returns a Stream."""
@@ -355,3 +433,16 @@ def _set_sampling(target, sampling):
                             % (name, ", ".join(_SAMPLING_FIELDS)))
         if value is not None:
             setattr(target, name, value)
+
+
+def _add_tool_result(target, result):
+    """A result of the previous turn's call: (call_id, content) or {"call_id" (or
+    "tool_call_id"), "content", "name"}; content that is not a string is sent as JSON."""
+    if isinstance(result, dict):
+        call_id = result.get("call_id", result.get("tool_call_id", ""))
+        content, name = result.get("content", ""), result.get("name", "")
+    else:
+        (call_id, content), name = result, ""
+    target.call_id = call_id
+    target.name = name
+    target.content = content if isinstance(content, str) else json.dumps(content)

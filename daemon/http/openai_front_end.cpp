@@ -75,7 +75,61 @@ Usage usage_of(const daemon::TurnUsage& u) {
 daemon::ChatMessage::Role role_of(const std::string& role) {
   if (role == "system") return daemon::ChatMessage::Role::kSystem;
   if (role == "assistant") return daemon::ChatMessage::Role::kAssistant;
+  if (role == "tool") return daemon::ChatMessage::Role::kTool;
   return daemon::ChatMessage::Role::kUser;
+}
+
+// The reply's message; a call that did not parse shows as the text the model wrote.
+ChatReply reply_of(const daemon::TurnOutcome& o) {
+  ChatReply r;
+  r.text = o.text;
+  r.reasoning = o.reasoning;
+  for (const daemon::ToolCallOut& c : o.tool_calls)
+    r.tool_calls.push_back({c.id, c.name, c.arguments_json});
+  if (o.stop == daemon::TurnStop::kToolCallInvalid) {
+    r.raw_tool_call = o.raw_tool_call;
+    r.tool_call_error = o.tool_call_error;
+  }
+  return r;
+}
+
+// The request's tool, format and thinking fields as the turn service takes them.
+void copy_tool_fields(OpenAiRequest& r, daemon::TurnRequest& tr) {
+  for (ToolDecl& t : r.tools) {
+    tr.tools.push_back({std::move(t.name), std::move(t.description), std::move(t.parameters_json)});
+  }
+  using Mode = daemon::ToolChoice::Mode;
+  switch (r.tool_choice.mode) {
+    case ToolChoiceField::Mode::kAuto:
+      tr.tool_choice.mode = Mode::kAuto;
+      break;
+    case ToolChoiceField::Mode::kNone:
+      tr.tool_choice.mode = Mode::kNone;
+      break;
+    case ToolChoiceField::Mode::kRequired:
+      tr.tool_choice.mode = Mode::kRequired;
+      break;
+    case ToolChoiceField::Mode::kFunction:
+      tr.tool_choice.mode = Mode::kFunction;
+      tr.tool_choice.function = std::move(r.tool_choice.function);
+      break;
+  }
+  using Type = daemon::ResponseFormat::Type;
+  switch (r.response_format.type) {
+    case ResponseFormatField::Type::kText:
+      tr.response_format.type = Type::kText;
+      break;
+    case ResponseFormatField::Type::kJsonObject:
+      tr.response_format.type = Type::kJsonObject;
+      break;
+    case ResponseFormatField::Type::kJsonSchema:
+      tr.response_format.type = Type::kJsonSchema;
+      tr.response_format.schema_json = std::move(r.response_format.schema_json);
+      tr.response_format.strict = r.response_format.strict;
+      break;
+  }
+  tr.thinking = r.thinking;
+  tr.thinking_budget = r.thinking_budget;
 }
 
 // One request's stream of callbacks into SSE chunks (stream = true) or one JSON body.
@@ -102,6 +156,16 @@ class HttpTurnStream : public daemon::TurnStream {
                                       : completion_chunk_body(head_, text, "")));
   }
 
+  // Thoughts stream as delta.reasoning_content; a call's text is held back until on_done
+  // has parsed it (a client gets whole calls, never a fragment that may not parse).
+  bool on_channel_text(int32_t token_id, const std::string& text, chat::Channel channel) override {
+    if (channel == chat::Channel::kAnswer) return on_token(token_id, text);
+    if (channel == chat::Channel::kThought && stream_ && chat_ && !text.empty()) {
+      return ex_->write(sse_event(chat_reasoning_chunk_body(head_, text)));
+    }
+    return ex_->writable();
+  }
+
   bool writable() override { return ex_->writable(); }
 
   void on_done(daemon::TurnOutcome outcome) override {
@@ -114,7 +178,7 @@ class HttpTurnStream : public daemon::TurnStream {
         return;
       }
       ex_->respond(200, kJson,
-                   chat_ ? chat_completion_body(head_, outcome.text, reason, usage)
+                   chat_ ? chat_completion_body(head_, reply_of(outcome), reason, usage)
                          : completion_body(head_, outcome.text, reason, usage));
       return;
     }
@@ -122,6 +186,7 @@ class HttpTurnStream : public daemon::TurnStream {
       // Past the 200 header an error can only be an event; OpenAI's clients raise it.
       ex_->write(sse_event(error_body(api_error(outcome.status.error()))));
     } else {
+      if (chat_) write_calls(outcome);
       ex_->write(sse_event(chat_ ? chat_chunk_body(head_, false, "", reason)
                                  : completion_chunk_body(head_, "", reason)));
       if (include_usage_) {
@@ -134,6 +199,20 @@ class HttpTurnStream : public daemon::TurnStream {
   }
 
  private:
+  void write_calls(const daemon::TurnOutcome& outcome) {
+    for (size_t i = 0; i < outcome.tool_calls.size(); ++i) {
+      const daemon::ToolCallOut& c = outcome.tool_calls[i];
+      for (const std::string& body :
+           chat_tool_call_chunk_bodies(head_, i, {c.id, c.name, c.arguments_json})) {
+        ex_->write(sse_event(body));
+      }
+    }
+    if (outcome.stop == daemon::TurnStop::kToolCallInvalid) {
+      ex_->write(sse_event(
+          chat_invalid_call_chunk_body(head_, outcome.raw_tool_call, outcome.tool_call_error)));
+    }
+  }
+
   std::shared_ptr<HttpExchange> ex_;
   ResponseHead head_;
   const bool chat_, stream_, include_usage_;
@@ -243,8 +322,15 @@ void OpenAiFrontEnd::on_generate(const std::shared_ptr<HttpExchange>& ex, const 
                             .text_offset = part.text_offset,
                             .token_budget = part.token_budget});
       }
-      tr.stateless.messages.push_back({role_of(m.role), std::move(m.content)});
+      daemon::ChatMessage dm{role_of(m.role), std::move(m.content)};
+      for (MessageToolCall& c : m.tool_calls) {
+        dm.tool_calls.push_back({std::move(c.id), std::move(c.name), std::move(c.arguments_json)});
+      }
+      dm.tool_name = std::move(m.name);
+      dm.tool_call_id = std::move(m.tool_call_id);
+      tr.stateless.messages.push_back(std::move(dm));
     }
+    copy_tool_fields(r, tr);
   } else {
     tr.kind = daemon::TurnKind::kCompletion;
     tr.completion.prompt = std::move(r.prompt);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/http/base64.h"
+#include "daemon/http/openai_tools_request.h"
 
 namespace gemmad::http {
 namespace {
@@ -156,9 +157,11 @@ Result<ChatMessage> parse_message(const Json& m, size_t i) {
   ChatMessage msg;
   msg.role = role->get<std::string>();
   if (msg.role == "developer") msg.role = "system";
-  if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
-    return bad(at + ".role", shown(*role) + " is not one of: system, developer, user, assistant");
+  if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool") {
+    return bad(at + ".role",
+               shown(*role) + " is not one of: system, developer, user, assistant, tool");
   }
+  GEMMAD_TRY(parse_message_tool_fields(m, at, msg));
   const Json* content = field(m, "content");
   if (!content) {
     // An assistant turn that only called tools has null content; nothing else may.
@@ -260,6 +263,7 @@ Result<OpenAiRequest> parse_common(const Json& doc, OpenAiRequest::Kind kind) {
 Result<OpenAiRequest> parse_chat_request(std::string_view body) {
   GEMMAD_ASSIGN_OR_RETURN(Json doc, parse_object(body));
   GEMMAD_ASSIGN_OR_RETURN(OpenAiRequest r, parse_common(doc, OpenAiRequest::Kind::kChat));
+  GEMMAD_TRY(parse_tool_fields(doc, r));
   const Json* messages = field(doc, "messages");
   if (!messages || !messages->is_array()) return bad("messages", "must be an array of messages");
   if (messages->empty()) return bad("messages", "must hold at least one message");

@@ -24,10 +24,43 @@ struct ContentMedia {
   uint32_t token_budget = 0;  // image_url.detail: "low" 70, "high" 1120, "auto"/none 0 (280)
 };
 
+// A call an assistant message of the history made: function.arguments is a JSON object text.
+struct MessageToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments_json;
+};
+
 struct ChatMessage {
-  std::string role;  // "system" | "user" | "assistant" ("developer" is read as "system")
+  // "system" | "user" | "assistant" | "tool" ("developer" is read as "system")
+  std::string role;
   std::string content;
-  std::vector<ContentMedia> media;  // user messages only, in content order
+  std::vector<ContentMedia> media;          // user messages only, in content order
+  std::vector<MessageToolCall> tool_calls;  // assistant: the calls it made
+  std::string tool_call_id;                 // tool: the call this result answers
+  std::string name;                         // tool: the function (optional; found from the id)
+};
+
+// tools[i]: {"type": "function", "function": {"name", "description", "parameters"}}.
+struct ToolDecl {
+  std::string name;
+  std::string description;
+  std::string parameters_json;  // "" = any object
+};
+
+// tool_choice: "auto" | "none" | "required" | {"type": "function", "function": {"name"}}.
+struct ToolChoiceField {
+  enum class Mode { kAuto, kNone, kRequired, kFunction };
+  Mode mode = Mode::kAuto;
+  std::string function;
+};
+
+// response_format: {"type": "text" | "json_object" | "json_schema", "json_schema": {...}}.
+struct ResponseFormatField {
+  enum class Type { kText, kJsonObject, kJsonSchema };
+  Type type = Type::kText;
+  std::string schema_json;  // kJsonSchema: json_schema.schema
+  bool strict = true;       // json_schema.strict (the grammar enforces the schema either way)
 };
 
 struct OpenAiRequest {
@@ -43,6 +76,14 @@ struct OpenAiRequest {
   std::vector<std::string> stop;  // at most kMaxStops non-empty strings
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // Chat only (docs/HTTP.md "Tools, JSON output and thinking").
+  std::vector<ToolDecl> tools;
+  ToolChoiceField tool_choice;
+  ResponseFormatField response_format;
+  // chat_template_kwargs.enable_thinking (llama-server), or "thinking": true | false |
+  // {"type": "enabled" | "disabled", "budget_tokens": N}.
+  bool thinking = false;
+  std::optional<uint32_t> thinking_budget;  // "thinking_budget": N, or thinking.budget_tokens
 };
 
 inline constexpr size_t kMaxStops = 4;

@@ -38,6 +38,16 @@ Json completion_json(const ResponseHead& h, std::string_view text, std::string_v
   return j;
 }
 
+// A chat stream chunk of one choice with `delta` and no finish_reason.
+Json delta_chunk_json(const ResponseHead& h, Json delta) {
+  Json j = head_json(h, "chat.completion.chunk");
+  j["choices"] = Json::array({Json{{"index", 0},
+                                   {"delta", std::move(delta)},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", nullptr}}});
+  return j;
+}
+
 // The last chunk of a stream with stream_options.include_usage: no choices, the usage.
 Json usage_only_json(const ResponseHead& h, const char* object, const Usage& u) {
   Json j = head_json(h, object);
@@ -89,14 +99,31 @@ std::string error_body(const ApiError& e) {
                                   {"code", e.code.empty() ? Json(nullptr) : Json(e.code)}}}});
 }
 
-std::string chat_completion_body(const ResponseHead& h, std::string_view text,
+std::string chat_completion_body(const ResponseHead& h, const ChatReply& reply,
                                  std::string_view finish_reason, const Usage& u) {
+  Json message{{"role", "assistant"}};
+  std::string content = reply.text + reply.raw_tool_call;
+  if (content.empty() && !reply.tool_calls.empty()) {
+    message["content"] = nullptr;  // as OpenAI sends a message that only calls tools
+  } else {
+    message["content"] = std::move(content);
+  }
+  if (!reply.reasoning.empty()) message["reasoning_content"] = reply.reasoning;
+  if (!reply.tool_calls.empty()) {
+    Json calls = Json::array();
+    for (const ReplyToolCall& c : reply.tool_calls) {
+      calls.push_back(Json{{"id", c.id},
+                           {"type", "function"},
+                           {"function", Json{{"name", c.name}, {"arguments", c.arguments_json}}}});
+    }
+    message["tool_calls"] = std::move(calls);
+  }
+  if (!reply.tool_call_error.empty()) message["tool_call_error"] = reply.tool_call_error;
   Json j = head_json(h, "chat.completion");
-  j["choices"] =
-      Json::array({Json{{"index", 0},
-                        {"message", Json{{"role", "assistant"}, {"content", std::string(text)}}},
-                        {"logprobs", nullptr},
-                        {"finish_reason", reason_json(finish_reason)}}});
+  j["choices"] = Json::array({Json{{"index", 0},
+                                   {"message", std::move(message)},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", reason_json(finish_reason)}}});
   j["usage"] = usage_json(u);
   return dump(j);
 }
@@ -116,6 +143,27 @@ std::string chat_chunk_body(const ResponseHead& h, bool role_chunk, std::string_
 
 std::string chat_usage_chunk_body(const ResponseHead& h, const Usage& u) {
   return dump(usage_only_json(h, "chat.completion.chunk", u));
+}
+
+std::string chat_reasoning_chunk_body(const ResponseHead& h, std::string_view reasoning) {
+  return dump(delta_chunk_json(h, Json{{"reasoning_content", std::string(reasoning)}}));
+}
+
+std::vector<std::string> chat_tool_call_chunk_bodies(const ResponseHead& h, size_t index,
+                                                     const ReplyToolCall& call) {
+  const Json head{{"index", index},
+                  {"id", call.id},
+                  {"type", "function"},
+                  {"function", Json{{"name", call.name}, {"arguments", ""}}}};
+  const Json args{{"index", index}, {"function", Json{{"arguments", call.arguments_json}}}};
+  return {dump(delta_chunk_json(h, Json{{"tool_calls", Json::array({head})}})),
+          dump(delta_chunk_json(h, Json{{"tool_calls", Json::array({args})}}))};
+}
+
+std::string chat_invalid_call_chunk_body(const ResponseHead& h, std::string_view raw,
+                                         std::string_view error) {
+  return dump(delta_chunk_json(
+      h, Json{{"content", std::string(raw)}, {"tool_call_error", std::string(error)}}));
 }
 
 std::string completion_body(const ResponseHead& h, std::string_view text,

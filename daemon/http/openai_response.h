@@ -38,13 +38,41 @@ struct ResponseHead {
   std::string model;
 };
 
-std::string chat_completion_body(const ResponseHead& h, std::string_view text,
+// A tool call of the reply: `arguments_json` is sent as function.arguments, a JSON string.
+struct ReplyToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments_json;
+};
+
+// The message of a chat completion. With tool calls and no text, content is null. A call
+// that did not parse (finish_reason "tool_call_invalid") is in content as the model wrote it,
+// the parser's complaint in message.tool_call_error (docs: README "Tools, JSON output and
+// thinking").
+struct ChatReply {
+  std::string text;
+  std::string reasoning;  // message.reasoning_content (left out when empty)
+  std::vector<ReplyToolCall> tool_calls;
+  std::string raw_tool_call;
+  std::string tool_call_error;
+};
+
+std::string chat_completion_body(const ResponseHead& h, const ChatReply& reply,
                                  std::string_view finish_reason, const Usage& u);
 // One SSE chunk of a streamed chat completion. `role_chunk` sends {"role": "assistant"};
 // an empty finish_reason is null. `usage` (if given) is the final usage-only chunk.
 std::string chat_chunk_body(const ResponseHead& h, bool role_chunk, std::string_view text,
                             std::string_view finish_reason);
 std::string chat_usage_chunk_body(const ResponseHead& h, const Usage& u);
+// A streamed piece of the thought channel: delta.reasoning_content.
+std::string chat_reasoning_chunk_body(const ResponseHead& h, std::string_view reasoning);
+// A parsed call as two chunks of delta.tool_calls[0] with `index`: the first holds id, type
+// and function.name (arguments ""), the second function.arguments.
+std::vector<std::string> chat_tool_call_chunk_bodies(const ResponseHead& h, size_t index,
+                                                     const ReplyToolCall& call);
+// A call that did not parse: its raw text as delta.content and delta.tool_call_error.
+std::string chat_invalid_call_chunk_body(const ResponseHead& h, std::string_view raw,
+                                         std::string_view error);
 
 std::string completion_body(const ResponseHead& h, std::string_view text,
                             std::string_view finish_reason, const Usage& u);

@@ -27,10 +27,32 @@ void check(const gemmad::Result<OpenAiRequest>& r) {
   if (r->temperature && !(*r->temperature >= 0 && *r->temperature <= 2)) __builtin_trap();
   if (r->top_p && !(*r->top_p > 0 && *r->top_p <= 1)) __builtin_trap();
   ResponseHead head{"chatcmpl-1", 0, r->model};
+  ChatReply reply;
   for (const ChatMessage& m : r->messages) {
-    if (m.role != "system" && m.role != "user" && m.role != "assistant") __builtin_trap();
+    if (m.role != "system" && m.role != "user" && m.role != "assistant" && m.role != "tool") {
+      __builtin_trap();
+    }
+    if (!m.tool_calls.empty() && m.role != "assistant") __builtin_trap();
+    for (const MessageToolCall& c : m.tool_calls) {
+      // Arguments are re-dumped from a parsed object: always an object text.
+      if (c.arguments_json.empty() || c.arguments_json.front() != '{') __builtin_trap();
+      reply.tool_calls.push_back({c.id, c.name, c.arguments_json});
+      (void)chat_tool_call_chunk_bodies(head, 0, reply.tool_calls.back());
+    }
     (void)chat_chunk_body(head, false, m.content, "");
+    (void)chat_reasoning_chunk_body(head, m.content);
   }
+  for (const ToolDecl& t : r->tools) {
+    if (!t.parameters_json.empty() && t.parameters_json.front() != '{') __builtin_trap();
+  }
+  if (r->response_format.type == ResponseFormatField::Type::kJsonSchema &&
+      r->response_format.schema_json.empty()) {
+    __builtin_trap();
+  }
+  if (r->thinking_budget && *r->thinking_budget > static_cast<uint32_t>(kMaxTokensLimit)) {
+    __builtin_trap();
+  }
+  (void)chat_completion_body(head, reply, "tool_calls", Usage{});
   (void)completion_body(head, r->prompt, "stop", Usage{});
 }
 

@@ -178,6 +178,141 @@ class GemmactlAgainstTheDaemon(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    WEATHER = {"type": "object",
+               "properties": {"city": {"type": "string", "maxLength": 12},
+                              "days": {"type": "integer"}},
+               "required": ["city", "days"], "additionalProperties": False}
+    PERSON = {"type": "object",
+              "properties": {"name": {"type": "string", "maxLength": 10},
+                             "tags": {"type": "array", "maxItems": 2,
+                                      "items": {"enum": ["a", "b"]}}},
+              "required": ["name", "tags"], "additionalProperties": False}
+
+    def flags_json(self, *args):
+        """chat --json with ARGS; --temp 0 and -n 12 unless ARGS give them."""
+        defaults = [*([] if "--temp" in args else ["--temp", "0"]),
+                    *([] if "-n" in args else ["-n", "12"])]
+        r = self.d.ctl("chat", "--json", *defaults, *args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def write_json(self, name, value):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            json.dump(value, f)
+        return path
+
+    def test_chat_tool_flags_print_a_forced_call_and_send_its_result(self):
+        import jsonschema
+        tools = self.write_json("tools.json", [
+            {"type": "function", "function": {"name": "get_weather",
+                                              "description": "The weather in a city.",
+                                              "parameters": self.WEATHER}},
+            {"name": "get_time", "description": "The time now."}])  # plain form
+        first = self.flags_json("--new", "--tools", tools, "--tool-choice", "get_weather",
+                               "-n", "120", "--seed", "7", "--temp", "1", "Weather in Paris?")
+        self.assertEqual(first["stop_reason"], "tool_calls", first)
+        self.assertEqual(len(first["tool_calls"]), 1)
+        call = first["tool_calls"][0]
+        self.assertEqual(call["name"], "get_weather")
+        jsonschema.validate(call["arguments"], self.WEATHER)
+        self.assertEqual(first["text"], "")
+        # Without --json the call is printed (never run) as one line.
+        r = self.d.ctl("chat", "--new", "--tools", tools, "--tool-choice", "required",
+                       "-n", "120", "--seed", "8", "Weather?")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        line = [l for l in r.stdout.splitlines() if l.startswith("tool_call ")]
+        self.assertEqual(len(line), 1, r.stdout)
+        _, call_id, name, args = line[0].split(" ", 3)
+        self.assertTrue(call_id.startswith("call_"))
+        self.assertIn(name, ("get_weather", "get_time"))
+        self.assertIsInstance(json.loads(args), dict)
+        # The result of the first call continues that session (no new user text).
+        cont = self.flags_json("--session", first["session"], "--tools", tools, "-n", "8",
+                              "--tool-result", call["id"] + '={"temp_c": 15}')
+        self.assertEqual(cont["session"], first["session"])
+        self.assertGreater(cont["usage"]["prompt_tokens"], first["usage"]["prompt_tokens"])
+        shown = json.loads(self.d.ctl("session", "show", first["session"], "--json").stdout)
+        self.assertGreaterEqual(len(shown["messages"]), 4, shown)
+
+    def test_chat_schema_json_object_think_and_stop_flags(self):
+        import jsonschema
+        schema = self.write_json("person.json", self.PERSON)
+        for seed in ("1", "2"):
+            got = self.flags_json("--new", "--schema", schema, "-n", "200", "--seed", seed,
+                                 "--temp", "1", "a person")
+            self.assertNotEqual(got["stop_reason"], "max_tokens", got)
+            jsonschema.validate(json.loads(got["text"]), self.PERSON)
+        got = self.flags_json("--new", "--json-object", "-n", "200", "--seed", "3", "--temp", "1",
+                             "any JSON")
+        if got["stop_reason"] != "max_tokens":
+            json.loads(got["text"])
+        # Thinking: the thought is apart from the answer and not stored with it.
+        thought = self.flags_json("--new", "--think", "--thinking-budget", "6", "-n", "30",
+                                 "think first")
+        self.assertNotEqual(thought["reasoning"], "", thought)
+        shown = json.loads(self.d.ctl("session", "show", thought["session"], "--json").stdout)
+        self.assertEqual(shown["messages"][-1]["text"], thought["text"])
+        r = self.d.ctl("chat", "--new", "--think", "--thinking-budget", "6", "--show-thoughts",
+                       "--temp", "0", "-n", "30", "think first")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("[thinking] ", r.stderr)
+        self.assertIn("[/thinking]", r.stderr)
+        self.assertNotIn("[thinking]", r.stdout)
+        self.assertEqual(r.stdout.rstrip("\n"), thought["text"])
+        # --stop: the reply ends before the string.
+        plain = self.flags_json("--new", "-n", "12", "hello there")
+        if len(plain["text"]) > 2:
+            cut = plain["text"][2:4]
+            stopped = self.flags_json("--new", "-n", "12", "--stop", cut, "hello there")
+            self.assertEqual(stopped["stop_reason"], "stop_string", stopped)
+            self.assertTrue(plain["text"].startswith(stopped["text"]))
+            self.assertNotIn(cut, stopped["text"])
+        # Usage errors exit 2.
+        self.assertEqual(self.d.ctl("chat", "--new", *["--stop", "x"] * 5, "hi").returncode, 2)
+        self.assertEqual(self.d.ctl("chat", "--new", "--thinking-budget", "3", "hi").returncode, 2)
+        self.assertEqual(self.d.ctl("chat", "--tool-result", "a=1").returncode, 2)
+        self.assertEqual(self.d.ctl("chat", "--new", "--tools", "/nonexistent", "hi").returncode,
+                         2)
+
+    def test_python_client_tools_json_and_thinking(self):
+        import jsonschema
+        sys.path.insert(0, ARGS.client_dir)
+        import gemmad_client
+        tools = [{"type": "function", "function": {"name": "get_weather",
+                                                   "parameters": self.WEATHER}}]
+        with gemmad_client.Client(self.d.socket, proto_path=ARGS.proto_path) as c:
+            c.hello("python-tools")
+            called = c.chat("Weather in Paris?", new_session=True, tools=tools,
+                            tool_choice="get_weather", seed=7, max_tokens=120).result()
+            self.assertEqual(called.stop_reason, "tool_calls")
+            self.assertEqual(called.text, "")
+            call = called.tool_calls[0]
+            self.assertEqual(call["name"], "get_weather")
+            jsonschema.validate(call["arguments"], self.WEATHER)
+            cont = c.chat(session_id=called.done.session_id, tools=tools, max_tokens=8,
+                          tool_results=[(call["id"], {"temp_c": 15})]).result()
+            self.assertEqual(cont.done.session_id, called.done.session_id)
+            self.assertIn(cont.stop_reason, ("stop_token", "eos", "max_tokens", "tool_calls"))
+            schema = c.chat("a person", new_session=True, seed=1, max_tokens=200,
+                            response_format={"type": "json_schema",
+                                             "json_schema": {"schema": self.PERSON}}).result()
+            jsonschema.validate(json.loads(schema.text), self.PERSON)
+            thought = c.chat("think", new_session=True, thinking=True, thinking_budget=6,
+                             temperature=0.0, max_tokens=30).result()
+            self.assertNotEqual(thought.reasoning, "")
+            self.assertEqual(c.show_session(thought.done.session_id).messages[-1].text,
+                             thought.text)
+            plain = c.chat("hello there", new_session=True, temperature=0.0,
+                           max_tokens=12).result()
+            if len(plain.text) > 2:
+                stopped = c.chat("hello there", new_session=True, temperature=0.0,
+                                 max_tokens=12, stop=plain.text[2:4]).result()
+                self.assertEqual(stopped.stop_reason, "stop_string")
+            with self.assertRaises(gemmad_client.GemmadError) as e:
+                c.chat("x", new_session=True, tools=tools, tool_choice="nope").result()
+            self.assertIn("'nope', which is not in tools", str(e.exception))
+
     def test_python_client_sends_images_and_audio(self):
         # The tiny model has no mmproj: valid files are decoded and then refused by name; a
         # bad one is refused naming what is wrong (issue 11).

@@ -212,6 +212,74 @@ class HttpAgainstTheDaemon(unittest.TestCase):
         self.assertIn(("gemmad_sessions_stored", ()), after)
         self.assertGreater(metric(after, "gemmad_decode_batch_sequences_count"), 0)
 
+    def post_error(self, extra, status=400):
+        """A chat request with `extra` fields; asserts the status; returns error.message."""
+        code, body = curl(self.d, "http://gemmad/v1/chat/completions",
+                          data=json.dumps({**CHAT, **extra}))
+        self.assertEqual(code, status, body)
+        err = json.loads(body)["error"]
+        self.assertEqual(err["type"], "invalid_request_error", err)
+        return err["message"]
+
+    def test_bad_tool_and_format_fields_are_400s_naming_the_field(self):
+        weather = {"type": "function", "function": {
+            "name": "get_weather", "parameters": {"type": "object", "properties": {
+                "city": {"type": "string"}}}}}
+        self.assertIn("'tool_choice' \"sometimes\" is not one of",
+                      self.post_error({"tools": [weather], "tool_choice": "sometimes"}))
+        self.assertIn("'tool_choice.function.name' is required",
+                      self.post_error({"tools": [weather],
+                                       "tool_choice": {"type": "function", "function": {}}}))
+        self.assertIn("'no_such_tool', which is not in tools",
+                      self.post_error({"tools": [weather], "tool_choice": {
+                          "type": "function", "function": {"name": "no_such_tool"}}}))
+        self.assertIn("tool_choice requires a call but no tools",
+                      self.post_error({"tool_choice": "required"}))
+        self.assertIn("'response_format.type' \"xml\" is not one of",
+                      self.post_error({"response_format": {"type": "xml"}}))
+        self.assertIn("'response_format.json_schema' must be an object",
+                      self.post_error({"response_format": {"type": "json_schema"}}))
+        # A schema outside the subset: the keyword and where it is, never silently ignored.
+        message = self.post_error({"response_format": {"type": "json_schema", "json_schema": {
+            "name": "d", "schema": {"type": "object", "properties": {
+                "when": {"type": "string", "format": "date"}}}}}})
+        self.assertIn("keyword 'format'", message)
+        self.assertIn("/properties/when", message)
+        message = self.post_error({"tools": [{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "object", "properties": {
+                "n": {"type": "integer", "minimum": 0}}}}}], "tool_choice": "required"})
+        self.assertIn("keyword 'minimum'", message)
+        self.assertIn("'messages[1].tool_call_id' is required",
+                      self.post_error({"messages": [CHAT["messages"][0],
+                                                    {"role": "tool", "content": "{}"}]}))
+        self.assertIn("'call_x' names no call",
+                      self.post_error({"messages": [CHAT["messages"][0],
+                                                    {"role": "tool", "tool_call_id": "call_x",
+                                                     "content": "{}"}]}))
+        self.assertIn("'stop' has 5 strings; at most 4",
+                      self.post_error({"stop": ["a", "b", "c", "d", "e"]}))
+        self.assertIn("thinking_budget 4 needs thinking on",
+                      self.post_error({"thinking_budget": 4}))
+        # The daemon is still up and serving.
+        self.assertEqual(curl(self.d, "http://gemmad/v1/models")[0], 200)
+
+    def test_a_forced_call_over_curl_is_openai_shaped(self):
+        tools = [{"type": "function", "function": {
+            "name": "get_weather", "parameters": {
+                "type": "object", "properties": {"city": {"type": "string", "maxLength": 12}},
+                "required": ["city"], "additionalProperties": False}}}]
+        code, body = curl(self.d, "http://gemmad/v1/chat/completions", data=json.dumps(
+            {**CHAT, "max_tokens": 60, "tools": tools, "tool_choice": "required", "seed": 3,
+             "temperature": 1}))
+        self.assertEqual(code, 200, body)
+        choice = json.loads(body)["choices"][0]
+        self.assertEqual(choice["finish_reason"], "tool_calls", choice)
+        self.assertIsNone(choice["message"]["content"])
+        call = choice["message"]["tool_calls"][0]
+        self.assertEqual(call["type"], "function")
+        args = json.loads(call["function"]["arguments"])
+        self.assertEqual(set(args), {"city"})
+
     def test_the_openai_npm_client(self):
         r = subprocess.run(["node", os.path.join(HERE, "http_openai_test.mjs"), ARGS.npm_dir,
                             self.d.http_socket], capture_output=True, text=True, timeout=300)

@@ -46,8 +46,8 @@ TEST(AChatRequest, WithWrongTypesIsAnErrorNamingTheField) {
   EXPECT_EQ(error_of(R"({"messages": []})"), "'messages' must hold at least one message");
   EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": 5}]})"),
             "'messages[0].content' must be a string or an array of text parts");
-  EXPECT_EQ(error_of(R"({"messages": [{"role": "tool", "content": "x"}]})"),
-            "'messages[0].role' \"tool\" is not one of: system, developer, user, assistant");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "bot", "content": "x"}]})"),
+            "'messages[0].role' \"bot\" is not one of: system, developer, user, assistant, tool");
   EXPECT_EQ(error_of(R"({"messages": [{"role": "user"}]})"),
             "'messages[0].content' is required for role user");
   const std::string ok_messages = R"("messages": [{"role": "user", "content": "x"}])";
@@ -150,6 +150,110 @@ TEST(AChatRequest, RefusesRemoteImageUrlsAndBadMediaNamingTheField) {
       R"({"data": "", "format": "wav"}}]}, {"role": "user", "content": "x"}]})");
   ASSERT_FALSE(system.ok());
   EXPECT_NE(system.error().message.find("media go in user messages"), std::string::npos);
+}
+
+TEST(AChatRequest, TakesToolsToolChoiceResponseFormatAndThinking) {
+  auto r = parse_chat_request(R"({
+    "messages": [
+      {"role": "user", "content": "Weather?"},
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+        "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp_c\": 15}"}],
+    "tools": [{"type": "function", "function": {"name": "get_weather", "description": "d",
+               "parameters": {"type": "object"}}}, {"function": {"name": "noargs"}}],
+    "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+    "response_format": {"type": "json_schema", "json_schema": {"name": "x",
+                        "schema": {"type": "integer"}, "strict": false}},
+    "chat_template_kwargs": {"enable_thinking": true}, "thinking_budget": 32})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->tools.size(), 2u);
+  EXPECT_EQ(r->tools[0].name, "get_weather");
+  EXPECT_EQ(r->tools[0].parameters_json, R"({"type":"object"})");
+  EXPECT_EQ(r->tools[1].parameters_json, "");
+  EXPECT_EQ(r->tool_choice.mode, ToolChoiceField::Mode::kFunction);
+  EXPECT_EQ(r->tool_choice.function, "get_weather");
+  EXPECT_EQ(r->response_format.type, ResponseFormatField::Type::kJsonSchema);
+  EXPECT_EQ(r->response_format.schema_json, R"({"type":"integer"})");
+  EXPECT_FALSE(r->response_format.strict);
+  EXPECT_TRUE(r->thinking);
+  EXPECT_EQ(r->thinking_budget, 32u);
+  ASSERT_EQ(r->messages[1].tool_calls.size(), 1u);
+  EXPECT_EQ(r->messages[1].tool_calls[0].id, "call_1");
+  EXPECT_EQ(r->messages[1].tool_calls[0].arguments_json, R"({"city":"Paris"})");
+  EXPECT_EQ(r->messages[2].role, "tool");
+  EXPECT_EQ(r->messages[2].tool_call_id, "call_1");
+
+  auto t = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}],
+    "tool_choice": "required", "response_format": {"type": "json_object"},
+    "thinking": {"type": "enabled", "budget_tokens": 8}})");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->tool_choice.mode, ToolChoiceField::Mode::kRequired);
+  EXPECT_EQ(t->response_format.type, ResponseFormatField::Type::kJsonObject);
+  EXPECT_TRUE(t->thinking);
+  EXPECT_EQ(t->thinking_budget, 8u);
+  auto off =
+      parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}], "thinking": false})");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->thinking);
+}
+
+TEST(AChatRequest, WithBadToolFieldsIsAnErrorNamingTheField) {
+  const std::string user = R"("messages": [{"role": "user", "content": "x"}])";
+  auto with = [&](const std::string& fields) { return error_of("{" + user + ", " + fields + "}"); };
+  EXPECT_NE(with(R"("tool_choice": "always")").find("'tool_choice' \"always\" is not one of"),
+            std::string::npos);
+  EXPECT_NE(with(R"("tool_choice": 3)").find("'tool_choice' must be"), std::string::npos);
+  EXPECT_NE(with(R"("tool_choice": {"type": "function", "function": {}})")
+                .find("'tool_choice.function.name' is required"),
+            std::string::npos);
+  EXPECT_NE(with(R"("response_format": {"type": "yaml"})")
+                .find("'response_format.type' \"yaml\" is not one of"),
+            std::string::npos);
+  EXPECT_NE(with(R"("response_format": {"type": "json_schema"})")
+                .find("'response_format.json_schema' must be an object"),
+            std::string::npos);
+  EXPECT_NE(with(R"("tools": [{"type": "retrieval", "function": {"name": "a"}}])")
+                .find("'tools[0].type' \"retrieval\" is not \"function\""),
+            std::string::npos);
+  EXPECT_NE(with(R"("tools": [{"type": "function", "function": {"name": "a", "parameters": 1}}])")
+                .find("'tools[0].function.parameters' must be a JSON Schema object"),
+            std::string::npos);
+  EXPECT_NE(with(R"("thinking": "yes")").find("'thinking' must be"), std::string::npos);
+  EXPECT_NE(with(R"("thinking_budget": -1)").find("'thinking_budget' must be an integer"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"messages": [{"role": "tool", "content": "1"}]})")
+                .find("'messages[0].tool_call_id' is required"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"messages": [{"role": "assistant", "tool_calls": [{"type": "function",
+                "function": {"name": "f", "arguments": "not json"}}]}]})")
+                .find("'messages[0].tool_calls[0].function.arguments' must be a JSON object"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"messages": [{"role": "user", "content": "x", "tool_calls": []}]})")
+                .find("only allowed in assistant messages"),
+            std::string::npos);
+}
+
+TEST(AChatReply, CarriesToolCallsReasoningAndAnInvalidCallsRawText) {
+  const ResponseHead head{"chatcmpl-1", 0, "tiny"};
+  ChatReply calls;
+  calls.reasoning = "hmm";
+  calls.tool_calls.push_back({"call_1", "get_weather", R"({"city":"Paris"})"});
+  const std::string body = chat_completion_body(head, calls, "tool_calls", {});
+  EXPECT_NE(body.find(R"("content":null)"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("reasoning_content":"hmm")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("arguments":"{\"city\":\"Paris\"}")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("finish_reason":"tool_calls")"), std::string::npos) << body;
+  ChatReply invalid;
+  invalid.text = "So: ";
+  invalid.raw_tool_call = "call:f{x";
+  invalid.tool_call_error = "unclosed";
+  const std::string bad = chat_completion_body(head, invalid, "tool_call_invalid", {});
+  EXPECT_NE(bad.find(R"("content":"So: call:f{x")"), std::string::npos) << bad;
+  EXPECT_NE(bad.find(R"("tool_call_error":"unclosed")"), std::string::npos) << bad;
+  const auto chunks = chat_tool_call_chunk_bodies(head, 0, calls.tool_calls[0]);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_NE(chunks[0].find(R"("name":"get_weather")"), std::string::npos) << chunks[0];
+  EXPECT_NE(chunks[1].find(R"("arguments":"{\"city\":\"Paris\"}")"), std::string::npos);
 }
 
 }  // namespace
