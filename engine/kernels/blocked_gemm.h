@@ -50,7 +50,9 @@ void blocked_matmul(const WeightView& w, const float* x, int64_t n_tok, float* y
 
 // C[i][j] = sum_l A[i][l] * B[j][l] (b_transposed) or sum_l A[i][l] * B[l][j] (otherwise),
 // for i < m, j < n, l < k; row-major with leading dimensions lda, ldb, ldc (in floats). Rows
-// of A and C are split over the pool. C must not overlap A or B.
+// of A and C are split over the pool by its chunking, so a row's bits may depend on the thread
+// count (callers that promise otherwise use gemm_rows_here on fixed blocks). C must not overlap
+// A or B.
 void gemm_rows(bool b_transposed, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                const float* b, int64_t ldb, float* c, int64_t ldc, ThreadPool& pool);
 

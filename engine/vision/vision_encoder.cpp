@@ -192,10 +192,13 @@ void attention(Work& w, int64_t n_head, int64_t hd, kernels::ThreadPool& pool) {
     const float* vh = w.v.data() + hh * hd;
     for (int64_t q0 = 0; q0 < n; q0 += chunk) {
       const int64_t m = std::min(chunk, n - q0);
-      pool.parallel_for(m, kAttnRows, [&](int64_t begin, int64_t end, int) {
+      // Blocks of kAttnRows queries at fixed offsets: each query's products come from the
+      // same sgemm call whatever the thread count.
+      const int64_t n_blocks = (m + kAttnRows - 1) / kAttnRows;
+      pool.parallel_for(n_blocks, 1, [&](int64_t first, int64_t last, int) {
         std::vector<float> mx(kAttnRows), sum(kAttnRows);
-        for (int64_t b = begin; b < end; b += kAttnRows) {
-          const int64_t rows = std::min(kAttnRows, end - b);
+        for (int64_t b = first * kAttnRows; b < std::min(m, last * kAttnRows); b += kAttnRows) {
+          const int64_t rows = std::min(kAttnRows, m - b);
           float* s0 = scores.data() + b * n;
           // scores[t][s] = q_t · k_s; e^(s - max) in place; o_t = sum_s e_ts v_s / sum_s e_ts.
           kernels::gemm_rows_here(true, rows, n, hd, w.q.data() + (q0 + b) * width + hh * hd, width,
