@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "audio/conformer_ops.h"
+#include "kernels/blocked_gemm.h"
 #include "kernels/thread_pool.h"
 #include "ops/rms_norm.h"
 
@@ -114,7 +115,7 @@ Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::Thr
   // c2 rows are already [t][f][c] = the channel-fastest flattening (index f * c2 + c).
   const int64_t n = t2;
   std::vector<float> x(size_t(n) * hp.hidden);
-  kernels::matmul(w.input_projection, c2.data(), n, x.data(), pool);
+  kernels::blocked_matmul(w.input_projection, c2.data(), n, x.data(), pool);
   taps("sscp", -1, x.data(), n, hp.hidden);
 
   Scratch s;
@@ -138,7 +139,7 @@ Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::Thr
 
   // §3.3 output: y = W_out x + b; e = W_a RMSNorm_weightless(y).
   std::vector<float> y(size_t(n) * hp.out_dim);
-  kernels::matmul(w.out_proj, x.data(), n, y.data(), pool);
+  kernels::blocked_matmul(w.out_proj, x.data(), n, y.data(), pool);
   for (int64_t t = 0; t < n; ++t) {
     float* row = y.data() + t * hp.out_dim;
     for (uint32_t i = 0; i < hp.out_dim; ++i)
@@ -148,7 +149,7 @@ Status encode_features(const AudioWeights& w, const MelFeatures& f, kernels::Thr
   ops::rms_norm_rows(y.data(), nullptr, y.data(), n, hp.out_dim, kNormEps);
   const size_t base = out.data.size();
   out.data.resize(base + size_t(n) * hp.text_d);
-  kernels::matmul(w.embed_proj, y.data(), n, out.data.data() + base, pool);
+  kernels::blocked_matmul(w.embed_proj, y.data(), n, out.data.data() + base, pool);
   taps("embd", -1, out.data.data() + base, n, hp.text_d);
   out.n_tokens += static_cast<uint32_t>(n);
   return {};

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "kernels/blocked_gemm.h"
 #include "kernels/thread_pool.h"
 
 namespace gemmad::audio {
@@ -36,7 +37,7 @@ void clipped_matmul(const ClippedLinear& c, const float* x, int64_t n, float* y,
     clamp_to(scratch.data(), n_in_total, c.bounds[0], c.bounds[1]);
     in = scratch.data();
   }
-  kernels::matmul(c.w, in, n, y, pool);
+  kernels::blocked_matmul(c.w, in, n, y, pool);
   if (c.bounds[2] || c.bounds[3]) clamp_to(y, n * c.w.n_out, c.bounds[2], c.bounds[3]);
 }
 
@@ -63,7 +64,8 @@ void conv2d_3x3_s2(const float* in, uint32_t t_in, uint32_t f_in, uint32_t c_in,
         }
       }
     }
-    kernels::matmul(w, cols.data(), int64_t{nt} * f_out, out + size_t{t0} * f_out * w.n_out, pool);
+    kernels::blocked_matmul(w, cols.data(), int64_t{nt} * f_out, out + size_t{t0} * f_out * w.n_out,
+                            pool);
   }
 }
 
@@ -123,7 +125,7 @@ std::vector<float> relative_position_rows(const kernels::WeightView& k_rel, uint
     }
   }
   std::vector<float> rel(size_t{kAttnWindow} * hidden);
-  kernels::matmul(k_rel, sinusoid.data(), kAttnWindow, rel.data(), pool);
+  kernels::blocked_matmul(k_rel, sinusoid.data(), kAttnWindow, rel.data(), pool);
   return rel;
 }
 

@@ -1,7 +1,8 @@
 // The audio tower's operations on plain f32 arrays (docs/ENCODERS.md §3.2, §3.3):
 // clipped linears, the subsampling convolutions, LayerNorm over channels, GLU, the causal
 // depthwise conv and chunked local attention with relative positions. Big products go
-// through kernels/matmul.h; the rest are plain loops, parallel over time steps where it pays.
+// through kernels/blocked_gemm.h (sgemm from 32 rows up, matmul.h below); the rest are plain
+// loops, parallel over time steps where it pays.
 #pragma once
 
 #include <cstdint>

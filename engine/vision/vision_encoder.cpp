@@ -1,5 +1,6 @@
-// Vision encoder forward pass (docs/ENCODERS.md §2.3-§2.5): f32 activations, the big products
-// through kernels::matmul so F16/BF16/Q8_0 towers work.
+// Vision encoder forward pass (docs/ENCODERS.md §2.3-§2.5): f32 activations; the big products
+// (thousands of patch rows) through kernels/blocked_gemm.h so F16/BF16/Q8_0 towers work at
+// sgemm speed.
 #include "vision/vision_encoder.h"
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "kernels/blocked_gemm.h"
+#include "ops/attention.h"
 #include "ops/gelu.h"
 #include "ops/rms_norm.h"
 #include "quant/ggml_type.h"
@@ -19,6 +22,9 @@ namespace {
 constexpr uint32_t kPool = 3;                            // §2.5: 3×3 average pooling
 constexpr double kRopeTheta = 100.0;                     // §2.4
 constexpr int64_t kScoreChunkFloats = int64_t{8} << 20;  // 32 MB of attention scores at once
+// Query rows per score block: 64 rows of 2520 scores (645 KB) stay in L2 from the Q·Kᵀ product
+// through the softmax to the product with V.
+constexpr int64_t kAttnRows = 64;
 const std::string_view kPrefixes[] = {"v.", "mm.input_projection"};
 
 const gguf::TensorInfo& tensor(const gguf::GgufFile& f, const std::string& name) {
@@ -135,7 +141,7 @@ void clipped(const VisionEncoder::Linear& l, const float* x, int64_t n, float* y
     clamp_rows(tmp.data(), n * l.w.n_in, l.in_min, l.in_max);
     in = tmp.data();
   }
-  kernels::matmul(l.w, in, n, y, pool);
+  kernels::blocked_matmul(l.w, in, n, y, pool);
   clamp_rows(y, n * l.w.n_out, l.out_min, l.out_max);
 }
 
@@ -174,49 +180,41 @@ void rope_2d(float* x, const Work& w, int64_t n_head, int64_t hd, kernels::Threa
 }
 
 // o = softmax(q kᵀ · 1.0) v over all patches (bidirectional), head by head, queries in chunks
-// so the score block stays under kScoreChunkFloats.
+// so the score block stays under kScoreChunkFloats. Each pool task takes a run of query rows
+// through both products and the softmax between them, reading q, k, v and writing o in place
+// (a head is a column slice of stride `width`).
 void attention(Work& w, int64_t n_head, int64_t hd, kernels::ThreadPool& pool) {
   const int64_t n = w.n, width = n_head * hd;
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(n, kScoreChunkFloats / n));
-  std::vector<float> qh(n * hd), kh(n * hd), vt(hd * n), scores(chunk * n), oh(chunk * hd);
+  std::vector<float> scores(chunk * n);
   for (int64_t hh = 0; hh < n_head; ++hh) {
-    for (int64_t r = 0; r < n; ++r) {
-      const float* qs = w.q.data() + r * width + hh * hd;
-      const float* ks = w.k.data() + r * width + hh * hd;
-      const float* vs = w.v.data() + r * width + hh * hd;
-      std::copy(qs, qs + hd, qh.data() + r * hd);
-      std::copy(ks, ks + hd, kh.data() + r * hd);
-      for (int64_t c = 0; c < hd; ++c)
-        vt[c * n + r] = vs[c];
-    }
-    // K as an f32 "weight" {hd, n}: scores[t][s] = q_t · k_s; Vᵀ as {n, hd}: o = S v.
-    const kernels::WeightView kv{quant::GgmlType::kF32, hd, n,
-                                 reinterpret_cast<const uint8_t*>(kh.data()),
-                                 static_cast<uint64_t>(hd) * 4};
-    const kernels::WeightView vv{quant::GgmlType::kF32, n, hd,
-                                 reinterpret_cast<const uint8_t*>(vt.data()),
-                                 static_cast<uint64_t>(n) * 4};
+    const float* kh = w.k.data() + hh * hd;
+    const float* vh = w.v.data() + hh * hd;
     for (int64_t q0 = 0; q0 < n; q0 += chunk) {
       const int64_t m = std::min(chunk, n - q0);
-      kernels::matmul(kv, qh.data() + q0 * hd, m, scores.data(), pool);
-      pool.parallel_for(m, 4, [&](int64_t b, int64_t e, int) {
-        for (int64_t t = b; t < e; ++t) {
-          float* s = scores.data() + t * n;
-          const float mx = *std::max_element(s, s + n);
-          double sum = 0.0;
-          for (int64_t j = 0; j < n; ++j) {
-            s[j] = std::exp(s[j] - mx);
-            sum += s[j];
+      // Blocks of kAttnRows queries at fixed offsets: each query's products come from the
+      // same sgemm call whatever the thread count.
+      const int64_t n_blocks = (m + kAttnRows - 1) / kAttnRows;
+      pool.parallel_for(n_blocks, 1, [&](int64_t first, int64_t last, int) {
+        std::vector<float> mx(kAttnRows), sum(kAttnRows);
+        for (int64_t b = first * kAttnRows; b < std::min(m, last * kAttnRows); b += kAttnRows) {
+          const int64_t rows = std::min(kAttnRows, m - b);
+          float* s0 = scores.data() + b * n;
+          // scores[t][s] = q_t · k_s; e^(s - max) in place; o_t = sum_s e_ts v_s / sum_s e_ts.
+          kernels::gemm_rows_here(true, rows, n, hd, w.q.data() + (q0 + b) * width + hh * hd, width,
+                                  kh, width, s0, n);
+          for (int64_t t = 0; t < rows; ++t)
+            mx[t] = *std::max_element(s0 + t * n, s0 + (t + 1) * n);
+          ops::attention_softmax(s0, static_cast<int>(rows), n, n, mx.data(), sum.data());
+          float* o0 = w.o.data() + (q0 + b) * width + hh * hd;
+          kernels::gemm_rows_here(false, rows, hd, n, s0, n, vh, width, o0, width);
+          for (int64_t t = 0; t < rows; ++t) {
+            const float inv = 1.0f / sum[t];
+            for (int64_t c = 0; c < hd; ++c)
+              o0[t * width + c] *= inv;
           }
-          const float inv = static_cast<float>(1.0 / sum);
-          for (int64_t j = 0; j < n; ++j)
-            s[j] *= inv;
         }
       });
-      kernels::matmul(vv, scores.data(), m, oh.data(), pool);
-      for (int64_t t = 0; t < m; ++t)
-        std::copy(oh.data() + t * hd, oh.data() + (t + 1) * hd,
-                  w.o.data() + (q0 + t) * width + hh * hd);
     }
   }
 }
@@ -265,7 +263,7 @@ Result<mmproj::Embeddings> VisionEncoder::encode(const Image& image, uint32_t to
     }
   }
   w.h.resize(n * E);
-  kernels::matmul(patch_, patches.data(), n, w.h.data(), pool);
+  kernels::blocked_matmul(patch_, patches.data(), n, w.h.data(), pool);
   patches = {};
   const float* pos_x = pos_;
   const float* pos_y = pos_ + int64_t{h_.n_pos} * E;
@@ -319,7 +317,7 @@ Result<mmproj::Embeddings> VisionEncoder::encode(const Image& image, uint32_t to
   out.n_tokens = static_cast<uint32_t>(n_tok);
   out.dim = h_.proj_dim;
   out.data.resize(size_t(n_tok) * out.dim);
-  kernels::matmul(proj_, pooled.data(), n_tok, out.data.data(), pool);
+  kernels::blocked_matmul(proj_, pooled.data(), n_tok, out.data.data(), pool);
   return out;
 }
 
