@@ -29,8 +29,11 @@ namespace {
 // the low nibbles, 4 the high ones), then the block bias.
 constexpr int kExpandedVectors = 9;
 
-// How far ahead of the quad being unpacked each row is prefetched.
-constexpr int64_t kTilePrefetchBytes = 1024;
+// Cache lines of the next row group prefetched per quad: the group's 4 rows are contiguous
+// (4 x row_bytes), so 5 lines (320 >= 4 x 72 bytes) per quad fetch all of the next group by the
+// time this one ends, whatever the row length. (Prefetching each row 1 KiB ahead would reach
+// into the next row of the same group when rows are short, and leave the next group cold.)
+constexpr int kPrefetchLines = 5;
 
 // One 64-byte vector in memory (a vector of __m512i would drop its alignment attribute).
 struct alignas(64) Vec64 {
@@ -84,13 +87,18 @@ struct Tile {
 
 // The 4 rows' quad g as W_k (see the top of the file) and their block scales.
 inline __attribute__((always_inline)) Tile unpack_tile(const UnpackQ4_0& unpack,
-                                                       const uint8_t* const rows[4], int64_t g) {
+                                                       const uint8_t* const rows[4],
+                                                       const uint8_t* next, int64_t g) {
+#pragma GCC unroll 5
+  for (int l = 0; l < kPrefetchLines; ++l) {
+    _mm_prefetch(reinterpret_cast<const char*>(next + g * 4 * UnpackQ4_0::kQuadBytes + 64 * l),
+                 _MM_HINT_T0);
+  }
   __m512i c[4];
   __m256i s[4];
 #pragma GCC unroll 4
   for (int r = 0; r < 4; ++r) {
     const uint8_t* p = rows[r] + g * UnpackQ4_0::kQuadBytes;
-    _mm_prefetch(reinterpret_cast<const char*>(p + kTilePrefetchBytes), _MM_HINT_T0);
     const __m512i z0 = _mm512_loadu_si512(p);
     const __m512i z1 = _mm512_maskz_loadu_epi8(0xFF, p + 64);  // bytes 64..71, no overread
     c[r] = _mm512_permutex2var_epi8(z0, unpack.code_idx, z1);
@@ -116,10 +124,12 @@ inline __attribute__((always_inline)) Tile unpack_tile(const UnpackQ4_0& unpack,
   return tile;
 }
 
-// Rows rows[0..3] (n_valid of them distinct outputs) x tokens [t0, t0 + T).
+// Rows rows[0..3] (n_valid of them distinct outputs) x tokens [t0, t0 + T); `next` is where
+// the next row group starts.
 template <int T>
-void tile_tokens(const UnpackQ4_0& unpack, const uint8_t* const rows[4], int n_valid,
-                 const ActQ8& a, const Expanded& x, int64_t t0, float* y, int64_t ldy) {
+void tile_tokens(const UnpackQ4_0& unpack, const uint8_t* const rows[4], const uint8_t* next,
+                 int n_valid, const ActQ8& a, const Expanded& x, int64_t t0, float* y,
+                 int64_t ldy) {
   const int64_t nb = a.n_in / kQ8Block;
   const int64_t quads = nb / kQuadBlocks;
   const float* dl[T];
@@ -132,7 +142,7 @@ void tile_tokens(const UnpackQ4_0& unpack, const uint8_t* const rows[4], int n_v
     acc1[t] = _mm512_setzero_ps();
   }
   auto quad = [&](int64_t g, __m512 * acc) __attribute__((always_inline)) {
-    const Tile w = unpack_tile(unpack, rows, g);
+    const Tile w = unpack_tile(unpack, rows, next, g);
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const Vec64* e = x.at(t0 + t, g);
@@ -188,7 +198,7 @@ void dot_q4_0_avx512(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const
     for (int r = 0; r < 4; ++r)
       rows[r] = w + (r0 + std::min(r, n_valid - 1)) * row_bytes;
     token_tiles(a.n_tok, [&](auto tok, int64_t t0) {
-      tile_tokens<tok>(unpack, rows, n_valid, a, x, t0, y + r0, ldy);
+      tile_tokens<tok>(unpack, rows, w + (r0 + 4) * row_bytes, n_valid, a, x, t0, y + r0, ldy);
     });
   }
 }
