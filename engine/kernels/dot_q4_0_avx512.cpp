@@ -29,11 +29,10 @@ namespace {
 // the low nibbles, 4 the high ones), then the block bias.
 constexpr int kExpandedVectors = 9;
 
-// Cache lines of the next row group prefetched per quad: the group's 4 rows are contiguous
-// (4 x row_bytes), so 5 lines (320 >= 4 x 72 bytes) per quad fetch all of the next group by the
-// time this one ends, whatever the row length. (Prefetching each row 1 KiB ahead would reach
-// into the next row of the same group when rows are short, and leave the next group cold.)
-constexpr int kPrefetchLines = 5;
+// Prefetch look-ahead per row. A plain look-ahead in each of the 4 rows would land in the next
+// row of the same group when rows are short (864 bytes at n_in 1536) and leave the next group
+// cold, so short rows prefetch the next group instead (unpack_tile).
+constexpr int64_t kRowPrefetchBytes = 1024;
 
 // One 64-byte vector in memory (a vector of __m512i would drop its alignment attribute).
 struct alignas(64) Vec64 {
@@ -88,11 +87,26 @@ struct Tile {
 // The 4 rows' quad g as W_k (see the top of the file) and their block scales.
 inline __attribute__((always_inline)) Tile unpack_tile(const UnpackQ4_0& unpack,
                                                        const uint8_t* const rows[4],
-                                                       const uint8_t* next, int64_t g) {
+                                                       int64_t row_bytes, int64_t g) {
+  if (row_bytes <= kRowPrefetchBytes) {
+    // Short rows: the next group (contiguous, 4 x row_bytes) linearly, 5 lines (320 >= 4 x 72
+    // bytes) per quad, so all of it is fetched by the time this group ends.
+    const uint8_t* next = rows[0] + 4 * row_bytes + g * 4 * UnpackQ4_0::kQuadBytes;
 #pragma GCC unroll 5
-  for (int l = 0; l < kPrefetchLines; ++l) {
-    _mm_prefetch(reinterpret_cast<const char*>(next + g * 4 * UnpackQ4_0::kQuadBytes + 64 * l),
-                 _MM_HINT_T0);
+    for (int l = 0; l < 5; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(next + 64 * l), _MM_HINT_T0);
+  } else {
+    // Long rows: each row 1 KiB ahead, past its end the same offset of row r of the next group
+    // (3 rows further on); first and last byte of the quad there, since with 72-byte steps one
+    // address per quad would skip every ninth cache line.
+    const int64_t ahead = g * UnpackQ4_0::kQuadBytes + kRowPrefetchBytes;
+    const int64_t skip = ahead >= row_bytes ? 3 * row_bytes : 0;
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      const uint8_t* p = rows[r] + ahead + skip;
+      _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(p + UnpackQ4_0::kQuadBytes - 1), _MM_HINT_T0);
+    }
   }
   __m512i c[4];
   __m256i s[4];
@@ -124,10 +138,9 @@ inline __attribute__((always_inline)) Tile unpack_tile(const UnpackQ4_0& unpack,
   return tile;
 }
 
-// Rows rows[0..3] (n_valid of them distinct outputs) x tokens [t0, t0 + T); `next` is where
-// the next row group starts.
+// Rows rows[0..3] (n_valid of them distinct outputs, row_bytes apart) x tokens [t0, t0 + T).
 template <int T>
-void tile_tokens(const UnpackQ4_0& unpack, const uint8_t* const rows[4], const uint8_t* next,
+void tile_tokens(const UnpackQ4_0& unpack, const uint8_t* const rows[4], int64_t row_bytes,
                  int n_valid, const ActQ8& a, const Expanded& x, int64_t t0, float* y,
                  int64_t ldy) {
   const int64_t nb = a.n_in / kQ8Block;
@@ -142,7 +155,7 @@ void tile_tokens(const UnpackQ4_0& unpack, const uint8_t* const rows[4], const u
     acc1[t] = _mm512_setzero_ps();
   }
   auto quad = [&](int64_t g, __m512 * acc) __attribute__((always_inline)) {
-    const Tile w = unpack_tile(unpack, rows, next, g);
+    const Tile w = unpack_tile(unpack, rows, row_bytes, g);
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const Vec64* e = x.at(t0 + t, g);
@@ -198,7 +211,8 @@ void dot_q4_0_avx512(const uint8_t* w, uint64_t row_bytes, int64_t n_rows, const
     for (int r = 0; r < 4; ++r)
       rows[r] = w + (r0 + std::min(r, n_valid - 1)) * row_bytes;
     token_tiles(a.n_tok, [&](auto tok, int64_t t0) {
-      tile_tokens<tok>(unpack, rows, w + (r0 + 4) * row_bytes, n_valid, a, x, t0, y + r0, ldy);
+      tile_tokens<tok>(unpack, rows, static_cast<int64_t>(row_bytes), n_valid, a, x, t0, y + r0,
+                       ldy);
     });
   }
 }
