@@ -4,11 +4,15 @@
 // What "reference" means here: for weight block b (scale dw, nibbles c) and activation block b
 // (scale da, codes q), every kernel computes the exact integer block sum
 //   isum_b = sum_j (c_j - 8) * q_j            (|isum_b| <= 32 * 8 * 127, exact in int32)
-// and y = sum_b isum_b * dw_b * da_b in f32. The reference does the block sum in one int and
-// accumulates in block order; SIMD kernels split isum_b over lanes (the -8 folded in through
-// ActQ8::bias) and accumulate lanes separately. So fast and reference agree exactly on the
-// integer sums and differ only by f32 rounding of the final sum (the tests' tolerance), and
-// both differ from dequantize_row_ref . x only by the activation quantisation.
+// and y from the f32 terms isum_b * (dw_b * da_b). The reference (dot_q4_0_ref) fixes the f32
+// order, which the AVX-512 kernel follows bit for bit (tested): blocks in quads of 4 (act_q8.h);
+// block p of quad g goes into accumulator [g % 2][p] by an FMA; then
+//   a_p = acc[0][p] + acc[1][p];  y = (a_0 + a_2) + (a_1 + a_3)
+// plus the nb % 4 tail blocks summed in order (dot_q4_0_ref_blocks). The AVX2 and NEON kernels
+// split isum_b over lanes (the -8 folded in through ActQ8::bias) and accumulate lanes
+// separately, so they agree with the reference exactly on the integer sums and differ only by
+// f32 rounding of the final sum (the tests' tolerance). All differ from dequantize_row_ref . x
+// only by the activation quantisation.
 #pragma once
 
 #include <cstdint>

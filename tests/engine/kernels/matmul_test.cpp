@@ -12,6 +12,7 @@
 // the result by about one term, orders of magnitude more.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -287,6 +288,39 @@ TEST(Matmul, ATokensOutputDoesNotDependOnItsBatchOrThreads) {
           for (int64_t o = 0; o < n_out; ++o) {
             ASSERT_EQ(bits(alone[o]), bits(batch[t * n_out + o])) << "token " << t << " row " << o;
           }
+        }
+      }
+    }
+  }
+}
+
+// The AVX-512 Q4_0 kernel (whole blocks per lane, 4 rows per register) follows the reference's
+// f32 order exactly (dot_q4_0.h), so the two agree bit for bit: at lengths with and without
+// tail blocks, row counts that leave a partial 4-row group, every token tile size, on 2 threads.
+TEST(Matmul, Avx512Q4_0IsBitIdenticalToTheReference) {
+  const std::vector<KernelSet> sets = usable_kernel_sets();
+  if (std::find(sets.begin(), sets.end(), KernelSet::kAvx512) == sets.end()) {
+    GTEST_SKIP() << "no AVX-512 on this CPU";
+  }
+  ThreadPool pool(2);
+  uint64_t seed = 41;
+  for (const int64_t n_in : {int64_t{32}, int64_t{96}, int64_t{128}, int64_t{160}, int64_t{256},
+                             int64_t{1536}, int64_t{1568}}) {
+    for (const int64_t n_out : {int64_t{1}, int64_t{3}, int64_t{5}, int64_t{9}, int64_t{70}}) {
+      for (const int64_t n_tok : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, int64_t{7}}) {
+        SCOPED_TRACE(describe(KernelSet::kAvx512, GgmlType::kQ4_0, n_in, n_out, n_tok));
+        uint64_t row_bytes = 0;
+        const std::vector<uint8_t> buf =
+            random_rows(GgmlType::kQ4_0, n_in, n_out, seed, 1, &row_bytes);
+        const WeightView w{GgmlType::kQ4_0, n_in, n_out, buf.data() + 1, row_bytes};
+        const std::vector<float> x = random_activations(n_in * n_tok, seed + 1);
+        ++seed;
+        std::vector<float> ref(static_cast<size_t>(n_out * n_tok));
+        std::vector<float> y(static_cast<size_t>(n_out * n_tok), NAN);
+        matmul_ref(w, x.data(), n_tok, ref.data());
+        matmul_with(KernelSet::kAvx512, w, x.data(), n_tok, y.data(), pool);
+        for (int64_t i = 0; i < n_out * n_tok; ++i) {
+          ASSERT_EQ(bits(y[i]), bits(ref[i])) << "output " << i << ": " << y[i] << " vs " << ref[i];
         }
       }
     }
