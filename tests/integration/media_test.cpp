@@ -341,6 +341,11 @@ TEST(MediaTurns, TheTextPathCostsTheSameWithAndWithoutAnMmproj) {
     EXPECT_TRUE(d.start()) << d.log();
     auto c = d.connect("media-app");
     EXPECT_EQ(run(c, media_turn("hello there")).error, "") << d.log();
+    // The constrained-decoding token index is built on its own thread after READY (~15 MB,
+    // docs/CONSTRAINED.md); a JSON turn waits for it, so both daemons are measured with it.
+    v1::ChatRequest json = media_turn("as JSON");
+    json.mutable_response_format()->set_type(v1::RESPONSE_FORMAT_JSON_OBJECT);
+    EXPECT_EQ(run(c, json).error, "") << d.log();
     model_kb = mapping_rss_kb(d.pid(), m.text);
     return vm_rss_kb(d.pid());
   };
