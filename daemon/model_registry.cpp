@@ -179,17 +179,17 @@ void ModelRegistry::end(const std::string& name,
   s->last_used_unix_ms = unix_ms_now();
 }
 
-std::vector<const LoadedModel*> ModelRegistry::expire(
+std::vector<std::shared_ptr<LoadedModel>> ModelRegistry::expire(
     std::chrono::steady_clock::time_point now,
     std::optional<std::chrono::steady_clock::time_point>& next) {
-  std::vector<const LoadedModel*> dropped;
+  std::vector<std::shared_ptr<LoadedModel>> dropped;
   next.reset();
   for (ModelState& s : states_) {
     if (s.held && s.held->encoders) s.held->encoders->release_idle(now, encoder_idle_, next);
     if (!s.held || s.active > 0 || s.keep_alive_ms < 0) continue;
     const auto deadline = s.idle_since + std::chrono::milliseconds(s.keep_alive_ms);
     if (deadline <= now) {
-      dropped.push_back(s.held.get());
+      dropped.push_back(std::move(s.held));
       s.held.reset();
     } else if (!next || deadline < *next) {
       next = deadline;

@@ -110,9 +110,11 @@ class ModelRegistry {
   void begin(const std::string& name);
   void end(const std::string& name, std::optional<std::chrono::milliseconds> keep_alive);
   // Drops the hold of every idle model whose keep_alive has passed; returns them (the
-  // scheduler then frees their lanes). Releases the pages of every encoder unused for
-  // media.encoder_idle_s. `next` gets the earliest pending deadline, if any.
-  std::vector<const LoadedModel*> expire(
+  // scheduler then frees their lanes), still held by the returned pointers: nothing else may
+  // hold a model, and the caller still names it and releases its lanes. Releases the pages
+  // of every encoder unused for media.encoder_idle_s. `next` gets the earliest pending
+  // deadline, if any.
+  std::vector<std::shared_ptr<LoadedModel>> expire(
       std::chrono::steady_clock::time_point now,
       std::optional<std::chrono::steady_clock::time_point>& next);
 

@@ -1062,9 +1062,11 @@ void TurnServiceImpl::report(const FinishedRequest& f) {
 // Unmaps models idle past their keep_alive, and wakes up again at the next deadline.
 void TurnServiceImpl::arm_keep_alive() {
   std::optional<Clock::time_point> next;
-  for (const LoadedModel* m : registry_.expire(Clock::now(), next)) {
+  // The returned holds keep each model alive until its lanes are released; the last one
+  // unmaps it when the loop's temporary goes.
+  for (const std::shared_ptr<LoadedModel>& m : registry_.expire(Clock::now(), next)) {
     spdlog::info("model {}: idle past keep_alive, unmapping", m->name);
-    scheduler_.release(m);
+    scheduler_.release(m.get());
   }
   if (!next) return;
   keep_alive_timer_.expires_at(*next);
