@@ -315,7 +315,10 @@ TEST(MediaTurns, EncoderPagesAreResidentOnlyWhileTheirModalityIsInUse) {
   v1::ChatRequest audio = media_turn("Listen.");
   add_part(audio, v1::MEDIA_KIND_AUDIO, tone_wav(0.5), 0);
   ASSERT_EQ(run(c, audio).error, "") << d.log();
-  EXPECT_GE(mapping_rss_kb(d.pid(), mm) + kSlackKb, vision_kb + audio_kb);
+  // Audio is resident now. Vision may already be released: in a sanitizer build the audio
+  // turn can outlast media.encoder_idle_s (3 s) after the image's encode.
+  EXPECT_GE(mapping_rss_kb(d.pid(), mm) + kSlackKb, audio_kb)
+      << "an audio encode reads every audio weight";
   // media.encoder_idle_s = 3: both released a little after (no request keeps the io
   // thread's timer from firing).
   uint64_t released = UINT64_MAX;
