@@ -19,4 +19,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libboost1.81-dev:arm64 libprotobuf-dev:arm64 libsqlite3-dev:arm64 libspdlog-dev:arm64 \
   libfmt-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libsystemd-dev:arm64 \
   libseccomp-dev:arm64 libtomlplusplus-dev:arm64 libstdc++-12-dev:arm64 libedit-dev:arm64 \
-  libpng-dev:arm64 libjpeg62-turbo-dev:arm64 libsoxr-dev:arm64
+  libpng-dev:arm64 libjpeg62-turbo-dev:arm64 libsoxr-dev:arm64 libopenblas-dev:arm64
