@@ -299,6 +299,20 @@ class HttpDisabled(unittest.TestCase):
                 self.assertEqual(d.stop(), 0)
 
 
+def start_with_config(test, d, config, tmp):
+    """Starts gemmad on `config` alone (no --model, which would replace its [[models]]) with
+    d's socket and `tmp` as state directory, and waits until it answers status."""
+    log = open(os.path.join(tmp, "gemmad.log"), "wb")
+    d.proc = subprocess.Popen([ARGS.gemmad, "--config", config, "--socket", d.socket,
+                               "--state-dir", tmp], stdout=log, stderr=log)
+    log.close()
+    deadline = time.monotonic() + 60
+    while d.ctl("status").returncode != 0:
+        test.assertIsNone(d.proc.poll(), "gemmad exited")
+        test.assertLess(time.monotonic(), deadline)
+        time.sleep(0.05)
+
+
 class HttpSeveralModels(unittest.TestCase):
     def test_the_model_field_picks_the_model(self):
         """Two models in one daemon: /v1/models lists both, and a request naming the second
@@ -313,16 +327,8 @@ class HttpSeveralModels(unittest.TestCase):
             with open(config, "w") as f:  # --model would replace [[models]]: not passed
                 f.write('[http]\nsocket = "%s"\n[[models]]\npath = "%s"\n[[models]]\n'
                         'path = "%s"\n' % (d.http_socket, d.model, other))
-            log = open(os.path.join(tmp, "gemmad.log"), "wb")
-            d.proc = subprocess.Popen([ARGS.gemmad, "--config", config, "--socket", d.socket,
-                                       "--state-dir", tmp], stdout=log, stderr=log)
-            log.close()
             try:
-                deadline = time.monotonic() + 60
-                while d.ctl("status").returncode != 0:
-                    self.assertIsNone(d.proc.poll(), "gemmad exited")
-                    self.assertLess(time.monotonic(), deadline)
-                    time.sleep(0.05)
+                start_with_config(self, d, config, tmp)
                 listed = json.loads(curl(d, "http://gemmad/v1/models")[1])
                 self.assertEqual(sorted(m["id"] for m in listed["data"]), ["other", "tiny"])
                 texts = {}
@@ -362,16 +368,8 @@ class HttpMedia(unittest.TestCase):
             with open(config, "w") as f:  # --model would replace [[models]]: not passed
                 f.write('[http]\nsocket = "%s"\n[[models]]\nname = "tiny"\npath = "%s"\n'
                         'mmproj = "%s"\n' % (d.http_socket, model, mmproj))
-            log = open(os.path.join(tmp, "gemmad.log"), "wb")
-            d.proc = subprocess.Popen([ARGS.gemmad, "--config", config, "--socket", d.socket,
-                                       "--state-dir", tmp], stdout=log, stderr=log)
-            log.close()
             try:
-                deadline = time.monotonic() + 60
-                while d.ctl("status").returncode != 0:
-                    self.assertIsNone(d.proc.poll(), "gemmad exited")
-                    self.assertLess(time.monotonic(), deadline)
-                    time.sleep(0.05)
+                start_with_config(self, d, config, tmp)
                 r = subprocess.run(["node", os.path.join(HERE, "http_openai_test.mjs"),
                                     ARGS.npm_dir, d.http_socket, "--media"],
                                    capture_output=True, text=True, timeout=300)
